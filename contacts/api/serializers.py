@@ -1,0 +1,217 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from contacts.models import (
+    MANUAL_ACTIVITY_KINDS,
+    Activity,
+    Company,
+    Contact,
+    ContactList,
+    ContactSource,
+    ContactStatus,
+    LifecycleStage,
+    PropertyDefinition,
+    PropertyType,
+    ScoreTier,
+    Tag,
+)
+
+
+class ContactStatsSerializer(serializers.Serializer):
+    sends = serializers.IntegerField()
+    opens = serializers.IntegerField()
+    clicks = serializers.IntegerField()
+    last_sent_at = serializers.DateTimeField(allow_null=True)
+    last_opened_at = serializers.DateTimeField(allow_null=True)
+    last_clicked_at = serializers.DateTimeField(allow_null=True)
+
+
+class ContactCompanySerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="company.id")
+    name = serializers.CharField(source="company.name")
+    role = serializers.CharField()
+
+
+class TagNamesField(serializers.ListField):
+    child = serializers.CharField(max_length=100)
+
+    def to_representation(self, manager) -> list[str]:
+        return sorted(tag.name for tag in manager.all())
+
+
+class ListIdsField(serializers.ListField):
+    child = serializers.UUIDField()
+
+    def to_representation(self, manager) -> list[str]:
+        return [str(contact_list.id) for contact_list in manager.all()]
+
+
+class ContactSerializer(serializers.Serializer):
+    """The contact body of API.md. Writes go through contacts.services; this class only checks
+    the shape of the input and renders the output."""
+
+    id = serializers.UUIDField(read_only=True)
+    email = serializers.CharField(max_length=254)
+    first_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    last_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    name = serializers.CharField(
+        max_length=201,
+        required=False,
+        allow_blank=True,
+        help_text="On input, split into first and last name when those are not given.",
+    )
+    phone = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    company = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    job_title = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    status = serializers.ChoiceField(choices=ContactStatus.choices, required=False)
+    lifecycle_stage = serializers.ChoiceField(choices=LifecycleStage.choices, required=False)
+    source = serializers.ChoiceField(choices=ContactSource.choices, required=False)
+    properties = serializers.DictField(
+        required=False, help_text="Custom property values; null removes one."
+    )
+    custom_properties = serializers.DictField(
+        required=False, write_only=True, help_text="Alias of properties."
+    )
+    tags = TagNamesField(required=False)
+    lists = ListIdsField(required=False)
+    tracking_opt_out = serializers.BooleanField(required=False)
+    score = serializers.IntegerField(read_only=True)
+    score_tier = serializers.ChoiceField(choices=ScoreTier.choices, read_only=True)
+    stats = ContactStatsSerializer(source="*", read_only=True)
+    companies = ContactCompanySerializer(source="company_roles", many=True, read_only=True)
+    archived = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+
+    def get_archived(self, contact: Contact) -> bool:
+        return contact.archived_at is not None
+
+    def validate(self, attrs: dict) -> dict:
+        aliased = attrs.pop("custom_properties", None)
+        if aliased is not None:
+            attrs["properties"] = {**aliased, **attrs.get("properties", {})}
+        name = attrs.pop("name", None)
+        if name and "first_name" not in attrs and "last_name" not in attrs:
+            first, _, last = name.strip().partition(" ")
+            attrs["first_name"], attrs["last_name"] = first, last.strip()
+        if "lists" in attrs:
+            attrs["list_ids"] = attrs.pop("lists")
+        return attrs
+
+
+class ContactTagsSerializer(serializers.Serializer):
+    tags = serializers.ListField(child=serializers.CharField(max_length=100), allow_empty=False)
+
+
+class ActivitySerializer(serializers.ModelSerializer):
+    kind = serializers.ChoiceField(choices=[(k.value, k.label) for k in MANUAL_ACTIVITY_KINDS])
+    created_by = serializers.SlugRelatedField(slug_field="email", read_only=True)
+
+    class Meta:
+        model = Activity
+        fields = [
+            "id",
+            "kind",
+            "subject",
+            "body",
+            "data",
+            "occurred_at",
+            "created_by",
+            "created_at",
+        ]
+        read_only_fields = ["id", "created_by", "created_at"]
+        extra_kwargs = {"occurred_at": {"required": False}, "data": {"required": False}}
+
+    def to_representation(self, activity: Activity) -> dict:
+        data = super().to_representation(activity)
+        data["kind"] = activity.kind  # system kinds (created, tagged …) are listed too
+        return data
+
+
+class PropertyDefinitionSerializer(serializers.ModelSerializer):
+    type = serializers.ChoiceField(choices=PropertyType.choices, required=False)
+    options = serializers.ListField(child=serializers.CharField(max_length=200), required=False)
+
+    class Meta:
+        model = PropertyDefinition
+        fields = ["key", "label", "type", "options", "description", "created_at"]
+        read_only_fields = ["created_at"]
+        extra_kwargs = {"key": {"validators": []}}
+
+
+class TagSerializer(serializers.ModelSerializer):
+    contact_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Tag
+        fields = ["id", "name", "description", "contact_count", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+
+class ContactListSerializer(serializers.ModelSerializer):
+    contact_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = ContactList
+        fields = [
+            "id",
+            "name",
+            "description",
+            "double_opt_in",
+            "contact_count",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+        extra_kwargs = {"name": {"validators": []}}
+
+
+class MembersSerializer(serializers.Serializer):
+    ids = serializers.ListField(child=serializers.CharField(), required=False, max_length=10_000)
+    emails = serializers.ListField(child=serializers.CharField(), required=False, max_length=10_000)
+
+    def validate(self, attrs: dict) -> dict:
+        if not attrs.get("ids") and not attrs.get("emails"):
+            raise serializers.ValidationError({"ids": ["Give ids or emails."]})
+        return attrs
+
+
+class MembersResultSerializer(serializers.Serializer):
+    changed = serializers.IntegerField(help_text="How many contacts were added or removed.")
+    not_found = serializers.ListField(child=serializers.CharField())
+
+
+class CompanyMemberSerializer(serializers.Serializer):
+    id = serializers.UUIDField(help_text="Contact id")
+    role = serializers.CharField(max_length=100, required=False, allow_blank=True)
+
+
+class CompanySerializer(serializers.ModelSerializer):
+    contacts = CompanyMemberSerializer(many=True, required=False)
+    contact_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Company
+        fields = [
+            "id",
+            "name",
+            "domain",
+            "industry",
+            "size",
+            "plan",
+            "spend",
+            "properties",
+            "contacts",
+            "contact_count",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+    def to_representation(self, company: Company) -> dict:
+        data = super().to_representation(company)
+        data["contacts"] = [
+            {"id": str(link.contact_id), "role": link.role} for link in company.contact_roles.all()
+        ]
+        return data

@@ -1,0 +1,134 @@
+"""One FilterSet per model, shared by the dashboard and the API: a filtered dashboard URL is
+also a valid API query. Tag and list filters resolve inside the current workspace; naming
+another workspace's tag or list is "not found"."""
+
+from __future__ import annotations
+
+import uuid
+
+import django_filters
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.http import Http404
+
+from contacts.models import (
+    Activity,
+    ActivityKind,
+    Company,
+    Contact,
+    ContactList,
+    ContactSource,
+    ContactStatus,
+    LifecycleStage,
+    Tag,
+)
+
+
+def request_workspace(request):
+    """The workspace of an API key, or of the signed-in dashboard user."""
+    return getattr(request.user, "workspace", None) or getattr(request, "workspace", None)
+
+
+def _by_id_or_name(queryset, value: str, *, ignore_case: bool):
+    try:
+        return queryset.filter(id=uuid.UUID(value)).first()
+    except ValueError:
+        pass
+    if ignore_case:
+        return queryset.annotate(name_lower=Lower("name")).filter(name_lower=value.lower()).first()
+    return queryset.filter(name=value).first()
+
+
+class ContactFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="filter_q", label="Search")
+    status = django_filters.ChoiceFilter(choices=ContactStatus.choices)
+    lifecycle_stage = django_filters.ChoiceFilter(choices=LifecycleStage.choices, label="Stage")
+    source = django_filters.ChoiceFilter(choices=ContactSource.choices)
+    tag = django_filters.CharFilter(method="filter_tag", label="Tag (name or id)")
+    list = django_filters.CharFilter(method="filter_list", label="List (name or id)")
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    archived = django_filters.BooleanFilter(method="filter_archived", label="Archived")
+
+    class Meta:
+        model = Contact
+        fields = ["q", "status", "lifecycle_stage", "source", "tag", "list"]
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        # Archived contacts are hidden unless asked for.
+        if self.form.cleaned_data.get("archived") is None:
+            queryset = queryset.filter(archived_at__isnull=True)
+        return queryset
+
+    def filter_q(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        if "@" in value:
+            return queryset.filter(email__icontains=value)
+        condition = Q()
+        for word in value.split()[:5]:
+            condition &= (
+                Q(email__icontains=word)
+                | Q(first_name__icontains=word)
+                | Q(last_name__icontains=word)
+                | Q(company__icontains=word)
+            )
+        return queryset.filter(condition)
+
+    def filter_tag(self, queryset, name, value):
+        tags = Tag.objects.for_workspace(request_workspace(self.request))
+        tag = _by_id_or_name(tags, value.strip(), ignore_case=True)
+        if tag is None:
+            raise Http404("No such tag.")
+        return queryset.filter(contacttag__tag=tag)
+
+    def filter_list(self, queryset, name, value):
+        lists = ContactList.objects.for_workspace(request_workspace(self.request))
+        contact_list = _by_id_or_name(lists, value.strip(), ignore_case=False)
+        if contact_list is None:
+            raise Http404("No such list.")
+        return queryset.filter(listmembership__contact_list=contact_list)
+
+    def filter_archived(self, queryset, name, value):
+        if value is None:
+            return queryset
+        return queryset.filter(archived_at__isnull=not value)
+
+
+class TagFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Search")
+
+    class Meta:
+        model = Tag
+        fields = ["q"]
+
+
+class ContactListFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Search")
+
+    class Meta:
+        model = ContactList
+        fields = ["q", "double_opt_in"]
+
+
+class CompanyFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="filter_q", label="Search")
+    industry = django_filters.CharFilter(lookup_expr="iexact")
+    domain = django_filters.CharFilter(lookup_expr="iexact")
+
+    class Meta:
+        model = Company
+        fields = ["q", "industry", "domain"]
+
+    def filter_q(self, queryset, name, value):
+        return queryset.filter(Q(name__icontains=value) | Q(domain__icontains=value))
+
+
+class ActivityFilterSet(django_filters.FilterSet):
+    kind = django_filters.ChoiceFilter(choices=ActivityKind.choices)
+
+    class Meta:
+        model = Activity
+        fields = ["kind"]

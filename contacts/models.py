@@ -1,0 +1,326 @@
+"""The contact database: contacts, companies, tags, static lists, property definitions and the
+activity timeline. Every row belongs to a workspace; every uniqueness rule includes it."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Lower
+
+from contacts.querysets import (
+    ActivityQuerySet,
+    CompanyQuerySet,
+    ContactListQuerySet,
+    ContactQuerySet,
+    PropertyDefinitionQuerySet,
+    TagQuerySet,
+)
+from mailcrm.ids import uuid7
+from mailcrm.models import Workspace
+
+
+class ContactStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+    BOUNCED = "bounced", "Bounced"
+    COMPLAINED = "complained", "Complained"
+
+
+class LifecycleStage(models.TextChoices):
+    SUBSCRIBER = "subscriber", "Subscriber"
+    LEAD = "lead", "Lead"
+    MARKETING_QUALIFIED = "marketing_qualified", "Marketing qualified"
+    SALES_QUALIFIED = "sales_qualified", "Sales qualified"
+    OPPORTUNITY = "opportunity", "Opportunity"
+    CUSTOMER = "customer", "Customer"
+    EVANGELIST = "evangelist", "Evangelist"
+
+
+class ContactSource(models.TextChoices):
+    API = "api", "API"
+    FORM = "form", "Form"
+    IMPORT = "import", "Import"
+    MANUAL = "manual", "Manual"
+    INTEGRATION = "integration", "Integration"
+
+
+class ScoreTier(models.TextChoices):
+    HOT = "hot", "Hot"
+    WARM = "warm", "Warm"
+    COLD = "cold", "Cold"
+
+
+class PropertyType(models.TextChoices):
+    TEXT = "text", "Text"
+    NUMBER = "number", "Number"
+    BOOLEAN = "boolean", "Boolean"
+    DATE = "date", "Date"
+    DATETIME = "datetime", "Date and time"
+    EMAIL = "email", "Email"
+    PHONE = "phone", "Phone"
+    URL = "url", "URL"
+    SELECT = "select", "Select"
+    MULTI_SELECT = "multi_select", "Multi-select"
+    CURRENCY = "currency", "Currency"
+    JSON = "json", "JSON"
+
+
+class PropertyDefinition(models.Model):
+    """A custom property a workspace keeps on its contacts; values are validated against it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    key = models.SlugField(max_length=64, help_text="Letters, digits, _ and -; used in queries.")
+    label = models.CharField(max_length=120, blank=True)
+    type = models.CharField(max_length=16, choices=PropertyType.choices, default=PropertyType.TEXT)
+    options = models.JSONField(default=list, blank=True, help_text="Choices for select types.")
+    description = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = PropertyDefinitionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["key"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "key"], name="propdef_ws_key_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.label or self.key
+
+
+class Tag(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=100)
+    description = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TagQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint("workspace", Lower("name"), name="tag_ws_name_ci_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ContactList(models.Model):
+    """A static list: contacts are added and removed explicitly."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    double_opt_in = models.BooleanField(
+        default=False, help_text="New subscribers confirm by email before they are added."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ContactListQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "list"
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "name"], name="list_ws_name_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Company(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=200)
+    domain = models.CharField(max_length=253, blank=True)
+    industry = models.CharField(max_length=100, blank=True)
+    size = models.CharField(max_length=50, blank=True, help_text="e.g. 1-10, 11-50, 51-200")
+    plan = models.CharField(max_length=100, blank=True)
+    spend = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    properties = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = CompanyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "companies"
+        indexes = [models.Index(fields=["workspace", "domain"], name="company_ws_domain")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Contact(models.Model):
+    """A person the workspace emails. The email is unique per workspace, ignoring case."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    email = models.EmailField(max_length=254)
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    phone = models.CharField(max_length=40, blank=True)
+    company = models.CharField(max_length=200, blank=True, help_text="Company name as given.")
+    job_title = models.CharField(max_length=200, blank=True)
+    status = models.CharField(
+        max_length=16, choices=ContactStatus.choices, default=ContactStatus.ACTIVE
+    )
+    lifecycle_stage = models.CharField(
+        max_length=24, choices=LifecycleStage.choices, default=LifecycleStage.SUBSCRIBER
+    )
+    source = models.CharField(
+        max_length=16, choices=ContactSource.choices, default=ContactSource.API
+    )
+    properties = models.JSONField(default=dict, blank=True)
+    score = models.IntegerField(default=0)
+    score_tier = models.CharField(max_length=8, choices=ScoreTier.choices, default=ScoreTier.COLD)
+    sends = models.PositiveIntegerField(default=0)
+    opens = models.PositiveIntegerField(default=0)
+    clicks = models.PositiveIntegerField(default=0)
+    last_sent_at = models.DateTimeField(null=True, blank=True)
+    last_opened_at = models.DateTimeField(null=True, blank=True)
+    last_clicked_at = models.DateTimeField(null=True, blank=True)
+    tracking_opt_out = models.BooleanField(
+        default=False, help_text="Opens and clicks of this person are not recorded."
+    )
+    archived_at = models.DateTimeField(
+        null=True, blank=True, help_text="Archived contacts are hidden and never mailed."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    tags = models.ManyToManyField(Tag, through="ContactTag", related_name="contacts", blank=True)
+    lists = models.ManyToManyField(
+        ContactList, through="ListMembership", related_name="contacts", blank=True
+    )
+    companies = models.ManyToManyField(
+        Company, through="CompanyRole", related_name="contacts", blank=True
+    )
+
+    objects = ContactQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint("workspace", Lower("email"), name="contact_ws_email_ci_unique")
+        ]
+        indexes = [
+            models.Index(fields=["workspace", "id"], name="contact_ws_id"),
+            models.Index(fields=["workspace", "status"], name="contact_ws_status"),
+            models.Index(fields=["workspace", "lifecycle_stage"], name="contact_ws_stage"),
+            models.Index(fields=["workspace", "source"], name="contact_ws_source"),
+            models.Index(fields=["workspace", "created_at", "id"], name="contact_ws_created"),
+            models.Index(fields=["workspace", "score", "id"], name="contact_ws_score"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def name(self) -> str:
+        return " ".join(part for part in (self.first_name, self.last_name) if part)
+
+    @property
+    def is_archived(self) -> bool:
+        return self.archived_at is not None
+
+
+class ContactTag(models.Model):
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE)
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["contact", "tag"], name="contacttag_unique")]
+        indexes = [models.Index(fields=["tag", "contact"], name="contacttag_tag_contact")]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} tagged {self.tag_id}"
+
+
+class ListMembership(models.Model):
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE)
+    contact_list = models.ForeignKey(ContactList, on_delete=models.CASCADE)
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["contact", "contact_list"], name="listmember_unique")
+        ]
+        indexes = [models.Index(fields=["contact_list", "contact"], name="listmember_list_contact")]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} in {self.contact_list_id}"
+
+
+class CompanyRole(models.Model):
+    """A contact's place in a company, e.g. Decision Maker or Technical Contact."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="company_roles")
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="contact_roles")
+    role = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["contact", "company"], name="companyrole_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact} – {self.role or 'member'} at {self.company}"
+
+
+class ActivityKind(models.TextChoices):
+    CREATED = "created", "Created"
+    UPDATED = "updated", "Updated"
+    TAGGED = "tagged", "Tagged"
+    UNTAGGED = "untagged", "Untagged"
+    LIST_ADDED = "list_added", "Added to list"
+    LIST_REMOVED = "list_removed", "Removed from list"
+    ARCHIVED = "archived", "Archived"
+    RESTORED = "restored", "Restored"
+    NOTE = "note", "Note"
+    CALL = "call", "Call"
+    MEETING = "meeting", "Meeting"
+    TASK = "task", "Task"
+
+
+MANUAL_ACTIVITY_KINDS = (
+    ActivityKind.NOTE,
+    ActivityKind.CALL,
+    ActivityKind.MEETING,
+    ActivityKind.TASK,
+)
+
+
+class Activity(models.Model):
+    """One entry of a contact's timeline."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="activities")
+    kind = models.CharField(max_length=32, choices=ActivityKind.choices)
+    subject = models.CharField(max_length=300, blank=True)
+    body = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    occurred_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ActivityQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        verbose_name_plural = "activities"
+        indexes = [models.Index(fields=["contact", "-occurred_at"], name="activity_contact_time")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} – {self.contact}"

@@ -1,0 +1,26 @@
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
+
+from mailcrm.api import views
+
+router = SimpleRouter(trailing_slash=False)
+router.register("customer/api-keys", views.ApiKeyViewSet, basename="api-key")
+
+urlpatterns = [
+    path(
+        "schema/",
+        SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),
+        name="schema",
+    ),
+    path(
+        "docs/",
+        SpectacularSwaggerView.as_view(
+            url_name="schema", authentication_classes=[], permission_classes=[]
+        ),
+        name="docs",
+    ),
+    path("customer/profile", views.ProfileView.as_view(), name="profile"),
+    path("", include("contacts.api.urls")),
+    *router.urls,
+]

@@ -1,0 +1,101 @@
+"""Workspaces, memberships and API keys: the verbs."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from mailcrm.models import ApiKey, Membership, Role, Workspace
+
+KEY_PREFIX = "mc"
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _new_secret() -> tuple[str, str]:
+    """Return (prefix, full key). The prefix is public and unique; the rest is the secret."""
+    prefix = f"{KEY_PREFIX}_{secrets.token_hex(4)}"
+    return prefix, f"{prefix}_{secrets.token_urlsafe(32)}"
+
+
+@transaction.atomic
+def workspace_create(*, name: str, owner_email: str, owner_password: str | None = None):
+    """Create a workspace with its owner (created if new). Returns (workspace, user)."""
+    User = get_user_model()
+    workspace = Workspace.objects.create(name=name.strip())
+    user = User.objects.filter(email__iexact=owner_email.strip()).first()
+    if user is None:
+        user = User.objects.create_user(owner_email, owner_password)
+    elif owner_password:
+        user.set_password(owner_password)
+        user.save(update_fields=["password"])
+    Membership.objects.create(workspace=workspace, user=user, role=Role.OWNER)
+    return workspace, user
+
+
+def membership_set(*, workspace: Workspace, user, role: str) -> Membership:
+    membership, _ = Membership.objects.update_or_create(
+        workspace=workspace, user=user, defaults={"role": role}
+    )
+    return membership
+
+
+def api_key_create(*, workspace: Workspace, name: str, created_by=None) -> tuple[ApiKey, str]:
+    """Make a key; returns (key row, secret). The secret is not stored and cannot be shown again."""
+    prefix, secret = _new_secret()
+    key = ApiKey.objects.create(
+        workspace=workspace,
+        name=name.strip() or "API key",
+        prefix=prefix,
+        key_hash=_digest(secret),
+        created_by=created_by,
+    )
+    return key, secret
+
+
+def api_key_rotate(*, key: ApiKey) -> tuple[ApiKey, str]:
+    """Give the key a new secret; the old one stops working at once."""
+    prefix, secret = _new_secret()
+    key.prefix = prefix
+    key.key_hash = _digest(secret)
+    key.rotated_at = timezone.now()
+    key.save(update_fields=["prefix", "key_hash", "rotated_at"])
+    return key, secret
+
+
+def api_key_revoke(*, key: ApiKey) -> ApiKey:
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
+    return key
+
+
+def api_key_authenticate(secret: str) -> ApiKey | None:
+    """Find the active key for a presented secret, comparing digests in constant time."""
+    parts = secret.split("_", 2)
+    if len(parts) != 3 or parts[0] != KEY_PREFIX:
+        return None
+    prefix = f"{parts[0]}_{parts[1]}"
+    key = ApiKey.objects.select_related("workspace").active().filter(prefix=prefix).first()
+    if key is None or not hmac.compare_digest(key.key_hash, _digest(secret)):
+        return None
+    _touch_last_used(key)
+    return key
+
+
+def _touch_last_used(key: ApiKey) -> None:
+    # At most one write a minute per key, so a busy key does not write on every request.
+    now = timezone.now()
+    if key.last_used_at and now - key.last_used_at < LAST_USED_RESOLUTION:
+        return
+    ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+    key.last_used_at = now
