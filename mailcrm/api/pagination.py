@@ -4,45 +4,18 @@ so the last page of a million rows costs what the first does."""
 
 from __future__ import annotations
 
-import base64
-import json
-import uuid
-from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
-from django.db.models import Q, QuerySet
-from django.utils.dateparse import parse_datetime
+from django.db.models import QuerySet
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
+from mailcrm.keyset import InvalidCursor, keyset_page
+
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
-
-
-def _encode(values: list[Any]) -> str:
-    def plain(value: Any) -> Any:
-        if isinstance(value, datetime):
-            return {"dt": value.isoformat()}
-        if isinstance(value, uuid.UUID | Decimal):
-            return str(value)
-        return value
-
-    raw = json.dumps([plain(v) for v in values], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode(cursor: str) -> list[Any]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        values = json.loads(raw)
-        if not isinstance(values, list) or len(values) != 2:
-            raise ValueError
-        return [parse_datetime(v["dt"]) if isinstance(v, dict) else v for v in values]
-    except (ValueError, TypeError, KeyError, json.JSONDecodeError):
-        raise ValidationError({"cursor": ["Invalid cursor."]}) from None
 
 
 class KeysetPagination(BasePagination):
@@ -55,32 +28,21 @@ class KeysetPagination(BasePagination):
         self.request = request
         self.page_size = self._page_size(request)
         field, descending = self._ordering(request, view)
-        direction = "-" if descending else ""
-        queryset = queryset.order_by(f"{direction}{field}", f"{direction}pk")
         self.count = None
         if request.query_params.get("count", "").lower() in ("1", "true", "yes"):
             self.count = queryset.order_by().count()
-        cursor = request.query_params.get("cursor")
-        if cursor:
-            value, pk = _decode(cursor)
-            queryset = queryset.filter(self._after(field, value, pk, descending))
-        rows = list(queryset[: self.page_size + 1])
-        self.has_next = len(rows) > self.page_size
-        rows = rows[: self.page_size]
-        self.next_cursor = None
-        if self.has_next and rows:
-            last = rows[-1]
-            self.next_cursor = _encode([getattr(last, field), last.pk])
-        return rows
-
-    def _after(self, field: str, value: Any, pk: Any, descending: bool) -> Q:
-        op = "lt" if descending else "gt"
-        if field == "pk":
-            return Q(**{f"pk__{op}": pk})
         try:
-            return Q(**{f"{field}__{op}": value}) | Q(**{field: value, f"pk__{op}": pk})
-        except (ValueError, TypeError):
+            page = keyset_page(
+                queryset,
+                field=field,
+                descending=descending,
+                cursor=request.query_params.get("cursor"),
+                size=self.page_size,
+            )
+        except InvalidCursor:
             raise ValidationError({"cursor": ["Invalid cursor."]}) from None
+        self.next_cursor = page.next_cursor
+        return page.rows
 
     def _page_size(self, request) -> int:
         raw = request.query_params.get(self.page_size_query_param)
