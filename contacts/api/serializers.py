@@ -183,12 +183,12 @@ class MembersResultSerializer(serializers.Serializer):
 
 
 class CompanyMemberSerializer(serializers.Serializer):
-    id = serializers.UUIDField(help_text="Contact id")
+    id = serializers.UUIDField(source="contact_id", help_text="Contact id")
     role = serializers.CharField(max_length=100, required=False, allow_blank=True)
 
 
 class CompanySerializer(serializers.ModelSerializer):
-    contacts = CompanyMemberSerializer(many=True, required=False)
+    contacts = CompanyMemberSerializer(source="contact_roles", many=True, required=False)
     contact_count = serializers.IntegerField(read_only=True)
 
     class Meta:
@@ -208,10 +208,3 @@ class CompanySerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
-
-    def to_representation(self, company: Company) -> dict:
-        data = super().to_representation(company)
-        data["contacts"] = [
-            {"id": str(link.contact_id), "role": link.role} for link in company.contact_roles.all()
-        ]
-        return data

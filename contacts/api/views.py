@@ -274,11 +274,15 @@ class CompanyViewSet(WorkspaceViewSet):
         )
 
     def perform_create(self, serializer):
-        company = services.company_create(workspace=self.workspace, **serializer.validated_data)
+        data = dict(serializer.validated_data)
+        contacts = data.pop("contact_roles", None)
+        company = services.company_create(workspace=self.workspace, contacts=contacts, **data)
         serializer.instance = self.scoped_queryset().get(pk=company.pk)
 
     def perform_update(self, serializer):
-        services.company_update(company=serializer.instance, **serializer.validated_data)
+        data = dict(serializer.validated_data)
+        contacts = data.pop("contact_roles", None)
+        services.company_update(company=serializer.instance, contacts=contacts, **data)
         serializer.instance = self.scoped_queryset().get(pk=serializer.instance.pk)
 
     def perform_destroy(self, instance):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
 from rest_framework import mixins, viewsets
 from rest_framework.exceptions import NotFound
 
@@ -37,10 +38,13 @@ class WorkspaceScopedMixin:
         return self.scoped_queryset()
 
     def get_object(self):
+        # List filters (e.g. "archived contacts are hidden") never apply to one named object.
         lookup = self.lookup_url_kwarg or self.lookup_field
         if self.lookup_field in ("pk", "id"):
             ensure_uuid(self.kwargs[lookup])
-        return super().get_object()
+        obj = get_object_or_404(self.get_queryset(), **{self.lookup_field: self.kwargs[lookup]})
+        self.check_object_permissions(self.request, obj)
+        return obj
 
     def get_serializer_context(self) -> dict:
         context = super().get_serializer_context()

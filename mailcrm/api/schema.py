@@ -1,0 +1,51 @@
+"""OpenAPI schema generation: every operation also documents the error responses it can
+give, in the one error format, so the schema tells clients (and fuzzers) the truth."""
+
+from __future__ import annotations
+
+from drf_spectacular.openapi import AutoSchema
+from rest_framework import serializers
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()), required=False
+    )
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorDetailSerializer()
+
+
+_DESCRIPTIONS = {
+    "400": "Invalid input; `fields` names each bad field.",
+    "401": "Missing or invalid API key.",
+    "404": "Not found (or another workspace's).",
+    "409": "Conflicts with an existing object.",
+    "422": "Well-formed but cannot be done (e.g. a plan limit).",
+    "429": "Rate limited; see `Retry-After`.",
+}
+
+
+class MailcrmAutoSchema(AutoSchema):
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        if direction != "response" or not self.view.get_authenticators():
+            return responses
+        codes = ["401", "429"]
+        if self.method in ("POST", "PUT", "PATCH") or self._is_list_view():
+            codes.append("400")
+        if self.method in ("POST", "PUT", "PATCH"):
+            codes += ["409", "422"]
+        if "{" in self.path:
+            codes.append("404")
+        if self._is_list_view() and "{" not in self.path:
+            codes.append("404")  # filters naming an unknown tag or list
+        for code in codes:
+            if code not in responses:
+                response = self._get_response_for_code(ErrorSerializer, code, direction=direction)
+                response["description"] = _DESCRIPTIONS[code]
+                responses[code] = response
+        return responses

@@ -1,0 +1,144 @@
+"""Walks every API route: no key → 401; another workspace's ids → 404 for every method, on
+nested routes too, and nothing of the other workspace changes; lists stay within a query
+budget and never show another workspace's rows."""
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from contacts.models import Activity, Company, Contact, ContactList, PropertyDefinition, Tag
+from contacts.tests.factories import (
+    ActivityFactory,
+    CompanyFactory,
+    CompanyRoleFactory,
+    ContactFactory,
+    PropertyDefinitionFactory,
+)
+from mailcrm.models import ApiKey
+
+pytestmark = pytest.mark.django_db
+
+LIST_ENDPOINTS = [
+    "/api/v1/contacts",
+    "/api/v1/tags",
+    "/api/v1/lists",
+    "/api/v1/properties",
+    "/api/v1/companies",
+    "/api/v1/customer/api-keys",
+]
+
+
+def _all_api_paths() -> list[str]:
+    paths: list[str] = []
+
+    def walk(patterns, prefix=""):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                walk(pattern.url_patterns, prefix + str(pattern.pattern))
+            elif isinstance(pattern, URLPattern):
+                paths.append(prefix + str(pattern.pattern))
+
+    walk(get_resolver().url_patterns)
+    return [p for p in paths if p.startswith("api/v1/") and "schema" not in p and "docs" not in p]
+
+
+@pytest.fixture
+def foreign(outsider):
+    """One of everything in the outsider workspace, by URL placeholder."""
+    company = CompanyFactory(workspace=outsider.workspace)
+    CompanyRoleFactory(contact=outsider.contact, company=company)
+    ActivityFactory(contact=outsider.contact)
+    prop = PropertyDefinitionFactory(workspace=outsider.workspace, key="secret_prop")
+    return {
+        "contacts": outsider.contact.id,
+        "tags": outsider.tag.id,
+        "lists": outsider.list.id,
+        "companies": company.id,
+        "properties": prop.key,
+        "api-keys": outsider.key.id,
+    }
+
+
+def _foreign_url(path: str, foreign: dict) -> str:
+    """Turn a route pattern into a URL that names the outsider's objects."""
+    import re
+
+    url = "/" + path.replace("^", "").replace("$", "")
+    url = url.replace("(?P<tag_name>[^/]+)", "outsider-tag")
+    url = re.sub(r"<str:contact_pk>", str(foreign["contacts"]), url)
+
+    def lookup(match):
+        before = url[: match.start()].rstrip("/").split("/")[-1]
+        return str(foreign[before])
+
+    url = re.sub(r"\(\?P<(pk|key)>[^)]*\)", lookup, url)
+    return url
+
+
+def _snapshot(workspace):
+    return (
+        list(Contact.objects.filter(workspace=workspace).values()),
+        list(Tag.objects.filter(workspace=workspace).values()),
+        list(ContactList.objects.filter(workspace=workspace).values()),
+        list(Company.objects.filter(workspace=workspace).values()),
+        list(PropertyDefinition.objects.filter(workspace=workspace).values()),
+        list(Activity.objects.filter(workspace=workspace).values()),
+        list(ApiKey.objects.filter(workspace=workspace).values()),
+    )
+
+
+def test_every_route_needs_a_key(anon_api):
+    paths = _all_api_paths()
+    assert len(paths) >= 15
+    for path in paths:
+        url = "/" + path.replace("^", "").replace("$", "")
+        url = url.replace("(?P<pk>[^/]+)", "00000000-0000-0000-0000-000000000000")
+        url = url.replace("(?P<key>[^/]+)", "k").replace("(?P<tag_name>[^/]+)", "t")
+        url = url.replace("<str:contact_pk>", "00000000-0000-0000-0000-000000000000")
+        for method in ("get", "post", "put", "patch", "delete"):
+            response = getattr(anon_api, method)(url, {}, format="json")
+            assert response.status_code in (401, 405), (method, url, response.status_code)
+            if response.status_code == 401:
+                assert response.json()["error"]["code"] == "unauthenticated"
+
+
+def test_no_route_reaches_another_workspaces_objects(api, outsider, foreign):
+    before = _snapshot(outsider.workspace)
+    detail_paths = [p for p in _all_api_paths() if "(?P<" in p or "<str:" in p]
+    assert len(detail_paths) >= 10
+    for path in detail_paths:
+        url = _foreign_url(path, foreign)
+        for method in ("get", "post", "put", "patch", "delete"):
+            body = {
+                "name": "hijack",
+                "email": "x@example.com",
+                "tags": ["x"],
+                "ids": [str(outsider.contact.id)],
+                "kind": "note",
+                "body": "x",
+            }
+            response = getattr(api, method)(url, body, format="json")
+            assert response.status_code in (404, 405), (method, url, response.status_code)
+    assert _snapshot(outsider.workspace) == before
+
+
+@pytest.mark.parametrize("url", LIST_ENDPOINTS)
+def test_lists_show_only_the_own_workspace(api, outsider, foreign, url):
+    response = api.get(url)
+    assert response.status_code == 200
+    text = response.content.decode()
+    for value in [
+        outsider.contact.email,
+        outsider.tag.name,
+        outsider.list.name,
+        "secret_prop",
+        outsider.key.prefix,
+    ]:
+        assert value not in text
+
+
+@pytest.mark.parametrize("url", LIST_ENDPOINTS)
+def test_lists_keep_to_a_query_budget(api, workspace, url, django_assert_max_num_queries):
+    for contact in ContactFactory.create_batch(20, workspace=workspace):
+        CompanyRoleFactory(contact=contact, company=CompanyFactory(workspace=workspace))
+    with django_assert_max_num_queries(10):
+        assert api.get(url).status_code == 200
