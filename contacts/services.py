@@ -115,6 +115,35 @@ def _activity(contact: Contact, kind: str, *, actor=None, subject: str = "", dat
     )
 
 
+def _log_activities(
+    workspace_id: Any,
+    contact_ids: Iterable[Any],
+    kind: str,
+    *,
+    subject: str = "",
+    data: dict | None = None,
+    actor=None,
+) -> None:
+    """The same timeline entry for many contacts, in bulk."""
+    now = timezone.now()
+    author = actor if getattr(actor, "pk", None) else None
+    Activity.objects.bulk_create(
+        [
+            Activity(
+                workspace_id=workspace_id,
+                contact_id=pk,
+                kind=kind,
+                subject=subject,
+                data=data or {},
+                occurred_at=now,
+                created_by=author,
+            )
+            for pk in contact_ids
+        ],
+        batch_size=1000,
+    )
+
+
 def _json_safe(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
@@ -522,21 +551,13 @@ def list_add_contacts(*, contact_list: ContactList, contact_ids: Iterable[Any], 
         batch_size=1000,
         ignore_conflicts=True,
     )
-    now = timezone.now()
-    Activity.objects.bulk_create(
-        [
-            Activity(
-                workspace_id=contact_list.workspace_id,
-                contact_id=pk,
-                kind=ActivityKind.LIST_ADDED,
-                subject=contact_list.name,
-                data={"list_id": str(contact_list.id)},
-                occurred_at=now,
-                created_by=actor if getattr(actor, "pk", None) else None,
-            )
-            for pk in new_ids
-        ],
-        batch_size=1000,
+    _log_activities(
+        contact_list.workspace_id,
+        new_ids,
+        ActivityKind.LIST_ADDED,
+        subject=contact_list.name,
+        data={"list_id": str(contact_list.id)},
+        actor=actor,
     )
     return len(new_ids)
 
@@ -549,21 +570,13 @@ def list_remove_contacts(
     members = ListMembership.objects.filter(contact_list=contact_list, contact_id__in=contact_ids)
     removed_ids = list(members.values_list("contact_id", flat=True))
     members.delete()
-    now = timezone.now()
-    Activity.objects.bulk_create(
-        [
-            Activity(
-                workspace_id=contact_list.workspace_id,
-                contact_id=pk,
-                kind=ActivityKind.LIST_REMOVED,
-                subject=contact_list.name,
-                data={"list_id": str(contact_list.id)},
-                occurred_at=now,
-                created_by=actor if getattr(actor, "pk", None) else None,
-            )
-            for pk in removed_ids
-        ],
-        batch_size=1000,
+    _log_activities(
+        contact_list.workspace_id,
+        removed_ids,
+        ActivityKind.LIST_REMOVED,
+        subject=contact_list.name,
+        data={"list_id": str(contact_list.id)},
+        actor=actor,
     )
     return len(removed_ids)
 
@@ -596,20 +609,7 @@ def contacts_tag_bulk(
             batch_size=1000,
             ignore_conflicts=True,
         )
-        Activity.objects.bulk_create(
-            [
-                Activity(
-                    workspace=workspace,
-                    contact_id=pk,
-                    kind=ActivityKind.TAGGED,
-                    subject=tag.name,
-                    occurred_at=timezone.now(),
-                    created_by=actor if getattr(actor, "pk", None) else None,
-                )
-                for pk in new_ids
-            ],
-            batch_size=1000,
-        )
+        _log_activities(workspace.id, new_ids, ActivityKind.TAGGED, subject=tag.name, actor=actor)
         added += len(new_ids)
     return added
 
