@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 HOST ?= 127.0.0.1
 PORT ?= 8000
+BENCH_SIZE ?= 100000
 
 .PHONY: install run web worker test lint format migrate demo bench clean
 
@@ -39,6 +40,10 @@ worker: install
 ## make test: the whole suite (SQLite unless DATABASE_URL says otherwise)
 test: install
 	$(BIN)/pytest
+
+## make bench: timed scenarios (not tests); set DATABASE_URL to PostgreSQL for real figures
+bench: install
+	$(BIN)/python -m bench.contacts_api $(BENCH_SIZE)
 
 lint: install
 	$(BIN)/ruff check .
