@@ -1,0 +1,369 @@
+"""The Django admin of the core: users, workspaces and their plan limits, memberships, API keys
+and a read-only browser of the event outbox.
+
+The admin is a power tool, not a back door (STYLE.md): writes with consequences go through
+`mailcrm.services`, changelists select their relations up front."""
+
+from __future__ import annotations
+
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db.models import Count, IntegerField, OuterRef, Subquery
+from django.db.models.functions import Coalesce
+from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
+
+from contacts.models import Contact
+from mailcrm import services, usage
+from mailcrm.models import ApiKey, Event, Membership, User, Workspace
+
+LIMIT_FIELDS = tuple(usage.LIMIT_FIELDS.values())
+
+
+def _clean_user_email(form: forms.ModelForm) -> str:
+    """Trim, lower-case the domain, and refuse an address another user has in any case."""
+    email = User.objects.normalize_email((form.cleaned_data.get("email") or "").strip())
+    validate_email(email)
+    clash = User.objects.filter(email__iexact=email)
+    if form.instance.pk:
+        clash = clash.exclude(pk=form.instance.pk)
+    if clash.exists():
+        raise ValidationError("A user with this email address already exists.")
+    return email
+
+
+# --- users -------------------------------------------------------------------------------------
+
+
+class UserAddForm(AdminUserCreationForm):
+    class Meta:
+        model = User
+        fields = ("email", "full_name")
+        field_classes: dict = {}
+
+    def clean_email(self) -> str:
+        return _clean_user_email(self)
+
+
+class UserEditForm(UserChangeForm):
+    class Meta:
+        model = User
+        fields = "__all__"
+        field_classes: dict = {}
+
+    def clean_email(self) -> str:
+        return _clean_user_email(self)
+
+
+class UserMembershipInline(admin.TabularInline):
+    model = Membership
+    fk_name = "user"
+    extra = 0
+    autocomplete_fields = ["workspace"]
+    fields = ["workspace", "role", "created_at"]
+    readonly_fields = ["created_at"]
+
+    def get_queryset(self, request: HttpRequest):
+        return super().get_queryset(request).select_related("workspace")
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    form = UserEditForm
+    add_form = UserAddForm
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        ("Personal info", {"fields": ("full_name",)}),
+        (
+            "Permissions",
+            {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
+        ),
+        ("Important dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": ("email", "full_name", "usable_password", "password1", "password2"),
+            },
+        ),
+    )
+    list_display = ["email", "full_name", "is_staff", "is_superuser", "is_active", "date_joined"]
+    list_filter = ["is_staff", "is_superuser", "is_active"]
+    search_fields = ["email", "full_name"]
+    ordering = ["email"]
+    readonly_fields = ["last_login", "date_joined"]
+    inlines = [UserMembershipInline]
+
+
+# --- workspaces --------------------------------------------------------------------------------
+
+
+class WorkspaceAddForm(forms.ModelForm):
+    owner_email = forms.EmailField(
+        help_text="The owner signs in with this address; an existing user is reused."
+    )
+
+    class Meta:
+        model = Workspace
+        fields = ["name", *LIMIT_FIELDS]
+
+    def clean_name(self) -> str:
+        name = (self.cleaned_data.get("name") or "").strip()
+        if not name:
+            raise ValidationError("Give the workspace a name.")
+        return name
+
+
+class WorkspaceMembershipInline(admin.TabularInline):
+    model = Membership
+    fk_name = "workspace"
+    extra = 0
+    autocomplete_fields = ["user"]
+    fields = ["user", "role", "created_at"]
+    readonly_fields = ["created_at"]
+
+    def get_queryset(self, request: HttpRequest):
+        return super().get_queryset(request).select_related("user")
+
+
+class WorkspaceApiKeyInline(admin.TabularInline):
+    """The workspace's keys at a glance; keys are made and revoked on the API key pages."""
+
+    model = ApiKey
+    extra = 0
+    fields = ["name", "prefix", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = fields
+    show_change_link = True
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(Workspace)
+class WorkspaceAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "contact_count",
+        "member_count",
+        "limit_contacts",
+        "limit_monthly_sends",
+        "limit_api_requests_per_minute",
+        "created_at",
+    ]
+    search_fields = ["name", "=id"]
+    readonly_fields = ["id", "created_at", "usage_summary"]
+    inlines = [WorkspaceMembershipInline, WorkspaceApiKeyInline]
+    fieldsets = (
+        (None, {"fields": ("name", "id", "created_at")}),
+        ("Plan limits (empty means unlimited)", {"fields": LIMIT_FIELDS}),
+        ("Usage", {"fields": ("usage_summary",)}),
+    )
+
+    def get_queryset(self, request: HttpRequest):
+        contacts = (
+            Contact.objects.filter(workspace=OuterRef("pk"))
+            .order_by()
+            .values("workspace")
+            .annotate(n=Count("id"))
+            .values("n")
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                contact_count=Coalesce(Subquery(contacts, output_field=IntegerField()), 0),
+                member_count=Count("memberships", distinct=True),
+            )
+        )
+
+    def get_fieldsets(self, request: HttpRequest, obj=None):
+        if obj is None:
+            return (
+                (None, {"fields": ("name", "owner_email")}),
+                ("Plan limits", {"fields": LIMIT_FIELDS}),
+            )
+        return super().get_fieldsets(request, obj)
+
+    def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = WorkspaceAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is None:
+            fields.remove("usage_summary")
+        if not request.user.is_superuser:
+            # Plan limits are the operator's business, not a staff member's.
+            fields += LIMIT_FIELDS
+        return fields
+
+    def get_inlines(self, request: HttpRequest, obj):
+        # A new workspace gets its owner from the add form, through workspace_create.
+        return self.inlines if obj is not None else []
+
+    def save_model(self, request: HttpRequest, obj: Workspace, form, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        workspace, _ = services.workspace_create(
+            name=obj.name, owner_email=form.cleaned_data["owner_email"]
+        )
+        limits = {field: getattr(obj, field) for field in LIMIT_FIELDS}
+        Workspace.objects.filter(pk=workspace.pk).update(**limits)
+        obj.pk, obj.created_at = workspace.pk, workspace.created_at
+        obj._state.adding, obj._state.db = False, workspace._state.db
+
+    @admin.display(description="contacts", ordering="contact_count")
+    def contact_count(self, obj: Workspace) -> int:
+        return obj.contact_count
+
+    @admin.display(description="members", ordering="member_count")
+    def member_count(self, obj: Workspace) -> int:
+        return obj.member_count
+
+    @admin.display(description="usage against plan limits")
+    def usage_summary(self, obj: Workspace) -> str:
+        used, limits = usage.usage(obj), usage.limits(obj)
+        rows = [
+            (name.replace("_", " "), used[name], "unlimited" if limit is None else limit)
+            for name, limit in limits.items()
+        ]
+        return format_html(
+            "<table><tr><th>resource</th><th>used</th><th>limit</th></tr>{}</table>",
+            format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", rows),
+        )
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "workspace", "role", "created_at"]
+    list_filter = ["role", "workspace"]
+    list_select_related = ["user", "workspace"]
+    search_fields = ["user__email", "user__full_name", "workspace__name"]
+    autocomplete_fields = ["user", "workspace"]
+    readonly_fields = ["created_at"]
+
+
+# --- API keys ----------------------------------------------------------------------------------
+
+
+class ApiKeyStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("active", "Active"), ("revoked", "Revoked")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "active":
+            return queryset.active()
+        if self.value() == "revoked":
+            return queryset.filter(revoked_at__isnull=False)
+        return queryset
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """Keys are made through `api_key_create` (the secret is shown once, in a message) and
+    are never edited; the digest is never shown."""
+
+    list_display = [
+        "name",
+        "prefix",
+        "workspace",
+        "created_by",
+        "created_at",
+        "last_used_at",
+        "is_active",
+    ]
+    list_filter = [ApiKeyStateFilter, "workspace"]
+    list_select_related = ["workspace", "created_by"]
+    search_fields = ["name", "prefix", "workspace__name"]
+    autocomplete_fields = ["workspace"]
+    actions = ["revoke"]
+    shown_fields = [
+        "workspace",
+        "name",
+        "prefix",
+        "created_by",
+        "created_at",
+        "last_used_at",
+        "rotated_at",
+        "revoked_at",
+    ]
+
+    def get_fields(self, request: HttpRequest, obj=None):
+        return ["workspace", "name"] if obj is None else self.shown_fields
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        return [] if obj is None else self.shown_fields
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        # Allowed on the changelist (for the revoke action); a key itself is never edited.
+        return obj is None and super().has_change_permission(request)
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form, change: bool) -> None:
+        key, secret = services.api_key_create(
+            workspace=obj.workspace, name=obj.name, created_by=request.user
+        )
+        for field in ApiKey._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(key, field.attname))
+        obj._state.adding, obj._state.db = False, key._state.db
+        messages.warning(
+            request,
+            format_html(
+                "The new API key is <code>{}</code>. Copy it now: it is stored only as a "
+                "digest and cannot be shown again.",
+                secret,
+            ),
+        )
+
+    @admin.display(boolean=True, description="active")
+    def is_active(self, obj: ApiKey) -> bool:
+        return obj.is_active
+
+    @admin.action(description="Revoke selected API keys", permissions=["change"])
+    def revoke(self, request: HttpRequest, queryset) -> None:
+        keys = list(queryset.active())
+        for key in keys:
+            services.api_key_revoke(key=key)
+        self.message_user(request, f"Revoked {len(keys)} API key(s).", messages.SUCCESS)
+
+
+# --- the event outbox --------------------------------------------------------------------------
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    """A read-only browser of the outbox."""
+
+    list_display = ["type", "workspace", "subject_id", "created_at"]
+    list_filter = ["type", "workspace"]
+    list_select_related = ["workspace"]
+    search_fields = ["type"]
+    date_hierarchy = "created_at"
+    fields = ["id", "workspace", "type", "subject_id", "created_at", "pretty_data"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.display(description="data")
+    def pretty_data(self, obj: Event) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(obj.data, indent=2, sort_keys=True))
