@@ -13,6 +13,7 @@ from contacts.querysets import (
     ContactListQuerySet,
     ContactQuerySet,
     PropertyDefinitionQuerySet,
+    SegmentQuerySet,
     TagQuerySet,
 )
 from mailcrm.ids import uuid7
@@ -324,3 +325,54 @@ class Activity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} – {self.contact}"
+
+
+class SegmentKind(models.TextChoices):
+    DYNAMIC = "dynamic", "Dynamic (query)"
+    STATIC = "static", "Static (hand-picked)"
+
+
+class Segment(models.Model):
+    """A named audience: a query (dynamic) or hand-picked members (static). Membership is
+    materialized in SegmentMembership; ``count`` and ``refreshed_at`` cache the last refresh."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    kind = models.CharField(max_length=10, choices=SegmentKind.choices, default=SegmentKind.DYNAMIC)
+    query = models.TextField(blank=True)
+    count = models.PositiveIntegerField(default=0)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    contacts = models.ManyToManyField(
+        Contact, through="SegmentMembership", related_name="segments", blank=True
+    )
+
+    objects = SegmentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "name"], name="segment_ws_name_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SegmentMembership(models.Model):
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE)
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE)
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["segment", "contact"], name="segmentmember_unique")
+        ]
+        indexes = [models.Index(fields=["contact"], name="segmentmember_contact")]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} in {self.segment_id}"

@@ -94,7 +94,8 @@ def _datetime(value: Any) -> str:
         raise PropertyError("must be a date and time like 2025-01-31T09:30:00Z")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    # One fixed format, so stored values sort and compare as text.
+    return parsed.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _text(value: Any) -> str:

@@ -51,3 +51,8 @@ class CompanyQuerySet(WorkspaceQuerySet):
 
 class ActivityQuerySet(WorkspaceQuerySet):
     pass
+
+
+class SegmentQuerySet(WorkspaceQuerySet):
+    def dynamic(self):
+        return self.filter(kind="dynamic")

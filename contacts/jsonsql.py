@@ -1,0 +1,75 @@
+"""SQL for JSON property values that Django's ORM does not express on both databases.
+Each feature is chosen per vendor here, in one place (ARCHITECTURE.md, "Embedded mode")."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.db.models import BooleanField, CharField, Expression, F
+
+
+def _json_path(key: str) -> str:
+    return '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class _OnProperties(Expression):
+    """An expression over one key of the contacts' ``properties`` column."""
+
+    def __init__(self, key: str, field: str = "properties"):
+        super().__init__()
+        self.key = key
+        self.source = F(field)
+
+    def resolve_expression(self, *args, **kwargs):
+        clone = self.copy()
+        clone.source = self.source.resolve_expression(*args, **kwargs)
+        return clone
+
+    def get_source_expressions(self):
+        return [self.source]
+
+    def set_source_expressions(self, exprs):
+        (self.source,) = exprs
+
+
+class JsonKeyType(_OnProperties):
+    """The JSON type of ``properties -> key`` as one of number, string, boolean, array,
+    object, null — or ``missing``, never SQL NULL, so conditions built on it stay two-valued."""
+
+    output_field = CharField()
+
+    def as_postgresql(self, compiler, connection):
+        column, params = compiler.compile(self.source)
+        return f"COALESCE(jsonb_typeof({column} -> %s), 'missing')", [*params, self.key]
+
+    def as_sqlite(self, compiler, connection):
+        column, params = compiler.compile(self.source)
+        sql = (
+            f"COALESCE(CASE json_type({column}, %s) "
+            "WHEN 'integer' THEN 'number' WHEN 'real' THEN 'number' WHEN 'text' THEN 'string' "
+            "WHEN 'true' THEN 'boolean' WHEN 'false' THEN 'boolean' "
+            f"ELSE json_type({column}, %s) END, 'missing')"
+        )
+        path = _json_path(self.key)
+        return sql, [*params, path, *params, path]
+
+
+class JsonArrayContains(_OnProperties):
+    """True when ``properties -> key`` is an array holding ``value``."""
+
+    output_field = BooleanField()
+    conditional = True
+
+    def __init__(self, key: str, value: Any, field: str = "properties"):
+        super().__init__(key, field)
+        self.value = value
+
+    def as_postgresql(self, compiler, connection):
+        column, params = compiler.compile(self.source)
+        return f"(({column} -> %s) @> %s::jsonb)", [*params, self.key, json.dumps([self.value])]
+
+    def as_sqlite(self, compiler, connection):
+        column, params = compiler.compile(self.source)
+        sql = f"EXISTS (SELECT 1 FROM json_each({column}, %s) AS je WHERE je.value = %s)"
+        return sql, [*params, _json_path(self.key), self.value]
