@@ -200,8 +200,8 @@ _TOKEN_NAMES = {
 
 
 def _expected(names) -> str:
-    described = sorted({_TOKEN_NAMES.get(name, name) for name in names})
-    return ", ".join(described[:6])
+    described = sorted({_TOKEN_NAMES.get(name, name) for name in names}, key=str.lower)
+    return ", ".join(described[:8])
 
 
 def _parse_error(text: str, exc: UnexpectedInput) -> QueryError:
@@ -227,9 +227,8 @@ def _parse_error(text: str, exc: UnexpectedInput) -> QueryError:
         token = exc.token
         if token.type == "_RPAR" and opened <= 0:
             return QueryError("unbalanced parenthesis: ')' without '('", position)
-        return QueryError(
-            f"unexpected {str(token)!r}; expected {_expected(exc.expected)}", position
-        )
+        names = {name for name in exc.expected if name != "_RPAR" or opened > 0}
+        return QueryError(f"unexpected {str(token)!r}; expected {_expected(names)}", position)
     return QueryError("the query cannot be read", position)
 
 

@@ -11,6 +11,8 @@ from contacts.models import (
     ListMembership,
     PropertyDefinition,
     PropertyType,
+    Segment,
+    SegmentKind,
     Tag,
 )
 from mailcrm.tests.factories import WorkspaceFactory
@@ -98,3 +100,13 @@ class ActivityFactory(factory.django.DjangoModelFactory):
     kind = ActivityKind.NOTE
     body = "Called about renewal"
     occurred_at = factory.Faker("date_time_this_year", tzinfo=__import__("datetime").UTC)
+
+
+class SegmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Segment
+
+    workspace = factory.SubFactory(WorkspaceFactory)
+    name = factory.Sequence(lambda n: f"Segment {n}")
+    kind = SegmentKind.DYNAMIC
+    query = "status = active"
