@@ -89,7 +89,9 @@ def _copy_saved(obj, saved) -> None:
 
 def _inline_changes(formset, *fields: str) -> tuple[list, list]:
     """What an inline formset changes, as (removed, added): the initial forms whose row is
-    deleted or whose `fields[0]` changed, and the forms to write (new or changed)."""
+    deleted or whose `fields[0]` changed, and the forms to write (new or changed).
+
+    Also fills in what `formset.save()` would have recorded, for the admin's change log."""
     deleted = list(formset.deleted_forms)
     removed = [
         form for form in formset.initial_forms if form in deleted or fields[0] in form.changed_data
@@ -100,6 +102,11 @@ def _inline_changes(formset, *fields: str) -> tuple[list, list]:
         if form not in deleted
         and form.cleaned_data.get(fields[0]) is not None
         and (form.instance._state.adding or any(f in form.changed_data for f in fields))
+    ]
+    formset.deleted_objects = [form.instance for form in deleted if form.instance.pk]
+    formset.new_objects = [form.instance for form in added if form.instance._state.adding]
+    formset.changed_objects = [
+        (form.instance, form.changed_data) for form in added if not form.instance._state.adding
     ]
     return removed, added
 
@@ -372,7 +379,8 @@ class ContactAdmin(admin.ModelAdmin):
             self._save_lists(request, contact, formset)
         elif formset.model is CompanyRole:
             self._save_company_roles(contact, formset)
-        # Activities are read-only here.
+        else:  # activities are read-only here
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
 
     def _save_tags(self, request: HttpRequest, contact: Contact, formset) -> None:
         removed, added = _inline_changes(formset, "tag")
