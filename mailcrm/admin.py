@@ -186,6 +186,8 @@ class WorkspaceAdmin(admin.ModelAdmin):
                 contact_count=Coalesce(Subquery(contacts, output_field=IntegerField()), 0),
                 member_count=Count("memberships", distinct=True),
             )
+            # GROUP BY drops Meta.ordering; autocomplete pages need a stable order.
+            .order_by("name", "pk")
         )
 
     def get_fieldsets(self, request: HttpRequest, obj=None):
@@ -203,8 +205,6 @@ class WorkspaceAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
-        if obj is None:
-            fields.remove("usage_summary")
         if not request.user.is_superuser:
             # Plan limits are the operator's business, not a staff member's.
             fields += LIMIT_FIELDS
@@ -354,7 +354,8 @@ class EventAdmin(admin.ModelAdmin):
     list_filter = ["type", "workspace"]
     list_select_related = ["workspace"]
     search_fields = ["type"]
-    date_hierarchy = "created_at"
+    # No date_hierarchy: its MIN/MAX and the full COUNT(*) would scan the whole outbox.
+    show_full_result_count = False
     fields = ["id", "workspace", "type", "subject_id", "created_at", "pretty_data"]
     readonly_fields = fields
 

@@ -491,3 +491,20 @@ def test_activity_admin_logs_manual_entries_only(admin_client, contact):
     activity = contact.activities.first()
     page = admin_client.get(_url(Activity, "change", activity.pk)).content.decode()
     assert 'name="_save"' not in page
+
+
+@pytest.mark.parametrize(
+    ("model_name", "field_name", "term"),
+    [
+        ("companyrole", "contact", "ada"),
+        ("companyrole", "company", "acm"),
+        ("contact", "workspace", ""),
+    ],
+)
+def test_autocomplete_lookups_work(admin_client, contact, model_name, field_name, term):
+    response = admin_client.get(
+        reverse("admin:autocomplete"),
+        {"app_label": "contacts", "model_name": model_name, "field_name": field_name, "term": term},
+    )
+    assert response.status_code == 200
+    assert response.json()["results"]

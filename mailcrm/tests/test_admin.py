@@ -257,3 +257,32 @@ def test_changelists_do_not_query_per_row(admin_client, django_assert_max_num_qu
     for model in (Workspace, Membership, ApiKey, Event):
         with django_assert_max_num_queries(12):
             assert admin_client.get(_url(model, "changelist")).status_code == 200
+
+
+def test_admin_sets_a_users_password(admin_client, client, owner):
+    url = reverse("admin:auth_user_password_change", args=[owner.pk])  # Django's fixed name
+    assert admin_client.get(url).status_code == 200
+    response = admin_client.post(
+        url,
+        {
+            "usable_password": "true",
+            "password1": "brand-new-pass-7",
+            "password2": "brand-new-pass-7",
+        },
+    )
+    assert response.status_code == 302
+    client.logout()
+    assert client.login(email=owner.email, password="brand-new-pass-7")
+
+
+@pytest.mark.parametrize(
+    ("model_name", "field_name"),
+    [("membership", "user"), ("membership", "workspace"), ("apikey", "workspace")],
+)
+def test_autocomplete_lookups_work(admin_client, owner, model_name, field_name):
+    response = admin_client.get(
+        reverse("admin:autocomplete"),
+        {"app_label": "mailcrm", "model_name": model_name, "field_name": field_name, "term": ""},
+    )
+    assert response.status_code == 200
+    assert response.json()["results"]
