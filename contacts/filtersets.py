@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 
 import django_filters
+from django import forms
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.http import Http404
@@ -20,8 +21,10 @@ from contacts.models import (
     ContactSource,
     ContactStatus,
     LifecycleStage,
+    Segment,
     Tag,
 )
+from contacts.query import QueryError, compile_search
 
 
 def request_workspace(request):
@@ -39,6 +42,23 @@ def _by_id_or_name(queryset, value: str, *, ignore_case: bool):
     return queryset.filter(name=value).first()
 
 
+class ContactFilterForm(forms.Form):
+    """Compiles the ``query`` field while validating, so a bad query is a field error (400 in
+    the API) with its position and reason, never an exception."""
+
+    workspace = None
+
+    def clean_query(self):
+        text = self.cleaned_data.get("query") or ""
+        self.compiled_query = None
+        if text.strip():
+            try:
+                self.compiled_query = compile_search(text, self.workspace)
+            except QueryError as exc:
+                raise forms.ValidationError(f"{exc.reason} (at position {exc.position})") from None
+        return text
+
+
 class ContactFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_q", label="Search")
     status = django_filters.ChoiceFilter(choices=ContactStatus.choices)
@@ -46,13 +66,22 @@ class ContactFilterSet(django_filters.FilterSet):
     source = django_filters.ChoiceFilter(choices=ContactSource.choices)
     tag = django_filters.CharFilter(method="filter_tag", label="Tag (name or id)")
     list = django_filters.CharFilter(method="filter_list", label="List (name or id)")
+    segment = django_filters.CharFilter(method="filter_segment", label="Segment (name or id)")
+    query = django_filters.CharFilter(method="filter_query", label="Query")
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     archived = django_filters.BooleanFilter(method="filter_archived", label="Archived")
 
     class Meta:
         model = Contact
-        fields = ["q", "status", "lifecycle_stage", "source", "tag", "list"]
+        fields = ["q", "status", "lifecycle_stage", "source", "tag", "list", "segment", "query"]
+        form = ContactFilterForm
+
+    @property
+    def form(self):
+        form = super().form
+        form.workspace = request_workspace(self.request)
+        return form
 
     def filter_queryset(self, queryset):
         queryset = super().filter_queryset(queryset)
@@ -90,6 +119,17 @@ class ContactFilterSet(django_filters.FilterSet):
         if contact_list is None:
             raise Http404("No such list.")
         return queryset.filter(listmembership__contact_list=contact_list)
+
+    def filter_segment(self, queryset, name, value):
+        segments = Segment.objects.for_workspace(request_workspace(self.request))
+        segment = _by_id_or_name(segments, value.strip(), ignore_case=True)
+        if segment is None:
+            raise Http404("No such segment.")
+        return queryset.filter(segmentmembership__segment=segment)
+
+    def filter_query(self, queryset, name, value):
+        compiled = getattr(self.form, "compiled_query", None)
+        return queryset if compiled is None else queryset.filter(compiled)
 
     def filter_archived(self, queryset, name, value):
         if value is None:
@@ -132,3 +172,11 @@ class ActivityFilterSet(django_filters.FilterSet):
     class Meta:
         model = Activity
         fields = ["kind"]
+
+
+class SegmentFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Search")
+
+    class Meta:
+        model = Segment
+        fields = ["q", "kind"]

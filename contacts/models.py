@@ -376,3 +376,15 @@ class SegmentMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contact_id} in {self.segment_id}"
+
+
+class SegmentDirtyContact(models.Model):
+    """A contact whose dynamic segment memberships must be re-evaluated; drained in batches by
+    a background task so that a burst of changes costs one pass."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    contact = models.OneToOneField(Contact, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} to re-evaluate"

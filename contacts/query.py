@@ -245,6 +245,15 @@ def parse(text: str):
     return _ToTree().transform(tree)
 
 
+def conditions_of(node) -> list[Condition]:
+    """Every condition of a parse tree, left to right."""
+    if isinstance(node, Condition):
+        return [node]
+    if isinstance(node, Not):
+        return conditions_of(node.item)
+    return [condition for item in node.items for condition in conditions_of(item)]
+
+
 # --- values ------------------------------------------------------------------------------------
 
 _RELATIVE = re.compile(r"^([+-])(\d{1,5})([dwmy])$", re.I)

@@ -30,6 +30,7 @@ from contacts.models import (
     Tag,
 )
 from contacts.properties import merge_properties, validate_properties
+from contacts.segmentation import segments_contacts_changed
 from mailcrm import events
 from mailcrm.exceptions import Conflict, LimitExceeded
 from mailcrm.models import Workspace
@@ -187,6 +188,7 @@ def contact_create(
         subject_id=contact.id,
         data=_snapshot(contact) | {"tags": sorted(tags or [])},
     )
+    segments_contacts_changed(workspace, [contact.id])
     return contact
 
 
@@ -246,6 +248,7 @@ def contact_update(
             subject_id=contact.id,
             data={"id": contact.id, "email": contact.email, "changed": changed},
         )
+        segments_contacts_changed(workspace, [contact.id])
     return contact
 
 
@@ -277,6 +280,7 @@ def contact_archive(*, contact: Contact, actor=None) -> Contact:
                 "changed": {"archived": [False, True]},
             },
         )
+        segments_contacts_changed(contact.workspace_id, [contact.id])
     return contact
 
 
@@ -296,6 +300,7 @@ def contact_restore(*, contact: Contact, actor=None) -> Contact:
                 "changed": {"archived": [True, False]},
             },
         )
+        segments_contacts_changed(contact.workspace_id, [contact.id])
     return contact
 
 
@@ -352,6 +357,8 @@ def contact_tag(
     Activity.objects.bulk_create(
         [_activity(contact, ActivityKind.TAGGED, actor=actor, subject=tag.name) for tag in added]
     )
+    if added:
+        segments_contacts_changed(contact.workspace_id, [contact.id])
     if added and announce:
         _announce_change(contact, "tags", added=[t.name for t in added])
     return added
@@ -372,6 +379,7 @@ def contact_untag(*, contact: Contact, name: str, actor=None) -> bool:
     link.delete()
     _activity(contact, ActivityKind.UNTAGGED, actor=actor, subject=link.tag.name).save()
     _announce_change(contact, "tags", removed=[link.tag.name])
+    segments_contacts_changed(contact.workspace_id, [contact.id])
     return True
 
 
@@ -559,6 +567,7 @@ def list_add_contacts(*, contact_list: ContactList, contact_ids: Iterable[Any], 
         data={"list_id": str(contact_list.id)},
         actor=actor,
     )
+    segments_contacts_changed(contact_list.workspace_id, new_ids)
     return len(new_ids)
 
 
@@ -578,6 +587,7 @@ def list_remove_contacts(
         data={"list_id": str(contact_list.id)},
         actor=actor,
     )
+    segments_contacts_changed(contact_list.workspace_id, removed_ids)
     return len(removed_ids)
 
 
@@ -611,6 +621,7 @@ def contacts_tag_bulk(
         )
         _log_activities(workspace.id, new_ids, ActivityKind.TAGGED, subject=tag.name, actor=actor)
         added += len(new_ids)
+    segments_contacts_changed(workspace, ids)
     return added
 
 
@@ -716,6 +727,7 @@ def _set_company_contacts(company: Company, members: list[Mapping[str, Any]]) ->
             contact_id=contact_id,
             defaults={"role": member.get("role") or ""},
         )
+    segments_contacts_changed(company.workspace_id, found)
 
 
 @transaction.atomic
@@ -747,6 +759,8 @@ def company_update(
     company.save()
     if contacts is not None:
         _set_company_contacts(company, contacts)
+    member_ids = CompanyRole.objects.filter(company=company).values_list("contact_id", flat=True)
+    segments_contacts_changed(company.workspace_id, member_ids)
     return company
 
 

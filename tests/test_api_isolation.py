@@ -5,13 +5,22 @@ budget and never show another workspace's rows."""
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from contacts.models import Activity, Company, Contact, ContactList, PropertyDefinition, Tag
+from contacts.models import (
+    Activity,
+    Company,
+    Contact,
+    ContactList,
+    PropertyDefinition,
+    Segment,
+    Tag,
+)
 from contacts.tests.factories import (
     ActivityFactory,
     CompanyFactory,
     CompanyRoleFactory,
     ContactFactory,
     PropertyDefinitionFactory,
+    SegmentFactory,
 )
 from mailcrm.models import ApiKey
 
@@ -23,6 +32,7 @@ LIST_ENDPOINTS = [
     "/api/v1/lists",
     "/api/v1/properties",
     "/api/v1/companies",
+    "/api/v1/segments",
     "/api/v1/customer/api-keys",
 ]
 
@@ -48,12 +58,14 @@ def foreign(outsider):
     CompanyRoleFactory(contact=outsider.contact, company=company)
     ActivityFactory(contact=outsider.contact)
     prop = PropertyDefinitionFactory(workspace=outsider.workspace, key="secret_prop")
+    segment = SegmentFactory(workspace=outsider.workspace, name="Outsider segment")
     return {
         "contacts": outsider.contact.id,
         "tags": outsider.tag.id,
         "lists": outsider.list.id,
         "companies": company.id,
         "properties": prop.key,
+        "segments": segment.id,
         "api-keys": outsider.key.id,
     }
 
@@ -83,6 +95,7 @@ def _snapshot(workspace):
         list(PropertyDefinition.objects.filter(workspace=workspace).values()),
         list(Activity.objects.filter(workspace=workspace).values()),
         list(ApiKey.objects.filter(workspace=workspace).values()),
+        list(Segment.objects.filter(workspace=workspace).values()),
     )
 
 

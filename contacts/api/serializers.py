@@ -14,6 +14,8 @@ from contacts.models import (
     PropertyDefinition,
     PropertyType,
     ScoreTier,
+    Segment,
+    SegmentKind,
     Tag,
 )
 
@@ -208,3 +210,48 @@ class CompanySerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
+
+
+class SegmentSerializer(serializers.ModelSerializer):
+    kind = serializers.ChoiceField(choices=SegmentKind.choices, required=False)
+
+    class Meta:
+        model = Segment
+        fields = [
+            "id",
+            "name",
+            "description",
+            "kind",
+            "query",
+            "count",
+            "refreshed_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "count", "refreshed_at", "created_at", "updated_at"]
+        extra_kwargs = {"name": {"validators": []}, "query": {"required": False}}
+
+    def validate(self, attrs: dict) -> dict:
+        if self.instance is not None and "kind" in attrs and attrs["kind"] != self.instance.kind:
+            raise serializers.ValidationError({"kind": ["The kind of a segment cannot change."]})
+        if (
+            self.instance is None
+            and attrs.get("kind", "dynamic") == "dynamic"
+            and not attrs.get("query")
+        ):
+            raise serializers.ValidationError({"query": ["A dynamic segment needs a query."]})
+        return attrs
+
+
+class QuerySerializer(serializers.Serializer):
+    query = serializers.CharField(max_length=10_000, trim_whitespace=False)
+
+
+class SegmentPreviewSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    sample = ContactSerializer(many=True)
+
+
+class QueuedSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.CharField()

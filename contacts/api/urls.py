@@ -9,6 +9,7 @@ router.register("properties", views.PropertyDefinitionViewSet, basename="propert
 router.register("tags", views.TagViewSet, basename="tag")
 router.register("lists", views.ContactListViewSet, basename="list")
 router.register("companies", views.CompanyViewSet, basename="company")
+router.register("segments", views.SegmentViewSet, basename="segment")
 
 activities = views.ContactActivityViewSet.as_view({"get": "list", "post": "create"})
 

@@ -7,7 +7,7 @@ from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from contacts import services
+from contacts import segmentation, services
 from contacts.api.serializers import (
     ActivitySerializer,
     CompanySerializer,
@@ -17,6 +17,10 @@ from contacts.api.serializers import (
     MembersResultSerializer,
     MembersSerializer,
     PropertyDefinitionSerializer,
+    QuerySerializer,
+    QueuedSerializer,
+    SegmentPreviewSerializer,
+    SegmentSerializer,
     TagSerializer,
 )
 from contacts.filtersets import (
@@ -24,11 +28,26 @@ from contacts.filtersets import (
     CompanyFilterSet,
     ContactFilterSet,
     ContactListFilterSet,
+    SegmentFilterSet,
     TagFilterSet,
 )
-from contacts.models import Activity, Company, Contact, ContactList, PropertyDefinition, Tag
+from contacts.models import (
+    Activity,
+    Company,
+    Contact,
+    ContactList,
+    PropertyDefinition,
+    Segment,
+    Tag,
+)
+from contacts.query import QueryError, compile_search
+from contacts.segmentation import InvalidQuery
 from mailcrm.api.viewsets import WorkspaceViewSet, ensure_uuid
 
+QUERY_HELP = (
+    "Segment query language, e.g. `status = active AND tag = vip`, "
+    "or key:value terms such as `industry:SaaS`."
+)
 ORDERING_PARAM = OpenApiParameter(
     "ordering",
     OpenApiTypes.STR,
@@ -79,6 +98,25 @@ class ContactViewSet(WorkspaceViewSet):
     def destroy(self, request, *args, **kwargs):
         services.contact_delete(contact=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("query", OpenApiTypes.STR, required=True, description=QUERY_HELP),
+            ORDERING_PARAM,
+        ],
+        responses=ContactSerializer(many=True),
+        summary="Search contacts with the segment query language",
+    )
+    @action(detail=False, methods=["get"], filterset_class=None)
+    def search(self, request):
+        text = request.query_params.get("query", "")
+        try:
+            condition = compile_search(text, self.workspace)
+        except QueryError as exc:
+            raise InvalidQuery(exc) from None
+        contacts = self.scoped_queryset().filter(archived_at__isnull=True).filter(condition)
+        page = self.paginate_queryset(contacts)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(request=None, responses=ContactSerializer)
     @action(detail=True, methods=["post"])
@@ -231,26 +269,18 @@ class ContactListViewSet(WorkspaceViewSet):
     @action(detail=True, methods=["get", "post", "delete"], url_path="contacts")
     def members(self, request, pk=None):
         contact_list = self.get_object()
-        if request.method == "GET":
-            members = _contact_queryset(self.workspace).filter(
-                listmembership__contact_list=contact_list, archived_at__isnull=True
-            )
-            page = self.paginate_queryset(members)
-            return self.get_paginated_response(ContactSerializer(page, many=True).data)
-        body = MembersSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        ids, not_found = services.contact_ids_for(
-            self.workspace,
-            ids=body.validated_data.get("ids", []),
-            emails=body.validated_data.get("emails", []),
+        members = _contact_queryset(self.workspace).filter(
+            listmembership__contact_list=contact_list, archived_at__isnull=True
         )
-        change = (
-            services.list_add_contacts
-            if request.method == "POST"
-            else services.list_remove_contacts
+        return _members_response(
+            self,
+            members,
+            request,
+            add=lambda ids: services.list_add_contacts(contact_list=contact_list, contact_ids=ids),
+            remove=lambda ids: services.list_remove_contacts(
+                contact_list=contact_list, contact_ids=ids
+            ),
         )
-        changed = change(contact_list=contact_list, contact_ids=ids)
-        return Response({"changed": changed, "not_found": not_found})
 
     def paginate_queryset(self, queryset):
         if self.action == "members":
@@ -287,3 +317,83 @@ class CompanyViewSet(WorkspaceViewSet):
 
     def perform_destroy(self, instance):
         services.company_delete(company=instance)
+
+
+def _members_response(view, members, request, add, remove):
+    """GET pages through members; POST/DELETE add or remove by ids or emails."""
+    if request.method == "GET":
+        page = view.paginate_queryset(members)
+        return view.get_paginated_response(ContactSerializer(page, many=True).data)
+    body = MembersSerializer(data=request.data)
+    body.is_valid(raise_exception=True)
+    ids, not_found = services.contact_ids_for(
+        view.workspace,
+        ids=body.validated_data.get("ids", []),
+        emails=body.validated_data.get("emails", []),
+    )
+    changed = add(ids) if request.method == "POST" else remove(ids)
+    return Response({"changed": changed, "not_found": not_found})
+
+
+class SegmentViewSet(WorkspaceViewSet):
+    model = Segment
+    serializer_class = SegmentSerializer
+    filterset_class = SegmentFilterSet
+    ordering_fields = ["name", "created_at"]
+    default_ordering = "name"
+
+    def perform_create(self, serializer):
+        serializer.instance = segmentation.segment_create(
+            workspace=self.workspace, **serializer.validated_data
+        )
+
+    def perform_update(self, serializer):
+        data = dict(serializer.validated_data)
+        data.pop("kind", None)
+        serializer.instance = segmentation.segment_update(segment=serializer.instance, **data)
+
+    def perform_destroy(self, instance):
+        segmentation.segment_delete(segment=instance)
+
+    @extend_schema(methods=["get"], request=None, responses=ContactSerializer(many=True))
+    @extend_schema(
+        methods=["post", "delete"], request=MembersSerializer, responses=MembersResultSerializer
+    )
+    @action(detail=True, methods=["get", "post", "delete"], url_path="contacts")
+    def members(self, request, pk=None):
+        segment = self.get_object()
+        members = _contact_queryset(self.workspace).filter(
+            segmentmembership__segment=segment, archived_at__isnull=True
+        )
+        return _members_response(
+            self,
+            members,
+            request,
+            add=lambda ids: segmentation.segment_add_contacts(segment=segment, contact_ids=ids),
+            remove=lambda ids: segmentation.segment_remove_contacts(
+                segment=segment, contact_ids=ids
+            ),
+        )
+
+    def paginate_queryset(self, queryset):
+        if self.action == "members":
+            self.ordering_fields = ["created_at", "email"]
+            self.default_ordering = "-pk"
+        return super().paginate_queryset(queryset)
+
+    @extend_schema(request=None, responses={202: QueuedSerializer}, summary="Refresh members now")
+    @action(detail=True, methods=["post"])
+    def refresh(self, request, pk=None):
+        segment = self.get_object()
+        segmentation.schedule_refresh(segment)
+        return Response({"id": segment.id, "status": "queued"}, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=QuerySerializer, responses=SegmentPreviewSerializer)
+    @action(detail=False, methods=["post"], filterset_class=None)
+    def preview(self, request):
+        body = QuerySerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        count, sample = segmentation.segment_preview(
+            workspace=self.workspace, query=body.validated_data["query"]
+        )
+        return Response({"count": count, "sample": ContactSerializer(sample, many=True).data})

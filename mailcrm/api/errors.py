@@ -59,12 +59,13 @@ def error_body(code: str, message: str, fields: dict | None = None, **extra: Any
     return {"error": error}
 
 
-def _validation_response(fields: dict[str, list[str]]) -> Response:
+def _validation_response(fields: dict[str, list[str]], **extra: Any) -> Response:
     first = next(iter(fields.items()), None)
     message = "Invalid input."
     if first:
         message = f"{first[0]}: {first[1][0]}" if first[0] != "non_field_errors" else first[1][0]
-    return Response(error_body("invalid", message, fields), status=status.HTTP_400_BAD_REQUEST)
+    body = error_body("invalid", message, fields, **extra)
+    return Response(body, status=status.HTTP_400_BAD_REQUEST)
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
@@ -76,7 +77,9 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
             fields = {key: [str(m) for m in msgs] for key, msgs in exc.message_dict.items()}
         else:
             fields = {"non_field_errors": [str(m) for m in exc.messages]}
-        return _validation_response(fields)
+        # Query errors carry where in the text they are.
+        extra = {"position": exc.position} if hasattr(exc, "position") else {}
+        return _validation_response(fields, **extra)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     response = drf_exception_handler(exc, context)

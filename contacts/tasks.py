@@ -1,0 +1,26 @@
+"""django-q2 entry points for the contacts app: thin, safe to run twice."""
+
+from __future__ import annotations
+
+from contacts import segmentation
+from contacts.models import Segment
+from mailcrm.models import Workspace
+
+
+def refresh_segment(segment_id: str) -> int | None:
+    segment = Segment.objects.select_related("workspace").filter(pk=segment_id).first()
+    if segment is None:
+        return None
+    return segmentation.segment_refresh(segment=segment).count
+
+
+def evaluate_changed_contacts(workspace_id: str) -> int:
+    workspace = Workspace.objects.filter(pk=workspace_id).first()
+    if workspace is None:
+        return 0
+    return segmentation.evaluate_changed_contacts(workspace)
+
+
+def refresh_all_segments() -> int:
+    """Scheduled: queries with relative dates (``-30d``) drift as time passes."""
+    return sum(segmentation.refresh_workspace_segments(ws) for ws in Workspace.objects.all())
