@@ -15,7 +15,8 @@ from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
-from django.utils.html import format_html_join
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
 from contacts import services
 from contacts.admin.common import (
@@ -56,13 +57,14 @@ class ContactForm(WorkspaceRowForm):
                 cleaned["email"] = services.normalize_email(cleaned["email"])
             except ValidationError:
                 self.add_error("email", "Enter a valid email address.")
-        if workspace is not None and cleaned.get("email"):
+        if workspace is not None and cleaned.get("email") and "email" not in self.errors:
             other = services.find_contact_by_email(workspace, cleaned["email"])
             if other is not None and other.pk != self.instance.pk:
                 self.add_error("email", "A contact with this email already exists here.")
         if workspace is not None and self.instance._state.adding:
-            limit = workspace.limit_contacts
-            if limit is not None and Contact.objects.for_workspace(workspace).count() >= limit:
+            limit, contacts = workspace.limit_contacts, Contact.objects.for_workspace(workspace)
+            # Counting at most `limit` ids keeps this cheap on a large table.
+            if limit is not None and contacts.values("id")[:limit].count() >= limit:
                 self.add_error(None, f"The workspace's plan allows {limit} contacts.")
         self.clean_against_definitions()
         return cleaned
@@ -227,6 +229,7 @@ class ContactAdmin(admin.ModelAdmin):
         "last_sent_at",
         "last_opened_at",
         "last_clicked_at",
+        "timeline",
     )
     readonly_fields = [
         *engagement_fields,
@@ -361,6 +364,13 @@ class ContactAdmin(admin.ModelAdmin):
     @admin.display(description="click rate")
     def click_rate(self, obj: Contact) -> str:
         return f"{obj.clicks / obj.sends:.0%}" if obj.sends else "–"
+
+    @admin.display(description="timeline")
+    def timeline(self, obj: Contact) -> str:
+        if obj is None or obj.pk is None:
+            return "–"
+        url = reverse("admin:contacts_activity_changelist")
+        return format_html('<a href="{}?contact__id__exact={}">All activity →</a>', url, obj.pk)
 
     @admin.display(description="defined properties")
     def defined_properties(self, obj: Contact) -> str:

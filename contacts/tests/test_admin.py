@@ -104,7 +104,8 @@ def test_every_changelist_and_change_page_renders(admin_client, contact, model):
 def test_contact_page_shows_inlines_and_engagement(admin_client, contact):
     Contact.objects.filter(pk=contact.pk).update(sends=10, opens=4, clicks=1, score=42)
     page = admin_client.get(_url(Contact, "change", contact.pk)).content.decode()
-    for text in ("vip", "News", "Acme", "Renewal call", "40%", "42", "<code>plan</code>"):
+    timeline = f"/admin/contacts/activity/?contact__id__exact={contact.pk}"
+    for text in ("vip", "News", "Acme", "Renewal call", "40%", "42", "<code>plan</code>", timeline):
         assert text in page
 
 
@@ -472,6 +473,12 @@ def test_deleting_a_property_definition_removes_its_values(admin_client, contact
     assert response.status_code == 302
     contact.refresh_from_db()
     assert contact.properties == {"seats": 3}
+
+
+def test_activity_changelist_filters_by_contact(admin_client, contact):
+    ActivityFactory(contact=ContactFactory(workspace=contact.workspace))
+    page = admin_client.get(_url(Activity, "changelist"), {"contact__id__exact": contact.pk})
+    assert [a.contact_id for a in page.context["cl"].result_list] == [contact.pk]
 
 
 def test_activity_admin_logs_manual_entries_only(admin_client, contact):
