@@ -286,3 +286,9 @@ def test_autocomplete_lookups_work(admin_client, owner, model_name, field_name):
     )
     assert response.status_code == 200
     assert response.json()["results"]
+
+
+def test_admin_index_lists_every_app(admin_client, data):
+    page = admin_client.get(reverse("admin:index")).content.decode()
+    for name in ("Workspaces", "API keys", "Events", "Contacts", "Companies", "Activities"):
+        assert name in page
