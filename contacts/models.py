@@ -9,9 +9,11 @@ from django.db.models.functions import Lower
 
 from contacts.querysets import (
     ActivityQuerySet,
+    BulkJobQuerySet,
     CompanyQuerySet,
     ContactListQuerySet,
     ContactQuerySet,
+    ImportJobQuerySet,
     PropertyDefinitionQuerySet,
     SegmentQuerySet,
     TagQuerySet,
@@ -286,6 +288,17 @@ class ActivityKind(models.TextChoices):
     LIST_REMOVED = "list_removed", "Removed from list"
     ARCHIVED = "archived", "Archived"
     RESTORED = "restored", "Restored"
+    MERGED = "merged", "Merged"
+    IMPORTED = "imported", "Imported"
+    SCORE_CHANGED = "score_changed", "Score changed"
+    EMAIL_SENT = "email_sent", "Email sent"
+    EMAIL_OPENED = "email_opened", "Email opened"
+    EMAIL_CLICKED = "email_clicked", "Email clicked"
+    EMAIL_BOUNCED = "email_bounced", "Email bounced"
+    EMAIL_COMPLAINED = "email_complained", "Marked as spam"
+    UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+    REPLIED = "replied", "Replied"
+    PAGE_VISITED = "page_visited", "Visited a page"
     NOTE = "note", "Note"
     CALL = "call", "Call"
     MEETING = "meeting", "Meeting"
@@ -388,3 +401,134 @@ class SegmentDirtyContact(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contact_id} to re-evaluate"
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+MAX_STORED_ROW_ERRORS = 10_000
+
+
+class ImportJob(models.Model):
+    """A CSV import. The uploaded file lives in ImportUpload (in the database, so any worker
+    machine can read it); progress and per-row errors are kept here."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    filename = models.CharField(max_length=255, blank=True)
+    mapping = models.JSONField(default=dict, blank=True, help_text="CSV column -> field")
+    update_existing = models.BooleanField(default=True)
+    tags = models.JSONField(default=list, blank=True)
+    contact_list = models.ForeignKey(
+        ContactList, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    total_rows = models.PositiveIntegerField(default=0)
+    processed = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    error_count = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(
+        default=list, blank=True, help_text=f"[{{row, reason}}], the first {MAX_STORED_ROW_ERRORS}"
+    )
+    failure_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ImportJobQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["workspace", "-created_at"], name="import_ws_created")]
+
+    def __str__(self) -> str:
+        return f"Import {self.filename or self.id} ({self.status})"
+
+
+class ImportUpload(models.Model):
+    """The raw bytes of an uploaded CSV, deleted once the import has finished."""
+
+    job = models.OneToOneField(ImportJob, on_delete=models.CASCADE, related_name="upload")
+    content = models.BinaryField()
+
+    def __str__(self) -> str:
+        return f"Upload of {self.job_id}"
+
+
+class BulkAction(models.TextChoices):
+    TAG = "tag", "Tag"
+    UNTAG = "untag", "Untag"
+    ADD_TO_LIST = "add_to_list", "Add to list"
+    REMOVE_FROM_LIST = "remove_from_list", "Remove from list"
+    SET_LIFECYCLE_STAGE = "set_lifecycle_stage", "Set lifecycle stage"
+    UNSUBSCRIBE = "unsubscribe", "Unsubscribe"
+    DELETE = "delete", "Delete"
+
+
+class BulkJob(models.Model):
+    """A bulk action over many contacts (by ids or by query) run in the background."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    action = models.CharField(max_length=24, choices=BulkAction.choices)
+    value = models.JSONField(null=True, blank=True)
+    ids = models.JSONField(default=list, blank=True)
+    query = models.TextField(blank=True)
+    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    processed = models.PositiveIntegerField(default=0)
+    changed = models.PositiveIntegerField(default=0)
+    failure_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = BulkJobQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} ({self.status})"
+
+
+DEFAULT_SCORING_RULES = {
+    "opened": 1,
+    "clicked": 5,
+    "replied": 10,
+    "visited_page": 20,
+    "bounced": -50,
+}
+
+
+def default_scoring_rules() -> dict:
+    return dict(DEFAULT_SCORING_RULES)
+
+
+class ScoringSettings(models.Model):
+    """Lead scoring of one workspace: points per event and the tier thresholds.
+    An unsubscribe resets the score to 0."""
+
+    workspace = models.OneToOneField(Workspace, on_delete=models.CASCADE, related_name="scoring")
+    rules = models.JSONField(default=default_scoring_rules)
+    hot_threshold = models.IntegerField(default=50)
+    warm_threshold = models.IntegerField(default=20)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "scoring settings"
+        verbose_name_plural = "scoring settings"
+
+    def __str__(self) -> str:
+        return f"Scoring of {self.workspace}"

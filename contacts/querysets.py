@@ -56,3 +56,11 @@ class ActivityQuerySet(WorkspaceQuerySet):
 class SegmentQuerySet(WorkspaceQuerySet):
     def dynamic(self):
         return self.filter(kind="dynamic")
+
+
+class ImportJobQuerySet(WorkspaceQuerySet):
+    pass
+
+
+class BulkJobQuerySet(WorkspaceQuerySet):
+    pass
