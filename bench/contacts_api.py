@@ -73,6 +73,13 @@ def deep_cursor(client: APIClient, pages: int) -> str:
     return url.replace("page_size=500", "page_size=50")
 
 
+def print_plan(workspace: Workspace) -> None:
+    from contacts.search import search
+
+    queryset = search(Contact.objects.filter(workspace=workspace), "last98").order_by("-pk")[:10]
+    print(queryset.explain(), file=sys.stderr)
+
+
 def main(size: int) -> dict:
     call_command("migrate", verbosity=0)
     Workspace.objects.filter(name="bench").delete()
@@ -87,6 +94,7 @@ def main(size: int) -> dict:
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("ANALYZE")
+            print_plan(workspace)
         deep_pages = min(size // 500 - 1, 40)
         deep_url = deep_cursor(client, deep_pages)
         figures = {
@@ -98,6 +106,9 @@ def main(size: int) -> dict:
             f"list_page_after_{deep_pages * 500}_rows": timed(client, deep_url),
             "list_tag_filter": timed(client, "/api/v1/contacts?tag=bench-vip&page_size=50"),
             "list_with_count": timed(client, "/api/v1/contacts?count=true&page_size=50", repeat=5),
+            "search_typeahead": timed(client, "/api/v1/contacts?q=last98&page_size=10"),
+            "search_two_words": timed(client, "/api/v1/contacts?q=first9%20last12&page_size=10"),
+            "search_email": timed(client, "/api/v1/contacts?q=bench4242@&page_size=10"),
         }
     finally:
         Workspace.objects.filter(pk=workspace.pk).delete()

@@ -25,6 +25,7 @@ from contacts.models import (
     Tag,
 )
 from contacts.query import QueryError, compile_search
+from contacts.search import search
 
 
 def request_workspace(request):
@@ -91,20 +92,7 @@ class ContactFilterSet(django_filters.FilterSet):
         return queryset
 
     def filter_q(self, queryset, name, value):
-        value = value.strip()
-        if not value:
-            return queryset
-        if "@" in value:
-            return queryset.filter(email__icontains=value)
-        condition = Q()
-        for word in value.split()[:5]:
-            condition &= (
-                Q(email__icontains=word)
-                | Q(first_name__icontains=word)
-                | Q(last_name__icontains=word)
-                | Q(company__icontains=word)
-            )
-        return queryset.filter(condition)
+        return search(queryset, value)
 
     def filter_tag(self, queryset, name, value):
         tags = Tag.objects.for_workspace(request_workspace(self.request))

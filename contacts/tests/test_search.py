@@ -1,0 +1,78 @@
+"""Free-text search (q=) over name, email, company and phone: substring, prefix, several
+words, and on PostgreSQL typo-tolerant matches served by the trigram index."""
+
+import pytest
+from django.db import connection
+
+from contacts.models import Contact
+from contacts.search import search
+from contacts.tests.factories import ContactFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def people(workspace):
+    ContactFactory(
+        workspace=workspace,
+        email="jane.smith@acme.io",
+        first_name="Jane",
+        last_name="Smith",
+        company="Acme Corp",
+    )
+    ContactFactory(
+        workspace=workspace,
+        email="bob@builders.org",
+        first_name="Bob",
+        last_name="Jones",
+        phone="+44 20 7946 0018",
+    )
+    ContactFactory(
+        workspace=workspace,
+        email="carla@example.com",
+        first_name="Carla",
+        last_name="Smithson",
+        company="Globex",
+    )
+
+
+def found(workspace, text):
+    return set(
+        search(Contact.objects.for_workspace(workspace), text).values_list("first_name", flat=True)
+    )
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("smith", {"Jane", "Carla"}),
+        ("SMI", {"Jane", "Carla"}),
+        ("jane smith", {"Jane"}),
+        ("acme", {"Jane"}),
+        ("globex carla", {"Carla"}),
+        ("7946", {"Bob"}),
+        ("builders.org", {"Bob"}),
+        ("", {"Jane", "Bob", "Carla"}),
+        ("nobody-here", set()),
+        ("100%", set()),
+        ("_", set()),
+    ],
+)
+def test_search_matches_every_word_anywhere(workspace, people, text, expected):
+    assert found(workspace, text) == expected
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="fuzzy matching needs pg_trgm")
+def test_typos_still_find_on_postgresql(workspace, people):
+    assert "Carla" in found(workspace, "smithsen")
+    assert "Jane" in found(workspace, "acmee")
+
+
+def test_search_never_crosses_workspaces(workspace, people, outsider):
+    assert found(outsider.workspace, "smith") == set()
+    assert outsider.contact.first_name not in found(workspace, outsider.contact.email)
+
+
+def test_the_api_list_searches_with_q(api, workspace, people):
+    results = api.get("/api/v1/contacts", {"q": "smith"}).json()["results"]
+    assert {c["first_name"] for c in results} == {"Jane", "Carla"}
