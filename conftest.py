@@ -97,3 +97,17 @@ def dashboard(client, owner, workspace):
     """A Django test client signed in as the workspace's owner."""
     client.force_login(owner)
     return client
+
+
+@pytest.fixture
+def superuser(db):
+    from mailcrm.models import User
+
+    return User.objects.create_superuser("root@example.com", "root-pass-1")
+
+
+@pytest.fixture
+def admin_client(client, superuser):
+    """A Django test client signed in to the admin as a superuser."""
+    client.force_login(superuser)
+    return client

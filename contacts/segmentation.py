@@ -47,6 +47,11 @@ def _compile(query: str, workspace: Workspace, *, segment: Segment | None = None
         raise InvalidQuery(exc) from None
 
 
+def check_query(query: str, workspace: Workspace, *, segment: Segment | None = None) -> None:
+    """Raise InvalidQuery (a ValidationError on ``query``) unless the query compiles."""
+    _compile(query, workspace, segment=segment)
+
+
 def matching_contacts(segment: Segment):
     """The contacts a dynamic segment's query selects now (archived contacts never match)."""
     contacts = Contact.objects.for_workspace(segment.workspace).visible()

@@ -7,6 +7,6 @@ form error instead of a crash; changelists select and annotate their relations u
 
 The pages live in submodules; importing them registers them with the admin site."""
 
-from contacts.admin import audience, contacts
+from contacts.admin import audience, contacts, segments
 
-__all__ = ["audience", "contacts"]
+__all__ = ["audience", "contacts", "segments"]

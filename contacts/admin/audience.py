@@ -35,14 +35,10 @@ SELECT_TYPES = (PropertyType.SELECT, PropertyType.MULTI_SELECT)
 
 
 class CompanyForm(WorkspaceRowForm):
+    # Company properties are free-form JSON: the contact property definitions do not apply.
     class Meta:
         model = Company
         fields = ["workspace", *services.COMPANY_FIELDS]
-
-    def clean(self):
-        cleaned = super().clean()
-        self.clean_against_definitions()
-        return cleaned
 
 
 class CompanyRoleInline(WorkspaceScopedInline):

@@ -23,17 +23,6 @@ MODELS = [User, Workspace, Membership, ApiKey, Event]
 
 
 @pytest.fixture
-def superuser(db):
-    return User.objects.create_superuser("root@example.com", "root-pass-1")
-
-
-@pytest.fixture
-def admin_client(client, superuser):
-    client.force_login(superuser)
-    return client
-
-
-@pytest.fixture
 def data(workspace, owner, api_key):
     EventFactory(workspace=workspace, type="contact.created", data={"email": "a@example.com"})
     return workspace
