@@ -20,6 +20,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
+from contacts import segmentation
 from contacts import services as contact_services
 from contacts.models import (
     Activity,
@@ -171,6 +172,13 @@ PROPERTY_DEFINITIONS: list[dict[str, Any]] = [
     {"key": "website", "label": "Website", "type": PropertyType.URL},
     {"key": "nps", "label": "Last NPS answer", "type": PropertyType.NUMBER},
 ]
+DEMO_SEGMENTS = {
+    "Engaged in the last 30 days": "last_opened_at > -30d OR last_clicked_at > -30d",
+    "Hot leads": "score >= 50 AND status = active AND lifecycle_stage IN (lead, "
+    "marketing_qualified, sales_qualified)",
+    "VIP customers": "tag = vip AND lifecycle_stage = customer",
+    "Big spenders": "properties.lifetime_value >= 1000",
+}
 TAGS = {
     "vip": "High-value contacts: handle with care.",
     "newsletter": "Opted in to the monthly newsletter.",
@@ -266,6 +274,7 @@ class DemoBuilder:
         tagged = self.insert_tags(contacts)
         listed = self.insert_lists(contacts)
         activities = self.insert_activities(contacts)
+        segments = self.make_segments()
         return {
             "contacts": len(contacts),
             "companies": len(companies),
@@ -273,7 +282,14 @@ class DemoBuilder:
             "tag links": tagged,
             "list memberships": listed,
             "activities": activities,
+            "segments": segments,
         }
+
+    def make_segments(self) -> int:
+        for name, query in DEMO_SEGMENTS.items():
+            segment = segmentation.segment_create(workspace=self.workspace, name=name, query=query)
+            segmentation.segment_refresh(segment=segment)
+        return len(DEMO_SEGMENTS)
 
     # --- rows ---
 
@@ -531,12 +547,15 @@ class Command(BaseCommand):
             workspace, user = services.workspace_create(
                 name=DEMO_NAME, owner_email=email, owner_password=password
             )
+            # The demo owner may also look around the admin.
+            user.is_staff = user.is_superuser = True
+            user.save(update_fields=["is_staff", "is_superuser"])
             counts = DemoBuilder(workspace, random.Random(seed)).build(max(contacts, 0))
             key, secret = services.api_key_create(
                 workspace=workspace, name="Demo key", created_by=user
             )
         summary = ", ".join(f"{n:,} {what}" for what, n in counts.items())
         self.stdout.write(f"Created the demo workspace “{DEMO_NAME}”: {summary}.")
-        self.stdout.write(f"Sign in with {email} / {password}")
+        self.stdout.write(f"Sign in with {email} / {password} (dashboard and /admin/)")
         self.stdout.write(f"API key “{key.name}” ({key.prefix}…): shown once, store it now:")
         self.stdout.write(secret)
