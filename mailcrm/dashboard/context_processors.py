@@ -1,5 +1,20 @@
 from mailcrm.models import Workspace
 
+# The navigation entry a page belongs to, by the prefix of its URL name.
+NAV_SECTIONS = (
+    ("home", "home"),
+    ("contact", "contacts"),
+    ("tag", "tags"),
+    ("list", "lists"),
+    ("propert", "properties"),
+)
+
+
+def _nav_section(request) -> str:
+    match = getattr(request, "resolver_match", None)
+    name = match.url_name if match else ""
+    return next((section for prefix, section in NAV_SECTIONS if name.startswith(prefix)), "")
+
 
 def workspace(request) -> dict:
     user = getattr(request, "user", None)
@@ -9,4 +24,5 @@ def workspace(request) -> dict:
         "current_workspace": getattr(request, "workspace", None),
         "current_membership": getattr(request, "membership", None),
         "user_workspaces": Workspace.objects.for_user(user),
+        "nav_section": _nav_section(request),
     }

@@ -1,14 +1,15 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from mailcrm.dashboard import views
 
 app_name = "dashboard"
 
 urlpatterns = [
-    path(
-        "login/", auth_views.LoginView.as_view(template_name="dashboard/login.html"), name="login"
-    ),
+    path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("", views.home, name="home"),
+    path("workspace/", views.SwitchWorkspaceView.as_view(), name="switch_workspace"),
+    path("", views.HomeView.as_view(), name="home"),
+    # /contacts/, /tags/, /lists/, /properties/ — namespace "dashboard:contacts".
+    path("", include("contacts.urls")),
 ]

@@ -1,0 +1,257 @@
+"""Dashboard forms. They parse what a browser sends into the arguments of a service; the
+rules themselves (valid email, property types, duplicates, plan limits) live in the
+services, whose errors the views put back on these forms."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+
+from contacts.models import (
+    MANUAL_ACTIVITY_KINDS,
+    Contact,
+    ContactList,
+    ContactSource,
+    ContactStatus,
+    LifecycleStage,
+    PropertyDefinition,
+    PropertyType,
+)
+
+PROPERTY_PREFIX = "properties."
+BLANK = [("", "—")]
+BOOLEAN_CHOICES = [*BLANK, ("true", "Yes"), ("false", "No")]
+TEXT_INPUT_TYPES = {
+    PropertyType.DATE: "date",
+    PropertyType.DATETIME: "datetime-local",
+    PropertyType.EMAIL: "email",
+    PropertyType.PHONE: "tel",
+    PropertyType.URL: "url",
+}
+
+
+def property_field(definition: PropertyDefinition) -> forms.Field:
+    """A lenient form field for one custom property; the service checks the value's type."""
+    common = {
+        "required": False,
+        "label": definition.label or definition.key,
+        "help_text": definition.description,
+    }
+    options = [(str(o), str(o)) for o in definition.options or []]
+    kind = definition.type
+    if kind == PropertyType.BOOLEAN:
+        return forms.ChoiceField(choices=BOOLEAN_CHOICES, **common)
+    if kind == PropertyType.SELECT:
+        return forms.ChoiceField(choices=BLANK + options, **common)
+    if kind == PropertyType.MULTI_SELECT:
+        return forms.MultipleChoiceField(
+            choices=options, widget=forms.CheckboxSelectMultiple, **common
+        )
+    if kind == PropertyType.JSON:
+        return forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), **common)
+    if kind in (PropertyType.NUMBER, PropertyType.CURRENCY):
+        step = "0.01" if kind == PropertyType.CURRENCY else "any"
+        return forms.CharField(widget=forms.NumberInput(attrs={"step": step}), **common)
+    if kind == PropertyType.DATETIME:
+        common["help_text"] = common["help_text"] or "In UTC."
+    input_type = TEXT_INPUT_TYPES.get(kind, "text")
+    return forms.CharField(widget=forms.TextInput(attrs={"type": input_type}), **common)
+
+
+def property_initial(definition: PropertyDefinition, value: Any) -> Any:
+    """The stored JSON value as the form field shows it."""
+    if value is None:
+        return None
+    kind = definition.type
+    if kind == PropertyType.BOOLEAN:
+        return "true" if value else "false"
+    if kind == PropertyType.MULTI_SELECT:
+        return value if isinstance(value, list) else [value]
+    if kind == PropertyType.JSON:
+        return json.dumps(value)
+    if kind == PropertyType.DATETIME and isinstance(value, str):
+        return value.removesuffix("Z")  # datetime-local inputs take no zone; values are UTC
+    return str(value)
+
+
+class ContactForm(forms.Form):
+    """The standard fields of a contact plus one field per property definition."""
+
+    email = forms.CharField(max_length=254, widget=forms.EmailInput(attrs={"autofocus": True}))
+    first_name = forms.CharField(max_length=100, required=False)
+    last_name = forms.CharField(max_length=100, required=False)
+    phone = forms.CharField(
+        max_length=40, required=False, widget=forms.TextInput(attrs={"type": "tel"})
+    )
+    company = forms.CharField(max_length=200, required=False)
+    job_title = forms.CharField(max_length=200, required=False)
+    status = forms.ChoiceField(choices=ContactStatus.choices, initial=ContactStatus.ACTIVE)
+    lifecycle_stage = forms.ChoiceField(
+        choices=LifecycleStage.choices, initial=LifecycleStage.SUBSCRIBER
+    )
+    source = forms.ChoiceField(choices=ContactSource.choices, initial=ContactSource.MANUAL)
+    tracking_opt_out = forms.BooleanField(
+        required=False, label="Do not record this person's opens and clicks"
+    )
+
+    standard_fields = (
+        "email",
+        "first_name",
+        "last_name",
+        "phone",
+        "company",
+        "job_title",
+        "status",
+        "lifecycle_stage",
+        "source",
+        "tracking_opt_out",
+    )
+
+    def __init__(self, *args, definitions: list[PropertyDefinition], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.definitions = definitions
+        for definition in definitions:
+            self.fields[PROPERTY_PREFIX + definition.key] = property_field(definition)
+
+    @classmethod
+    def initial_for(cls, contact: Contact, definitions: list[PropertyDefinition]) -> dict:
+        initial = {name: getattr(contact, name) for name in cls.standard_fields}
+        for definition in definitions:
+            value = property_initial(definition, contact.properties.get(definition.key))
+            initial[PROPERTY_PREFIX + definition.key] = value
+        return initial
+
+    @property
+    def property_fields(self) -> list[forms.BoundField]:
+        return [self[PROPERTY_PREFIX + d.key] for d in self.definitions]
+
+    @property
+    def standard_bound_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.standard_fields]
+
+    def clean(self):
+        cleaned = super().clean()
+        for definition in self.definitions:
+            name = PROPERTY_PREFIX + definition.key
+            raw = cleaned.get(name)
+            if definition.type == PropertyType.JSON and raw:
+                try:
+                    cleaned[name] = json.loads(raw)
+                except ValueError:
+                    self.add_error(name, "Enter valid JSON.")
+        return cleaned
+
+    def standard_values(self) -> dict[str, Any]:
+        return {name: self.cleaned_data[name] for name in self.standard_fields}
+
+    def property_values(self) -> dict[str, Any]:
+        """Every defined property; an empty field means "no value" (the service removes it)."""
+        values = {}
+        for definition in self.definitions:
+            value = self.cleaned_data.get(PROPERTY_PREFIX + definition.key)
+            values[definition.key] = None if value in ("", [], None) else value
+        return values
+
+
+class ContactCreateForm(ContactForm):
+    tags = forms.CharField(
+        required=False, max_length=2000, help_text="Separate tags with commas.", label="Tags"
+    )
+    lists = forms.ModelMultipleChoiceField(
+        queryset=ContactList.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    def __init__(self, *args, lists, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["lists"].queryset = lists
+        if not lists.exists():
+            del self.fields["lists"]
+
+    def tag_names(self) -> list[str]:
+        return [name.strip() for name in self.cleaned_data["tags"].split(",") if name.strip()]
+
+    def list_ids(self) -> list[Any]:
+        return [contact_list.id for contact_list in self.cleaned_data.get("lists") or []]
+
+
+class TagNameForm(forms.Form):
+    name = forms.CharField(
+        max_length=100, label="Tag", widget=forms.TextInput(attrs={"list": "tag-names"})
+    )
+
+
+class AddToListForm(forms.Form):
+    contact_list = forms.ModelChoiceField(
+        queryset=ContactList.objects.none(), label="List", empty_label="Choose a list…"
+    )
+
+    def __init__(self, *args, lists, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["contact_list"].queryset = lists
+
+
+class ActivityForm(forms.Form):
+    kind = forms.ChoiceField(
+        choices=[(kind.value, kind.label) for kind in MANUAL_ACTIVITY_KINDS], label="Type"
+    )
+    subject = forms.CharField(max_length=300, required=False)
+    body = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    occurred_at = forms.DateTimeField(
+        required=False,
+        label="When (UTC)",
+        help_text="Leave empty for now.",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+
+
+class TagForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    description = forms.CharField(max_length=300, required=False)
+
+
+class ContactListForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    double_opt_in = forms.BooleanField(
+        required=False, help_text="New subscribers confirm by email before they are added."
+    )
+
+
+class PropertyDefinitionForm(forms.Form):
+    key = forms.SlugField(
+        max_length=64, help_text="Letters, digits, _ and -; used in queries and the API."
+    )
+    label = forms.CharField(max_length=120, required=False)
+    type = forms.ChoiceField(choices=PropertyType.choices, initial=PropertyType.TEXT)
+    options = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="For select and multi-select: one option per line.",
+    )
+    description = forms.CharField(max_length=300, required=False)
+
+    def __init__(self, *args, editing: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if editing:
+            # The key names the values on every contact; it cannot change.
+            self.fields["key"].disabled = True
+            self.fields["key"].help_text = "The key cannot change; create a new property instead."
+
+    @staticmethod
+    def initial_for(definition: PropertyDefinition) -> dict:
+        return {
+            "key": definition.key,
+            "label": definition.label,
+            "type": definition.type,
+            "options": "\n".join(str(o) for o in definition.options or []),
+            "description": definition.description,
+        }
+
+    def values(self) -> dict[str, Any]:
+        data = dict(self.cleaned_data)
+        data["options"] = [line.strip() for line in data["options"].splitlines() if line.strip()]
+        return data
