@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 import statistics
 import sys
 import time
 
-import django
+from django.core.management import call_command
+from django.db import connection
+from rest_framework.test import APIClient
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mailcrm.settings")
-django.setup()
-
-from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
-from rest_framework.test import APIClient  # noqa: E402
-
-from contacts.models import Contact, ContactTag, Tag  # noqa: E402
-from mailcrm import services  # noqa: E402
-from mailcrm.ids import uuid7  # noqa: E402
-from mailcrm.models import Workspace  # noqa: E402
+from contacts.models import Contact, ContactTag, Tag
+from mailcrm import services
+from mailcrm.ids import uuid7
+from mailcrm.models import Workspace
 
 
 def generate(workspace: Workspace, size: int) -> float:

@@ -73,3 +73,35 @@ class JsonArrayContains(_OnProperties):
         column, params = compiler.compile(self.source)
         sql = f"EXISTS (SELECT 1 FROM json_each({column}, %s) AS je WHERE je.value = %s)"
         return sql, [*params, _json_path(self.key), self.value]
+
+
+class JsonKeyEquals(_OnProperties):
+    """True when ``properties -> key`` is exactly the JSON scalar ``value`` (same type).
+
+    On PostgreSQL this is containment (``properties @> '{"key": value}'``), which the GIN
+    ``jsonb_path_ops`` index on properties serves; on SQLite a typed comparison."""
+
+    output_field = BooleanField()
+    conditional = True
+
+    def __init__(self, key: str, value: str | int | float | bool, field: str = "properties"):
+        super().__init__(key, field)
+        self.value = value
+
+    def as_postgresql(self, compiler, connection):
+        column, params = compiler.compile(self.source)
+        return f"({column} @> %s::jsonb)", [*params, json.dumps({self.key: self.value})]
+
+    def as_sqlite(self, compiler, connection):
+        column, params = compiler.compile(self.source)
+        path = _json_path(self.key)
+        if isinstance(self.value, bool):
+            kind = "'true'" if self.value else "'false'"
+            return f"COALESCE(json_type({column}, %s) = {kind}, 0)", [*params, path]
+        kinds = "('integer', 'real')" if isinstance(self.value, int | float) else "('text')"
+        # COALESCE: a missing key gives NULLs, and the condition must stay true or false.
+        sql = (
+            f"COALESCE(json_type({column}, %s) IN {kinds} "
+            f"AND json_extract({column}, %s) = %s, 0)"
+        )
+        return sql, [*params, path, *params, path, self.value]

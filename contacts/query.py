@@ -30,7 +30,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-from contacts.jsonsql import JsonArrayContains, JsonKeyType
+from contacts.jsonsql import JsonArrayContains, JsonKeyEquals, JsonKeyType
 
 MAX_QUERY_LENGTH = 10_000
 MAX_SEGMENT_DEPTH = 10
@@ -667,18 +667,22 @@ class Compiler:
             return self._property_multi(cond, key, typed)
         if kind == "boolean":
             flag = parse_boolean(cond.values[0])
-            return typed & Q(**{column: flag if cond.op == "=" else not flag})
+            return Q(JsonKeyEquals(key, flag if cond.op == "=" else not flag))
         if kind == "number":
             numbers = [parse_number(v) for v in cond.values]
-            if cond.op in ("in", "not_in"):
-                matched = Q()
-                for number in numbers:
-                    matched |= Q(**{column: number})
-                return typed & (matched if cond.op == "in" else ~matched)
-            if cond.op == "!=":
-                return typed & ~Q(**{column: numbers[0]})
+            if cond.op in ("=", "!=", "in", "not_in"):
+                return self._property_equals(cond.op, key, numbers, typed)
             return typed & self._order(column, cond.op, numbers[0])
+        if cond.op in ("=", "!=", "in", "not_in"):
+            return self._property_equals(cond.op, key, [v.text for v in cond.values], typed)
         return typed & self.text_column(cond, column)
+
+    def _property_equals(self, op: str, key: str, values: list, typed: Q) -> Q:
+        # Equality is containment on PostgreSQL, served by the GIN index on properties.
+        matched = Q(pk__in=[])
+        for value in values:
+            matched |= Q(JsonKeyEquals(key, value))
+        return matched if op in ("=", "in") else typed & ~matched
 
     def _property_date(self, column: str, op: str, moment: Moment) -> Q:
         day = moment.start.date().isoformat()

@@ -1,0 +1,90 @@
+"""Segment refresh, preview count and typeahead search over N contacts (default 1,000,000).
+
+    DATABASE_URL=postgres://… python -m bench.segments 1000000 [--plans]
+
+Prints JSON figures; with --plans, the query plans go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+
+from django.db import connection
+from rest_framework.test import APIClient
+
+from bench.generate import bench_workspace, generate
+from contacts import segmentation
+from contacts.models import Contact, SegmentMembership
+from contacts.query import compile_query
+from contacts.search import search
+from mailcrm.models import Workspace
+
+SEGMENTS = {
+    "columns": "status = active AND score >= 50 AND lifecycle_stage IN (lead, customer)",
+    "properties": 'properties.industry = "SaaS" AND properties.lifetime_value >= 1000',
+    "relations_and_dates": "tag = vip AND last_opened_at > -30d",
+}
+TYPEAHEAD = ["pers", "person12", "first12 last3", "example7.com", "company 42"]
+
+
+def seconds(action) -> float:
+    started = time.perf_counter()
+    action()
+    return round(time.perf_counter() - started, 3)
+
+
+def latency(client: APIClient, urls: list[str], rounds: int = 8) -> dict:
+    samples = []
+    for _ in range(rounds):
+        for url in urls:
+            started = time.perf_counter()
+            assert client.get(url).status_code == 200
+            samples.append((time.perf_counter() - started) * 1000)
+    samples.sort()
+    return {
+        "p50_ms": round(statistics.median(samples), 1),
+        "p95_ms": round(samples[int(len(samples) * 0.95) - 1], 1),
+    }
+
+
+def main(size: int, plans: bool) -> dict:
+    workspace, secret = bench_workspace("bench-segments")
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=secret)
+    figures: dict = {"scenario": "segments", "database": connection.vendor, "contacts": size}
+    try:
+        figures["generate_s"] = round(generate(workspace, size), 1)
+        for name, query in SEGMENTS.items():
+            segment = segmentation.segment_create(workspace=workspace, name=name, query=query)
+            first = seconds(lambda s=segment: segmentation.segment_refresh(segment=s))
+            again = seconds(lambda s=segment: segmentation.segment_refresh(segment=s))
+            preview = seconds(
+                lambda q=query: segmentation.segment_preview(workspace=workspace, query=q)
+            )
+            figures[f"segment_{name}"] = {
+                "members": SegmentMembership.objects.filter(segment=segment).count(),
+                "first_refresh_s": first,
+                "steady_refresh_s": again,
+                "preview_count_s": preview,
+            }
+            if plans:
+                matching = Contact.objects.filter(workspace=workspace).filter(
+                    compile_query(query, workspace)
+                )
+                print(f"--- {name}: {query}\n{matching.explain()}", file=sys.stderr)
+        urls = [f"/api/v1/contacts?q={text}&page_size=10" for text in TYPEAHEAD]
+        figures["typeahead_search"] = latency(client, urls)
+        if plans:
+            found = search(Contact.objects.filter(workspace=workspace), "person12")[:10]
+            print(f"--- search\n{found.explain()}", file=sys.stderr)
+    finally:
+        Workspace.objects.filter(pk=workspace.pk).delete()
+    return figures
+
+
+if __name__ == "__main__":
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    print(json.dumps(main(int(args[0]) if args else 1_000_000, "--plans" in sys.argv), indent=2))
