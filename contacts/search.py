@@ -77,6 +77,6 @@ def search(queryset, text: str):
         return queryset.filter(_substring_condition(words))
     queryset = queryset.alias(search_text=SearchText())
     exact = queryset.filter(_substring_condition(words))
-    if exact.exists() or all(len(word) < FUZZY_MIN_LENGTH for word in words):
+    if all(len(word) < FUZZY_MIN_LENGTH for word in words) or exact.exists():
         return exact
     return queryset.filter(_fuzzy_condition(words))
