@@ -70,6 +70,11 @@ class ContactsView(WorkspaceMixin, TemplateView):
             except Http404 as exc:  # a tag, list or segment that is not in this workspace
                 filter_error = str(exc)
         form = filterset.form
+        for name in ("status", "lifecycle_stage", "source"):
+            form.fields[name].empty_label = "Any"
+            form.fields[name].widget.choices = list(form.fields[name].choices)
+        form.fields["q"].widget.input_type = "search"
+        form.fields["q"].widget.attrs["placeholder"] = "Name, email, company or phone"
         form.fields["tag"].widget.attrs["list"] = "tag-options"
         form.fields["list"].widget.attrs["list"] = "list-options"
         more = [form[name] for name in form.fields if name not in MAIN_FILTERS]
