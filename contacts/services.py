@@ -809,3 +809,26 @@ def activity_log(
 
 def contacts_in(workspace: Workspace, contact_ids: Iterable[Any]) -> QuerySet[Contact]:
     return Contact.objects.for_workspace(workspace).filter(id__in=list(contact_ids))
+
+
+@transaction.atomic
+def contact_set_status_by_email(
+    *, workspace: Workspace, email: str, status: str, reason: str = ""
+) -> Contact | None:
+    """Mark the workspace's contact with this address (any case) bounced, complained,
+    unsubscribed or active again; returns it, or None when there is no such contact."""
+    contact = find_contact_by_email(workspace, email)
+    if contact is None or contact.status == status:
+        return contact
+    old = contact.status
+    contact.status = status
+    contact.save(update_fields=["status", "updated_at"])
+    _activity(contact, ActivityKind.UPDATED, subject=reason, data={"changed": ["status"]}).save()
+    events.emit(
+        workspace,
+        events.CONTACT_UNSUBSCRIBED if status == "unsubscribed" else events.CONTACT_UPDATED,
+        subject_id=contact.id,
+        data={"id": contact.id, "email": contact.email, "changed": {"status": [old, status]}},
+    )
+    segments_contacts_changed(workspace, [contact.id])
+    return contact

@@ -22,6 +22,8 @@ from contacts.tests.factories import (
     PropertyDefinitionFactory,
     SegmentFactory,
 )
+from deliverability.models import Suppression, SuppressionWhitelist, Unsubscribe
+from deliverability.services import suppression_add, unsubscribe_record, whitelist_add
 from mailcrm.models import ApiKey
 
 pytestmark = pytest.mark.django_db
@@ -34,6 +36,9 @@ LIST_ENDPOINTS = [
     "/api/v1/companies",
     "/api/v1/segments",
     "/api/v1/customer/api-keys",
+    "/api/v1/suppressions",
+    "/api/v1/suppressions/whitelist",
+    "/api/v1/unsubscribes",
 ]
 
 
@@ -59,6 +64,10 @@ def foreign(outsider):
     ActivityFactory(contact=outsider.contact)
     prop = PropertyDefinitionFactory(workspace=outsider.workspace, key="secret_prop")
     segment = SegmentFactory(workspace=outsider.workspace, name="Outsider segment")
+    ws, email = outsider.workspace, outsider.contact.email
+    suppression = suppression_add(workspace=ws, email=email, type="manual")
+    entry = whitelist_add(workspace=ws, email=email)
+    unsubscribe = unsubscribe_record(workspace=ws, email=email, source="api")
     return {
         "contacts": outsider.contact.id,
         "tags": outsider.tag.id,
@@ -66,6 +75,9 @@ def foreign(outsider):
         "companies": company.id,
         "properties": prop.key,
         "segments": segment.id,
+        "suppressions": suppression.id,
+        "whitelist": entry.id,
+        "unsubscribes": unsubscribe.id,
         "api-keys": outsider.key.id,
     }
 
@@ -96,6 +108,9 @@ def _snapshot(workspace):
         list(Activity.objects.filter(workspace=workspace).values()),
         list(ApiKey.objects.filter(workspace=workspace).values()),
         list(Segment.objects.filter(workspace=workspace).values()),
+        list(Suppression.objects.filter(workspace=workspace).values()),
+        list(SuppressionWhitelist.objects.filter(workspace=workspace).values()),
+        list(Unsubscribe.objects.filter(workspace=workspace).values()),
     )
 
 

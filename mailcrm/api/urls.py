@@ -22,5 +22,6 @@ urlpatterns = [
     ),
     path("customer/profile", views.ProfileView.as_view(), name="profile"),
     path("", include("contacts.api.urls")),
+    path("", include("deliverability.api.urls")),
     *router.urls,
 ]

@@ -1,0 +1,11 @@
+from rest_framework.routers import SimpleRouter
+
+from deliverability.api import views
+
+router = SimpleRouter(trailing_slash=False)
+# The whitelist is registered first: "suppressions/whitelist" must not be taken for an id.
+router.register("suppressions/whitelist", views.WhitelistViewSet, basename="whitelist")
+router.register("suppressions", views.SuppressionViewSet, basename="suppression")
+router.register("unsubscribes", views.UnsubscribeViewSet, basename="unsubscribe")
+
+urlpatterns = router.urls

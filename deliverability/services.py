@@ -1,0 +1,187 @@
+"""Suppressions, the whitelist and unsubscribes, and the one question the sending pipeline asks:
+may this address be mailed?"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import Lower
+
+from contacts import services as contact_services
+from deliverability.models import (
+    SendingDomain,
+    Suppression,
+    SuppressionType,
+    SuppressionWhitelist,
+    Unsubscribe,
+)
+from mailcrm.models import Workspace
+
+# A stronger reason replaces a weaker one on the same address.
+_SEVERITY = {
+    SuppressionType.SOFT_BOUNCE: 0,
+    SuppressionType.MANUAL: 1,
+    SuppressionType.HARD_BOUNCE: 2,
+    SuppressionType.COMPLAINT: 3,
+}
+_CONTACT_STATUS = {
+    SuppressionType.HARD_BOUNCE: "bounced",
+    SuppressionType.COMPLAINT: "complained",
+}
+
+
+def normalize(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+def _domain_q(domain: SendingDomain | None, prefix: str = "") -> Q:
+    condition = Q(**{f"{prefix}domain__isnull": True})
+    if domain is not None:
+        condition |= Q(**{f"{prefix}domain": domain})
+    return condition
+
+
+# --- suppressions ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def suppression_add(
+    *,
+    workspace: Workspace,
+    email: str,
+    type: str,
+    domain: SendingDomain | None = None,
+    reason: str = "",
+) -> Suppression:
+    """Suppress an address (idempotent; a stronger type replaces a weaker one). A hard bounce
+    or a complaint also marks the contact bounced or complained."""
+    email = normalize(email)
+    suppression = Suppression.objects.filter(
+        workspace=workspace, email=email, domain=domain
+    ).first()
+    if suppression is None:
+        suppression = Suppression.objects.create(
+            workspace=workspace, email=email, type=type, domain=domain, reason=reason
+        )
+    elif _SEVERITY[SuppressionType(type)] > _SEVERITY[SuppressionType(suppression.type)]:
+        suppression.type, suppression.reason = type, reason or suppression.reason
+        suppression.save(update_fields=["type", "reason"])
+    if type in _CONTACT_STATUS and domain is None:
+        contact_services.contact_set_status_by_email(
+            workspace=workspace, email=email, status=_CONTACT_STATUS[type], reason=reason
+        )
+    return suppression
+
+
+@transaction.atomic
+def suppression_remove(*, suppression: Suppression) -> None:
+    suppression.delete()
+
+
+@transaction.atomic
+def whitelist_add(*, workspace: Workspace, email: str, reason: str = "") -> SuppressionWhitelist:
+    entry, _ = SuppressionWhitelist.objects.get_or_create(
+        workspace=workspace, email=normalize(email), defaults={"reason": reason}
+    )
+    return entry
+
+
+@transaction.atomic
+def whitelist_remove(*, entry: SuppressionWhitelist) -> None:
+    entry.delete()
+
+
+# --- unsubscribes ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def unsubscribe_record(
+    *,
+    workspace: Workspace,
+    email: str,
+    source: str,
+    domain: SendingDomain | None = None,
+    campaign_id=None,
+) -> Unsubscribe:
+    """Record that an address wants no more marketing mail (idempotent: a replay changes
+    nothing). An unsubscribe from every domain also marks the contact unsubscribed."""
+    email = normalize(email)
+    unsubscribe, created = Unsubscribe.objects.get_or_create(
+        workspace=workspace,
+        email=email,
+        domain=domain,
+        defaults={"source": source, "campaign_id": campaign_id},
+    )
+    if created and domain is None:
+        contact = contact_services.contact_set_status_by_email(
+            workspace=workspace,
+            email=email,
+            status="unsubscribed",
+            reason=f"unsubscribed ({source})",
+        )
+        if contact is not None:
+            _record_engagement(contact, "unsubscribed", campaign_id)
+    return unsubscribe
+
+
+def _record_engagement(contact, event: str, campaign_id) -> None:
+    try:
+        from contacts.scoring import record_engagement
+    except ImportError:  # scoring not installed yet
+        return
+    record_engagement(contact=contact, event=event, campaign_id=campaign_id)
+
+
+@transaction.atomic
+def unsubscribe_remove(*, unsubscribe: Unsubscribe) -> None:
+    """Re-subscribe: the address may receive marketing mail again."""
+    if unsubscribe.domain_id is None:
+        contact = contact_services.find_contact_by_email(unsubscribe.workspace, unsubscribe.email)
+        if contact is not None and contact.status == "unsubscribed":
+            contact_services.contact_set_status_by_email(
+                workspace=unsubscribe.workspace,
+                email=contact.email,
+                status="active",
+                reason="re-subscribed",
+            )
+    unsubscribe.delete()
+
+
+# --- the question ------------------------------------------------------------------------------
+
+
+def is_suppressed(
+    workspace: Workspace,
+    email: str,
+    *,
+    domain: SendingDomain | None = None,
+    marketing: bool = True,
+) -> bool:
+    """May this address be mailed? Suppressions block every kind of mail; unsubscribes block
+    marketing only; the whitelist overrides suppressions (never an unsubscribe)."""
+    email = normalize(email)
+    if (
+        marketing
+        and Unsubscribe.objects.filter(_domain_q(domain), workspace=workspace, email=email).exists()
+    ):
+        return True
+    suppressed = Suppression.objects.filter(_domain_q(domain), workspace=workspace, email=email)
+    if not suppressed.exists():
+        return False
+    return not SuppressionWhitelist.objects.filter(workspace=workspace, email=email).exists()
+
+
+def mailable(contacts: QuerySet, *, domain: SendingDomain | None = None) -> QuerySet:
+    """Narrow a contacts queryset to the addresses a marketing send may reach, in SQL (the
+    campaign snapshot uses this in its single INSERT … SELECT)."""
+    contacts = contacts.alias(email_key=Lower("email"))
+    suppressed = Suppression.objects.filter(
+        _domain_q(domain), workspace=OuterRef("workspace"), email=OuterRef("email_key")
+    )
+    whitelisted = SuppressionWhitelist.objects.filter(
+        workspace=OuterRef("workspace"), email=OuterRef("email_key")
+    )
+    unsubscribed = Unsubscribe.objects.filter(
+        _domain_q(domain), workspace=OuterRef("workspace"), email=OuterRef("email_key")
+    )
+    return contacts.filter(~Exists(unsubscribed) & (~Exists(suppressed) | Exists(whitelisted)))
