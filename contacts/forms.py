@@ -76,6 +76,19 @@ def property_initial(definition: PropertyDefinition, value: Any) -> Any:
     return str(value)
 
 
+def dress_filter_form(form: forms.Form) -> forms.Form:
+    """Dashboard touches on the shared ContactFilterSet's form: the filters stay the API's,
+    only their widgets change ("Any" for no choice, a search box, tag and list suggestions)."""
+    for name in ("status", "lifecycle_stage", "source"):
+        form.fields[name].empty_label = "Any"
+        form.fields[name].widget.choices = list(form.fields[name].choices)
+    form.fields["q"].widget.input_type = "search"
+    form.fields["q"].widget.attrs["placeholder"] = "Name, email, company or phone"
+    form.fields["tag"].widget.attrs["list"] = "tag-options"
+    form.fields["list"].widget.attrs["list"] = "list-options"
+    return form
+
+
 class ContactForm(forms.Form):
     """The standard fields of a contact plus one field per property definition."""
 

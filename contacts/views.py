@@ -28,6 +28,7 @@ from contacts.forms import (
     PropertyDefinitionForm,
     TagForm,
     TagNameForm,
+    dress_filter_form,
 )
 from contacts.models import Activity, Contact, ContactList, PropertyDefinition, Tag
 from mailcrm.dashboard.access import WorkspaceMixin, may_edit
@@ -69,14 +70,7 @@ class ContactsView(WorkspaceMixin, TemplateView):
                 page = keyset_page(filterset.qs, cursor=_cursor(self.request), size=PAGE_SIZE)
             except Http404 as exc:  # a tag, list or segment that is not in this workspace
                 filter_error = str(exc)
-        form = filterset.form
-        for name in ("status", "lifecycle_stage", "source"):
-            form.fields[name].empty_label = "Any"
-            form.fields[name].widget.choices = list(form.fields[name].choices)
-        form.fields["q"].widget.input_type = "search"
-        form.fields["q"].widget.attrs["placeholder"] = "Name, email, company or phone"
-        form.fields["tag"].widget.attrs["list"] = "tag-options"
-        form.fields["list"].widget.attrs["list"] = "list-options"
+        form = dress_filter_form(filterset.form)
         more = [form[name] for name in form.fields if name not in MAIN_FILTERS]
         return super().get_context_data(
             filter_form=form,

@@ -462,6 +462,46 @@ def test_a_property_rejected_by_the_service_lands_on_its_field(dashboard, worksp
     assert not Contact.objects.exists()
 
 
+def test_typed_properties_round_trip_through_the_form(dashboard, workspace):
+    for key, kind, options in [
+        ("beta", PropertyType.BOOLEAN, []),
+        ("interests", PropertyType.MULTI_SELECT, ["crm", "email", "sms"]),
+        ("extra", PropertyType.JSON, []),
+        ("renewal_at", PropertyType.DATETIME, []),
+    ]:
+        PropertyDefinitionFactory(workspace=workspace, key=key, type=kind, options=options)
+    base = {"status": "active", "lifecycle_stage": "lead", "source": "manual"}
+    response = dashboard.post(
+        url("contact_new"), base | {"email": "x@example.com", "properties.extra": "{oops"}
+    )
+    assert "Enter valid JSON." in response.content.decode()
+    dashboard.post(
+        url("contact_new"),
+        base
+        | {
+            "email": "x@example.com",
+            "properties.beta": "true",
+            "properties.interests": ["crm", "sms"],
+            "properties.extra": '{"a": [1, 2]}',
+            "properties.renewal_at": "2031-05-01T09:30",
+        },
+    )
+    contact = Contact.objects.get(email="x@example.com")
+    assert contact.properties == {
+        "beta": True,
+        "interests": ["crm", "sms"],
+        "extra": {"a": [1, 2]},
+        "renewal_at": "2031-05-01T09:30:00Z",
+    }
+    initial = dashboard.get(url("contact_edit", contact.pk)).context["form"].initial
+    assert initial["properties.beta"] == "true"
+    assert initial["properties.interests"] == ["crm", "sms"]
+    assert initial["properties.extra"] == '{"a": [1, 2]}'
+    assert initial["properties.renewal_at"] == "2031-05-01T09:30:00"
+    page = dashboard.get(url("contact", contact.pk)).content.decode()
+    assert "crm, sms" in page and "Yes" in page
+
+
 def test_an_undefined_property_is_never_stored(dashboard, workspace):
     dashboard.post(
         url("contact_new"),
@@ -549,6 +589,17 @@ def test_the_contact_page_shows_everything(dashboard, world):
         "Engagement",
     ):
         assert text in body, text
+
+
+def test_the_contact_page_costs_the_same_with_many_tags_and_entries(
+    dashboard, workspace, world, django_assert_max_num_queries
+):
+    for i in range(20):
+        ContactTagFactory(contact=world.contact, tag__name=f"extra-{i}")
+        ActivityFactory(contact=world.contact)
+        CompanyRoleFactory(contact=world.contact)
+    with django_assert_max_num_queries(16):
+        assert dashboard.get(url("contact", world.contact.pk)).status_code == 200
 
 
 def test_the_timeline_is_newest_first_and_paged(dashboard, world, monkeypatch):
