@@ -82,6 +82,11 @@ def dress_filter_form(form: forms.Form) -> forms.Form:
     for name in ("status", "lifecycle_stage", "source"):
         form.fields[name].empty_label = "Any"
         form.fields[name].widget.choices = list(form.fields[name].choices)
+    form.fields["archived"].widget.choices = [
+        ("unknown", "Hide archived"),
+        ("true", "Archived only"),
+        ("false", "Not archived"),
+    ]
     form.fields["q"].widget.input_type = "search"
     form.fields["q"].widget.attrs["placeholder"] = "Name, email, company or phone"
     form.fields["tag"].widget.attrs["list"] = "tag-options"

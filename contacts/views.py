@@ -53,6 +53,11 @@ def _cursor(request, name: str = "cursor") -> str | None:
     return value
 
 
+def _is_set(field) -> bool:
+    """Whether a filter narrows the list ("unknown" is the unset archived choice)."""
+    return field.value() not in (None, "", "unknown", [])
+
+
 # --- contacts ----------------------------------------------------------------------------------
 
 
@@ -72,12 +77,13 @@ class ContactsView(WorkspaceMixin, TemplateView):
                 filter_error = str(exc)
         form = dress_filter_form(filterset.form)
         more = [form[name] for name in form.fields if name not in MAIN_FILTERS]
+        main = [form[name] for name in MAIN_FILTERS]
         return super().get_context_data(
             filter_form=form,
-            main_filters=[form[name] for name in MAIN_FILTERS],
+            main_filters=main,
             more_filters=more,
-            more_open=any(field.value() not in (None, "", "unknown") for field in more),
-            filtered=any(value for key, value in self.request.GET.items() if key != "cursor"),
+            more_open=any(map(_is_set, more)),
+            filtered=any(map(_is_set, main + more)),
             page=page,
             filter_error=filter_error,
             tag_names=self.scoped(Tag).values_list("name", flat=True)[:500],

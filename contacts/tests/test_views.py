@@ -340,6 +340,14 @@ def test_a_bad_filter_value_shows_the_error(dashboard, crowd):
     assert response.context["page"] is None
 
 
+def test_blank_filters_from_a_submitted_form_are_not_filters(dashboard, crowd):
+    blank = {"q": "", "status": "", "tag": "", "archived": "unknown", "cursor": ""}
+    response = dashboard.get(url("contacts"), blank)
+    assert response.context["filtered"] is False
+    assert emails(response) == newest_first(crowd["ann"], crowd["bob"])
+    assert dashboard.get(url("contacts"), {"status": "active"}).context["filtered"] is True
+
+
 def test_empty_states_say_what_to_do(dashboard, workspace):
     body = dashboard.get(url("contacts")).content.decode()
     assert "No contacts yet." in body
