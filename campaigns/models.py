@@ -1,0 +1,281 @@
+"""Campaigns, the messages they (and the transactional API) send, what happens to each message,
+and the links a message may redirect to."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from mailcrm.ids import uuid7
+from mailcrm.models import Workspace
+
+
+class WorkspaceQuerySet(models.QuerySet):
+    def for_workspace(self, workspace):
+        return self.filter(workspace=workspace)
+
+
+class CampaignStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    SCHEDULED = "scheduled", "Scheduled"
+    SENDING = "sending", "Sending"
+    PAUSED = "paused", "Paused"
+    SENT = "sent", "Sent"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+def empty_audience() -> dict:
+    return {"lists": [], "segments": [], "tags": [], "exclude_segments": []}
+
+
+class Campaign(models.Model):
+    """A marketing send to an audience: the union of lists, segments and tags, minus excluded
+    segments, minus whoever may not be mailed."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=200)
+    subject = models.CharField(max_length=998, blank=True)
+    html = models.TextField(blank=True)
+    text = models.TextField(blank=True)
+    from_name = models.CharField(max_length=200, blank=True)
+    from_email = models.EmailField(blank=True)
+    reply_to = models.EmailField(blank=True)
+    audience = models.JSONField(default=empty_audience)
+    send_at = models.DateTimeField(null=True, blank=True)
+    rate_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    track_opens = models.BooleanField(default=True)
+    track_clicks = models.BooleanField(default=True)
+    tag = models.CharField(max_length=100, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    sending_domain = models.ForeignKey(
+        "deliverability.SendingDomain",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    status = models.CharField(
+        max_length=10, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT
+    )
+    status_reason = models.TextField(blank=True, help_text="Why it paused itself, for instance.")
+    recipients = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = WorkspaceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["workspace", "status"], name="campaign_ws_status"),
+            models.Index(fields=["status", "send_at"], name="campaign_due"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MessageKind(models.TextChoices):
+    CAMPAIGN = "campaign", "Campaign"
+    TRANSACTIONAL = "transactional", "Transactional"
+    TEST = "test", "Test send"
+
+
+class MessageStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    DEFERRED = "deferred", "Deferred (will retry)"
+    FAILED = "failed", "Failed"
+    BOUNCED = "bounced", "Bounced"
+    SUPPRESSED = "suppressed", "Suppressed"
+    INTERRUPTED = "interrupted", "Interrupted"
+
+
+class Message(models.Model):
+    """One email to one recipient. ``sending`` is written before the hand-off to the server,
+    so after a crash a message is either known sent or reported ``interrupted`` — never sent
+    twice silently."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    campaign = models.ForeignKey(
+        Campaign, null=True, blank=True, on_delete=models.CASCADE, related_name="messages"
+    )
+    contact = models.ForeignKey(
+        "contacts.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(max_length=16, choices=MessageKind.choices)
+    email = models.CharField(max_length=254)
+    status = models.CharField(
+        max_length=12, choices=MessageStatus.choices, default=MessageStatus.QUEUED
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_until = models.DateTimeField(
+        null=True, blank=True, help_text="A worker holds this queued message until then."
+    )
+    payload = models.JSONField(
+        default=dict, blank=True, help_text="Transactional content: from, subject, html, …"
+    )
+    tag = models.CharField(max_length=100, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    message_id = models.CharField(max_length=255, blank=True, help_text="The Message-ID header.")
+    provider_message_id = models.CharField(max_length=255, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sending_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = WorkspaceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "contact"],
+                condition=Q(kind="campaign"),
+                name="message_once_per_campaign_contact",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["campaign", "status", "id"], name="message_campaign_status"),
+            models.Index(fields=["status", "next_attempt_at"], name="message_retry_due"),
+            models.Index(fields=["status", "sending_at"], name="message_sending_since"),
+            models.Index(fields=["workspace", "kind", "id"], name="message_ws_kind"),
+            models.Index(fields=["provider_message_id"], name="message_provider_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} ({self.status})"
+
+
+class EventType(models.TextChoices):
+    SENT = "sent", "Sent"
+    DELIVERED = "delivered", "Delivered"
+    DEFERRED = "deferred", "Deferred"
+    BOUNCED = "bounced", "Bounced"
+    OPENED = "opened", "Opened"
+    CLICKED = "clicked", "Clicked"
+    COMPLAINED = "complained", "Complained"
+    UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+    FAILED = "failed", "Failed"
+
+
+class MessageEvent(models.Model):
+    """Something that happened to a message: a send, a delivery report, an open, a click …"""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="events")
+    type = models.CharField(max_length=16, choices=EventType.choices)
+    occurred_at = models.DateTimeField()
+    url = models.TextField(blank=True)
+    is_machine = models.BooleanField(
+        default=False, help_text="A privacy proxy or a security scanner, not a person."
+    )
+    device_type = models.CharField(max_length=20, blank=True)
+    client = models.CharField(max_length=100, blank=True)
+    os = models.CharField(max_length=100, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    esp_event_id = models.CharField(max_length=255, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = WorkspaceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "esp_event_id"],
+                condition=Q(esp_event_id__isnull=False),
+                name="messageevent_esp_event_once",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["message", "type"], name="messageevent_message_type"),
+            models.Index(fields=["workspace", "type", "occurred_at"], name="messageevent_ws_type"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} of {self.message_id}"
+
+
+class Link(models.Model):
+    """A URL that appeared in a campaign (or in one transactional message). Click tokens name
+    a link row, so the redirect can only ever go to a URL that was in the message."""
+
+    id = models.BigAutoField(primary_key=True)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    campaign = models.ForeignKey(
+        Campaign, null=True, blank=True, on_delete=models.CASCADE, related_name="links"
+    )
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.CASCADE, related_name="links"
+    )
+    url = models.TextField()
+
+    class Meta:
+        indexes = [models.Index(fields=["campaign"], name="link_campaign")]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class IdempotencyRecord(models.Model):
+    """The first response to a sending POST with an ``Idempotency-Key``, kept 24 hours."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "key"], name="idempotency_key_once")
+        ]
+        indexes = [models.Index(fields=["created_at"], name="idempotency_created")]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class ThrottleWindow(models.Model):
+    """Sends counted per key (a campaign, a backend) and minute, shared by every worker: a
+    conditional UPDATE takes a slot only while the window has room."""
+
+    key = models.CharField(max_length=100)
+    window = models.BigIntegerField(help_text="Minutes since the epoch.")
+    used = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["key", "window"], name="throttle_window_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} @ {self.window}: {self.used}"
+
+
+class CapturedEmail(models.Model):
+    """Mail kept by the development capture backend instead of being sent: the dashboard's
+    local outbox."""
+
+    id = models.BigAutoField(primary_key=True)
+    from_email = models.CharField(max_length=320)
+    to = models.JSONField(default=list)
+    subject = models.TextField(blank=True)
+    message = models.TextField(help_text="The whole message as sent (RFC 5322).")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return self.subject
