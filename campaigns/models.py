@@ -41,6 +41,9 @@ class Campaign(models.Model):
     from_name = models.CharField(max_length=200, blank=True)
     from_email = models.EmailField(blank=True)
     reply_to = models.EmailField(blank=True)
+    template_id = models.UUIDField(
+        null=True, blank=True, help_text="The email template whose content is used when set."
+    )
     audience = models.JSONField(default=empty_audience)
     send_at = models.DateTimeField(null=True, blank=True)
     rate_per_minute = models.PositiveIntegerField(null=True, blank=True)
@@ -218,9 +221,21 @@ class Link(models.Model):
         Message, null=True, blank=True, on_delete=models.CASCADE, related_name="links"
     )
     url = models.TextField()
+    url_hash = models.CharField(max_length=64, help_text="SHA-256 of the URL, for uniqueness.")
 
     class Meta:
-        indexes = [models.Index(fields=["campaign"], name="link_campaign")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "url_hash"],
+                condition=Q(campaign__isnull=False),
+                name="link_once_per_campaign",
+            ),
+            models.UniqueConstraint(
+                fields=["message", "url_hash"],
+                condition=Q(message__isnull=False),
+                name="link_once_per_message",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.url

@@ -174,7 +174,7 @@ if not _field_key:
 FIELD_ENCRYPTION_KEY = _field_key
 
 # --- Email and integrations (used by the sending issues) ------------------------------------
-EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "campaigns.backends.CaptureBackend")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")

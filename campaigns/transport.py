@@ -1,0 +1,177 @@
+"""How a built message leaves: over one reused SMTP connection per batch (with each recipient's
+own reply code), or through any Django email backend (django-anymail's ESPs, the development
+capture backend). Failures are classified once here: temporary (retry later), permanent
+(bounce), or a lost connection."""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+import ssl
+from email.utils import make_msgid
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.backends.base import BaseEmailBackend
+
+SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+
+
+class DeliveryError(Exception):
+    def __init__(self, message: str, code: int | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class TemporaryFailure(DeliveryError):
+    """4xx: try again later (greylisting, throttling such as ``454 Throttling failure``)."""
+
+
+class PermanentFailure(DeliveryError):
+    """5xx: the address or the message is refused for good."""
+
+
+class ConnectionLost(DeliveryError):
+    """The connection broke; whether the message went out is unknown."""
+
+
+def _classify(code: int, text: str) -> DeliveryError:
+    if 400 <= code < 500:
+        return TemporaryFailure(text, code)
+    return PermanentFailure(text, code)
+
+
+def _text(reply) -> str:
+    return reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
+
+
+class SmtpTransport:
+    """smtplib over one connection, reopened when it breaks."""
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        username: str = "",
+        password: str = "",
+        use_tls: bool = False,
+        use_ssl: bool = False,
+        timeout: float = 30,
+    ):
+        self.host, self.port = host, port
+        self.username, self.password = username, password
+        self.use_tls, self.use_ssl, self.timeout = use_tls, use_ssl, timeout
+        self.connection: smtplib.SMTP | None = None
+
+    def open(self) -> None:
+        if self.connection is not None:
+            return
+        try:
+            if self.use_ssl:
+                context = ssl.create_default_context()
+                connection = smtplib.SMTP_SSL(
+                    self.host, self.port, timeout=self.timeout, context=context
+                )
+            else:
+                connection = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+                if self.use_tls:
+                    connection.starttls(context=ssl.create_default_context())
+            if self.username:
+                connection.login(self.username, self.password)
+        except smtplib.SMTPResponseException as exc:
+            raise _classify(exc.smtp_code, _text(exc.smtp_error)) from None
+        except (OSError, smtplib.SMTPException) as exc:
+            raise ConnectionLost(f"cannot connect to {self.host}:{self.port}: {exc}") from None
+        self.connection = connection
+
+    def close(self) -> None:
+        if self.connection is None:
+            return
+        try:
+            self.connection.quit()
+        except (OSError, smtplib.SMTPException):
+            self.connection.close()
+        self.connection = None
+
+    def send(self, message: EmailMultiAlternatives) -> str:
+        """Send to every recipient; raise a DeliveryError when the server refuses."""
+        self.open()
+        recipients = message.recipients()
+        data = message.message().as_bytes(linesep="\r\n")
+        try:
+            refused = self.connection.sendmail(message.from_email, recipients, data)
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, reply = next(iter(exc.recipients.values()))
+            raise _classify(code, _text(reply)) from None
+        except smtplib.SMTPResponseException as exc:
+            if exc.smtp_code in (421,):
+                self._drop()
+            raise _classify(exc.smtp_code, _text(exc.smtp_error)) from None
+        except (smtplib.SMTPServerDisconnected, OSError, socket.timeout) as exc:
+            self._drop()
+            raise ConnectionLost(f"connection lost: {exc}") from None
+        if refused:
+            code, reply = next(iter(refused.values()))
+            raise _classify(code, _text(reply))
+        return message.extra_headers.get("Message-ID", "")
+
+    def _drop(self) -> None:
+        if self.connection is not None:
+            try:
+                self.connection.close()
+            finally:
+                self.connection = None
+
+
+class BackendTransport:
+    """Any Django email backend, one connection per batch (django-anymail ESPs included)."""
+
+    def __init__(self, backend: str, **options):
+        self.backend = backend
+        self.options = options
+        self.connection: BaseEmailBackend | None = None
+
+    def open(self) -> None:
+        if self.connection is None:
+            self.connection = get_connection(self.backend, fail_silently=False, **self.options)
+            self.connection.open()
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+
+    def send(self, message: EmailMultiAlternatives) -> str:
+        self.open()
+        message.connection = self.connection
+        try:
+            self.connection.send_messages([message])
+        except Exception as exc:  # ESP libraries raise their own types
+            status = getattr(exc, "status_code", None)
+            if status is None or status == 429 or status >= 500:
+                raise TemporaryFailure(str(exc), status) from None
+            raise PermanentFailure(str(exc), status) from None
+        anymail = getattr(message, "anymail_status", None)
+        provider_id = getattr(anymail, "message_id", None) if anymail else None
+        return str(provider_id or message.extra_headers.get("Message-ID", ""))
+
+
+def default_transport() -> SmtpTransport | BackendTransport:
+    """The transport of the configured EMAIL_BACKEND."""
+    if settings.EMAIL_BACKEND == SMTP_BACKEND:
+        return SmtpTransport(
+            host=settings.EMAIL_HOST,
+            port=settings.EMAIL_PORT,
+            username=settings.EMAIL_HOST_USER,
+            password=settings.EMAIL_HOST_PASSWORD,
+            use_tls=settings.EMAIL_USE_TLS,
+            use_ssl=getattr(settings, "EMAIL_USE_SSL", False),
+            timeout=getattr(settings, "EMAIL_TIMEOUT", None) or 30,
+        )
+    return BackendTransport(settings.EMAIL_BACKEND)
+
+
+def new_message_id(domain: str) -> str:
+    return make_msgid(domain=domain or "mailcrm.local")
