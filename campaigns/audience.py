@@ -72,7 +72,10 @@ def _clean_tags(workspace, values: list[Any]) -> list[str]:
     tags = Tag.objects.filter(workspace=workspace)
     resolved = []
     for value in values:
-        tag = tags.filter(id__in=_ids([value])).first() or tags.filter(name__iexact=str(value)).first()
+        tag = (
+            tags.filter(id__in=_ids([value])).first()
+            or tags.filter(name__iexact=str(value)).first()
+        )
         if tag is None:
             raise ValidationError({"audience.tags": [f"No tag '{value}' in this workspace."]})
         resolved.append(str(tag.id))

@@ -6,7 +6,6 @@ capture backend). Failures are classified once here: temporary (retry later), pe
 from __future__ import annotations
 
 import smtplib
-import socket
 import ssl
 from email.utils import make_msgid
 
@@ -109,7 +108,7 @@ class SmtpTransport:
             if exc.smtp_code in (421,):
                 self._drop()
             raise _classify(exc.smtp_code, _text(exc.smtp_error)) from None
-        except (smtplib.SMTPServerDisconnected, OSError, socket.timeout) as exc:
+        except (TimeoutError, smtplib.SMTPServerDisconnected, OSError) as exc:
             self._drop()
             raise ConnectionLost(f"connection lost: {exc}") from None
         if refused:

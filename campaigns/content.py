@@ -1,0 +1,148 @@
+"""From a campaign (or a transactional payload) and a recipient to a ready email: personalised
+in the template sandbox, links rewritten for click tracking, an open pixel, the unsubscribe
+headers of RFC 8058, a Message-ID on our domain."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from email.utils import formataddr
+from urllib.parse import urlparse
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+
+from campaigns.models import Campaign, Link, Message
+from campaigns.tokens import make_token
+from campaigns.transport import new_message_id
+
+_HREF = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(.*?)\2""", re.IGNORECASE | re.DOTALL)
+
+
+def public_url(path: str) -> str:
+    return f"{settings.PUBLIC_BASE_URL}{path}"
+
+
+def message_urls(message: Message) -> dict[str, str]:
+    return {
+        "unsubscribe_url": public_url(f"/u/{make_token('unsubscribe', message.id)}"),
+        "preferences_url": public_url(f"/p/{make_token('preferences', message.id)}"),
+        "view_in_browser_url": "",
+    }
+
+
+def url_hash(url: str) -> str:
+    return hashlib.sha256(url.encode()).hexdigest()
+
+
+@dataclass
+class LinkBook:
+    """The stored links of one campaign (or one message), created as they are met."""
+
+    workspace_id: object
+    campaign_id: object = None
+    message_id: object = None
+
+    def __post_init__(self):
+        owner = (
+            {"campaign_id": self.campaign_id}
+            if self.campaign_id
+            else {"message_id": self.message_id}
+        )
+        self.owner = owner
+        self.ids = dict(Link.objects.filter(**owner).values_list("url_hash", "id"))
+
+    def id_for(self, url: str) -> int:
+        key = url_hash(url)
+        if key not in self.ids:
+            Link.objects.bulk_create(
+                [Link(workspace_id=self.workspace_id, url=url, url_hash=key, **self.owner)],
+                ignore_conflicts=True,
+            )
+            self.ids[key] = Link.objects.get(url_hash=key, **self.owner).id
+        return self.ids[key]
+
+
+def track(html: str, message: Message, links: LinkBook | None, *, opens: bool) -> str:
+    """Point http(s) links at the click redirect and add the open pixel."""
+    skip = {message_urls(message)["unsubscribe_url"], message_urls(message)["preferences_url"]}
+
+    def rewrite(match: re.Match) -> str:
+        prefix, quote, url = match.groups()
+        clean = url.strip().replace("&amp;", "&")
+        if links is None or clean in skip or urlparse(clean).scheme not in ("http", "https"):
+            return match.group(0)
+        token = make_token("click", message.id, links.id_for(clean))
+        return f"{prefix}{quote}{public_url(f'/t/c/{token}')}{quote}"
+
+    html = _HREF.sub(rewrite, html)
+    if opens:
+        src = public_url("/t/o/" + make_token("open", message.id))
+        pixel = f'<img src="{src}" width="1" height="1" alt="" style="display:block;border:0">'
+
+        html = html.replace("</body>", f"{pixel}</body>") if "</body>" in html else html + pixel
+    return html
+
+
+def marketing_headers(message: Message) -> dict[str, str]:
+    """List-Unsubscribe (https, and mailto when configured) with the one-click POST header."""
+    targets = [f"<{message_urls(message)['unsubscribe_url']}>"]
+    mailto = getattr(settings, "UNSUBSCRIBE_MAILTO", "")
+    if mailto:
+        targets.append(f"<mailto:{mailto}?subject=unsubscribe-{message.id}>")
+    return {
+        "List-Unsubscribe": ", ".join(targets),
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+
+
+def build_email(
+    *,
+    message: Message,
+    subject: str,
+    html: str,
+    text: str,
+    from_email: str,
+    from_name: str = "",
+    reply_to: str = "",
+    to: list[str] | None = None,
+    cc: list[str] | None = None,
+    bcc: list[str] | None = None,
+    headers: dict[str, str] | None = None,
+    marketing: bool,
+) -> EmailMultiAlternatives:
+    domain = from_email.rpartition("@")[2]
+    all_headers = {"Message-ID": message.message_id or new_message_id(domain)}
+    all_headers.update(headers or {})
+    if marketing:
+        all_headers.update(marketing_headers(message))
+    email = EmailMultiAlternatives(
+        subject=subject.replace("\n", " ").replace("\r", " "),
+        body=text,
+        from_email=formataddr((from_name, from_email)) if from_name else from_email,
+        to=to or [message.email],
+        cc=cc or [],
+        bcc=bcc or [],
+        reply_to=[reply_to] if reply_to else [],
+        headers=all_headers,
+    )
+    if html:
+        email.attach_alternative(html, "text/html")
+    return email
+
+
+def campaign_source(campaign: Campaign) -> tuple[str, str, str]:
+    """Subject, HTML and text of a campaign: its own, or its template's where it has none."""
+    subject, html, text = campaign.subject, campaign.html, campaign.text
+    if campaign.template_id:
+        from templates.models import EmailTemplate
+
+        template = EmailTemplate.objects.filter(
+            pk=campaign.template_id, workspace_id=campaign.workspace_id
+        ).first()
+        if template is not None:
+            subject = subject or template.subject
+            html = html or template.html
+            text = text or template.text
+    return subject, html, text

@@ -1,0 +1,24 @@
+from django.db import migrations
+
+TASK = "campaigns.tasks.housekeeping"
+
+
+def add_schedule(apps, schema_editor):
+    Schedule = apps.get_model("django_q", "Schedule")
+    Schedule.objects.get_or_create(
+        func=TASK,
+        defaults={"name": "Sending housekeeping", "schedule_type": "I", "minutes": 1, "repeats": -1},
+    )
+
+
+def remove_schedule(apps, schema_editor):
+    apps.get_model("django_q", "Schedule").objects.filter(func=TASK).delete()
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("campaigns", "0001_campaigns_messages_events"),
+        ("django_q", "0018_task_success_index"),
+    ]
+
+    operations = [migrations.RunPython(add_schedule, remove_schedule)]

@@ -1,0 +1,269 @@
+"""The verbs of campaigns: create and change drafts, then send, schedule, pause, resume, cancel
+and test — every front door (API, dashboard, admin) calls these."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils import timezone
+
+from campaigns import pipeline
+from campaigns.audience import audience_contacts, clean_audience
+from campaigns.content import campaign_source
+from campaigns.models import Campaign, CampaignStatus, Message, MessageKind, MessageStatus
+from mailcrm.exceptions import Conflict, DomainError
+from mailcrm.models import Workspace
+
+EDITABLE_FIELDS = (
+    "name",
+    "subject",
+    "html",
+    "text",
+    "from_name",
+    "from_email",
+    "reply_to",
+    "template_id",
+    "audience",
+    "send_at",
+    "rate_per_minute",
+    "track_opens",
+    "track_clicks",
+    "tag",
+    "metadata",
+    "sending_domain",
+)
+# A schedule found this late (a restored backup, a long outage) waits for an operator.
+MISSED_SCHEDULE_GRACE = timedelta(hours=1)
+
+
+class CampaignStateError(DomainError):
+    status_code = 409
+    code = "campaign_state"
+
+
+class NothingToSend(DomainError):
+    status_code = 422
+    code = "no_recipients"
+
+
+def _check_template(workspace: Workspace, template_id) -> None:
+    if not template_id:
+        return
+    from templates.models import EmailTemplate
+
+    if not EmailTemplate.objects.filter(workspace=workspace, pk=template_id).exists():
+        raise ValidationError({"template_id": ["No such template in this workspace."]})
+
+
+def _apply(campaign: Campaign, fields: dict[str, Any]) -> None:
+    unknown = set(fields) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError({name: ["Unknown field."] for name in sorted(unknown)})
+    if "audience" in fields:
+        fields["audience"] = clean_audience(campaign.workspace, fields["audience"])
+    if "template_id" in fields:
+        _check_template(campaign.workspace, fields["template_id"])
+    domain = fields.get("sending_domain")
+    if domain is not None and domain.workspace_id != campaign.workspace_id:
+        raise ValidationError({"sending_domain": ["No such sending domain in this workspace."]})
+    for name, value in fields.items():
+        setattr(campaign, name, value)
+    try:
+        campaign.full_clean(exclude=["workspace"])
+    except ValidationError as exc:
+        raise ValidationError(exc.message_dict) from None
+
+
+@transaction.atomic
+def campaign_create(*, workspace: Workspace, name: str, **fields: Any) -> Campaign:
+    campaign = Campaign(workspace=workspace, name=name)
+    _apply(campaign, fields)
+    campaign.save()
+    return campaign
+
+
+@transaction.atomic
+def campaign_update(*, campaign: Campaign, **fields: Any) -> Campaign:
+    if campaign.status not in (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED):
+        raise CampaignStateError(f"A {campaign.status} campaign cannot be changed.")
+    _apply(campaign, fields)
+    campaign.save()
+    return campaign
+
+
+@transaction.atomic
+def campaign_delete(*, campaign: Campaign) -> None:
+    if campaign.status in (CampaignStatus.SENDING, CampaignStatus.PAUSED):
+        raise CampaignStateError("Cancel the campaign before deleting it.")
+    campaign.delete()
+
+
+def recipients_count(campaign: Campaign) -> int:
+    """The audience size now, after suppressions and unsubscribes."""
+    return audience_contacts(campaign).count()
+
+
+def _check_ready(campaign: Campaign) -> None:
+    subject, html, text = campaign_source(campaign)
+    problems = {}
+    if not subject:
+        problems["subject"] = ["A campaign needs a subject (or a template with one)."]
+    if not html and not text:
+        problems["html"] = ["A campaign needs content (html or text, or a template)."]
+    if not campaign.from_email:
+        problems["from_email"] = ["A campaign needs a from address."]
+    if problems:
+        raise DomainError("The campaign is not ready to send.", fields=problems)
+    from templates.rendering import compile_template
+
+    try:
+        compile_template(subject, html, text)
+    except ValidationError as exc:
+        raise DomainError(
+            "The campaign's content does not compile.", fields=exc.message_dict
+        ) from None
+
+
+@transaction.atomic
+def campaign_send(*, campaign: Campaign) -> Campaign:
+    """Start sending now: snapshot the recipients, then hand batches to the workers."""
+    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    if campaign.status not in (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED):
+        raise CampaignStateError(f"A {campaign.status} campaign cannot be sent.")
+    _check_ready(campaign)
+    recipients = pipeline.snapshot(campaign)
+    if recipients == 0:
+        raise NothingToSend("The campaign has no recipients after suppressions.")
+    campaign.status = CampaignStatus.SENDING
+    campaign.recipients = recipients
+    campaign.started_at = timezone.now()
+    campaign.status_reason = ""
+    campaign.save(update_fields=["status", "recipients", "started_at", "status_reason"])
+    start_chains(campaign)
+    return campaign
+
+
+def start_chains(campaign: Campaign) -> None:
+    from django_q.tasks import async_task
+
+    def enqueue():
+        for _ in range(pipeline.CHAINS):
+            async_task("campaigns.tasks.send_batch", str(campaign.pk), group="campaigns")
+
+    transaction.on_commit(enqueue)
+
+
+@transaction.atomic
+def campaign_schedule(*, campaign: Campaign, send_at: datetime) -> Campaign:
+    if campaign.status not in (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED):
+        raise CampaignStateError(f"A {campaign.status} campaign cannot be scheduled.")
+    if send_at <= timezone.now():
+        raise ValidationError({"send_at": ["Choose a time in the future, or send now."]})
+    _check_ready(campaign)
+    campaign.status, campaign.send_at = CampaignStatus.SCHEDULED, send_at
+    campaign.save(update_fields=["status", "send_at"])
+    return campaign
+
+
+@transaction.atomic
+def campaign_pause(*, campaign: Campaign, reason: str = "Paused by a user.") -> Campaign:
+    changed = Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.SENDING).update(
+        status=CampaignStatus.PAUSED, status_reason=reason
+    )
+    if not changed:
+        raise CampaignStateError("Only a sending campaign can be paused.")
+    campaign.refresh_from_db()
+    return campaign
+
+
+@transaction.atomic
+def campaign_resume(*, campaign: Campaign) -> Campaign:
+    """Carry on sending to those not yet sent (interrupted messages are not retried)."""
+    changed = Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.PAUSED).update(
+        status=CampaignStatus.SENDING, status_reason=""
+    )
+    if not changed:
+        raise CampaignStateError("Only a paused campaign can be resumed.")
+    campaign.refresh_from_db()
+    start_chains(campaign)
+    return campaign
+
+
+@transaction.atomic
+def campaign_cancel(*, campaign: Campaign) -> Campaign:
+    """Stop for good: queued and deferred messages are dropped, nothing more goes out."""
+    open_states = (
+        CampaignStatus.DRAFT,
+        CampaignStatus.SCHEDULED,
+        CampaignStatus.SENDING,
+        CampaignStatus.PAUSED,
+    )
+    changed = Campaign.objects.filter(pk=campaign.pk, status__in=open_states).update(
+        status=CampaignStatus.CANCELLED, finished_at=timezone.now()
+    )
+    if not changed:
+        raise CampaignStateError(f"A {campaign.status} campaign cannot be cancelled.")
+    Message.objects.filter(
+        campaign=campaign, status__in=(MessageStatus.QUEUED, MessageStatus.DEFERRED)
+    ).delete()
+    campaign.refresh_from_db()
+    return campaign
+
+
+def campaign_test_send(*, campaign: Campaign, emails: list[str]) -> int:
+    """Send the campaign as it stands to a few addresses (not to the audience)."""
+    from campaigns.sending import send_transactional
+
+    if not emails or len(emails) > 10:
+        raise ValidationError({"emails": ["Give between 1 and 10 addresses."]})
+    for email in emails:
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise ValidationError({"emails": [f"{email} is not an email address."]}) from None
+    _check_ready(campaign)
+    subject, html, text = campaign_source(campaign)
+    sent = 0
+    for email in emails:
+        message = Message.objects.create(
+            workspace=campaign.workspace,
+            kind=MessageKind.TEST,
+            email=email,
+            payload={
+                "from_email": campaign.from_email,
+                "from_name": campaign.from_name,
+                "reply_to": campaign.reply_to,
+                "subject": f"[Test] {subject}",
+                "html": html,
+                "text": text,
+            },
+        )
+        sent += send_transactional(message.pk) == MessageStatus.SENT
+    return sent
+
+
+def start_due_campaigns(now: datetime | None = None) -> list:
+    """Scheduled campaigns whose time has come start; one whose time passed long ago (a
+    restored backup, a long outage) is paused for an operator to confirm instead."""
+    now = now or timezone.now()
+    started = []
+    for campaign in Campaign.objects.filter(status=CampaignStatus.SCHEDULED, send_at__lte=now):
+        if campaign.send_at < now - MISSED_SCHEDULE_GRACE:
+            Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.SCHEDULED).update(
+                status=CampaignStatus.DRAFT,
+                status_reason=f"Missed its scheduled time ({campaign.send_at:%Y-%m-%d %H:%M} "
+                "UTC); confirm to send it now.",
+            )
+            continue
+        try:
+            campaign_send(campaign=campaign)
+            started.append(campaign.pk)
+        except (DomainError, ValidationError, Conflict) as exc:
+            Campaign.objects.filter(pk=campaign.pk).update(
+                status=CampaignStatus.DRAFT, status_reason=f"Could not start: {exc}"
+            )
+    return started

@@ -1,0 +1,41 @@
+"""django-q2 entry points for sending: thin, idempotent, ids only."""
+
+from __future__ import annotations
+
+from django_q.tasks import async_task
+
+from campaigns import pipeline, sending, services
+from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus
+
+
+def send_batch(campaign_id: str) -> int:
+    """Send one batch, then hand the chain on while the campaign has queued messages."""
+    settled = sending.send_batch(campaign_id)
+    # A batch that settled nothing was throttled or found nothing: the chain rests, and the
+    # minute-by-minute housekeeping starts it again.
+    more = Message.objects.filter(campaign_id=campaign_id, status=MessageStatus.QUEUED).exists()
+    sending_now = Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.SENDING).exists()
+    if more and sending_now and settled:
+        async_task("campaigns.tasks.send_batch", campaign_id, group="campaigns")
+    return settled
+
+
+def send_transactional(message_id: str) -> str:
+    return sending.send_transactional(message_id)
+
+
+def housekeeping() -> dict:
+    """Every minute: start due campaigns, requeue due retries, report interrupted sends, and
+    restart the chains of campaigns that have queued messages but no worker on them."""
+    started = services.start_due_campaigns()
+    interrupted = pipeline.sweep_interrupted()
+    requeued = pipeline.requeue_due_retries()
+    for item in requeued:
+        if isinstance(item, tuple):
+            async_task("campaigns.tasks.send_transactional", str(item[1]), group="transactional")
+    for campaign in Campaign.objects.filter(status=CampaignStatus.SENDING):
+        if Message.objects.filter(campaign=campaign, status=MessageStatus.QUEUED).exists():
+            async_task("campaigns.tasks.send_batch", str(campaign.pk), group="campaigns")
+        else:
+            pipeline.finish_if_done(campaign.pk)
+    return {"started": len(started), "interrupted": interrupted, "requeued": len(requeued)}
