@@ -147,9 +147,17 @@ def send_transactional(message_id) -> str:
     message = Message.objects.select_related("workspace").filter(pk=message_id).first()
     if message is None or message.status != MessageStatus.QUEUED:
         return message.status if message else "missing"
-    payload = message.payload
-    blocked = blocked_addresses(message.workspace_id, [message.email], marketing=False)
-    if blocked:
+    payload = dict(message.payload)
+    payload.setdefault("to", [message.email])
+    everyone = [
+        *payload.get("to", [message.email]),
+        *payload.get("cc", []),
+        *payload.get("bcc", []),
+    ]
+    blocked = blocked_addresses(message.workspace_id, everyone, marketing=False)
+    for field in ("to", "cc", "bcc"):
+        payload[field] = [a for a in payload.get(field) or [] if a.lower() not in blocked]
+    if not payload["to"]:
         pipeline.record_suppressed([message.id])
         return MessageStatus.SUPPRESSED
     contact = Contact.objects.filter(pk=message.contact_id).first() if message.contact_id else None
@@ -182,7 +190,7 @@ def send_transactional(message_id) -> str:
         from_email=payload["from_email"],
         from_name=payload.get("from_name", ""),
         reply_to=payload.get("reply_to", ""),
-        to=payload.get("to") or [message.email],
+        to=payload["to"],
         cc=payload.get("cc"),
         bcc=payload.get("bcc"),
         headers=payload.get("headers"),

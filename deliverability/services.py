@@ -149,6 +149,21 @@ def unsubscribe_remove(*, unsubscribe: Unsubscribe) -> None:
     unsubscribe.delete()
 
 
+@transaction.atomic
+def resubscribe(*, workspace: Workspace, email: str) -> int:
+    """Lift every unsubscribe of this address (from all domains and from each)."""
+    entries = list(Unsubscribe.objects.filter(workspace=workspace, email=normalize(email)))
+    for entry in entries:
+        unsubscribe_remove(unsubscribe=entry)
+    return len(entries)
+
+
+def is_unsubscribed(workspace: Workspace, email: str) -> bool:
+    return Unsubscribe.objects.filter(
+        workspace=workspace, email=normalize(email), domain__isnull=True
+    ).exists()
+
+
 # --- the question ------------------------------------------------------------------------------
 
 

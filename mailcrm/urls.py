@@ -4,5 +4,6 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("mailcrm.api.urls")),
+    path("", include("campaigns.public_urls")),
     path("", include("mailcrm.dashboard.urls")),
 ]

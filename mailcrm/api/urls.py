@@ -23,5 +23,6 @@ urlpatterns = [
     path("customer/profile", views.ProfileView.as_view(), name="profile"),
     path("", include("contacts.api.urls")),
     path("", include("deliverability.api.urls")),
+    path("", include("campaigns.api.urls")),
     *router.urls,
 ]

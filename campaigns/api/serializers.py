@@ -1,0 +1,200 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from campaigns.models import Campaign, CampaignStatus, Message, MessageEvent, MessageStatus
+from deliverability.api.serializers import DomainIdField
+
+
+class AudienceSerializer(serializers.Serializer):
+    lists = serializers.ListField(child=serializers.CharField(), required=False)
+    segments = serializers.ListField(child=serializers.CharField(), required=False)
+    tags = serializers.ListField(child=serializers.CharField(), required=False)
+    exclude_segments = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+class CampaignSerializer(serializers.ModelSerializer):
+    audience = AudienceSerializer(required=False)
+    template_id = serializers.UUIDField(required=False, allow_null=True)
+    sending_domain_id = DomainIdField(source="sending_domain", allow_null=True, required=False)
+    status = serializers.ChoiceField(choices=CampaignStatus.choices, read_only=True)
+
+    class Meta:
+        model = Campaign
+        fields = [
+            "id",
+            "name",
+            "subject",
+            "template_id",
+            "html",
+            "text",
+            "from_name",
+            "from_email",
+            "reply_to",
+            "audience",
+            "send_at",
+            "rate_per_minute",
+            "track_opens",
+            "track_clicks",
+            "tag",
+            "metadata",
+            "sending_domain_id",
+            "status",
+            "status_reason",
+            "recipients",
+            "started_at",
+            "finished_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "id",
+            "status",
+            "status_reason",
+            "recipients",
+            "started_at",
+            "finished_at",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class ScheduleSerializer(serializers.Serializer):
+    send_at = serializers.DateTimeField()
+
+
+class TestSendSerializer(serializers.Serializer):
+    emails = serializers.ListField(child=serializers.EmailField(), min_length=1, max_length=10)
+
+
+class CountSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+
+
+class MessageSerializer(serializers.ModelSerializer):
+    status = serializers.ChoiceField(choices=MessageStatus.choices)
+
+    class Meta:
+        model = Message
+        fields = [
+            "id",
+            "email",
+            "contact_id",
+            "status",
+            "attempts",
+            "error",
+            "message_id",
+            "provider_message_id",
+            "created_at",
+            "sent_at",
+        ]
+
+
+class EngagementSerializer(serializers.Serializer):
+    unique = serializers.IntegerField()
+    total = serializers.IntegerField()
+    human = serializers.IntegerField()
+
+
+class TopLinkSerializer(serializers.Serializer):
+    url = serializers.CharField()
+    clicks = serializers.IntegerField()
+    unique = serializers.IntegerField()
+
+
+class StatsSerializer(serializers.Serializer):
+    recipients = serializers.IntegerField()
+    queued = serializers.IntegerField()
+    sent = serializers.IntegerField()
+    delivered = serializers.IntegerField()
+    deferred = serializers.IntegerField()
+    bounced = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    suppressed = serializers.IntegerField()
+    interrupted = serializers.IntegerField()
+    opened = EngagementSerializer()
+    clicked = EngagementSerializer()
+    complained = serializers.IntegerField()
+    unsubscribed = serializers.IntegerField()
+    rates = serializers.DictField(child=serializers.FloatField())
+    top_links = TopLinkSerializer(many=True)
+
+
+class EmailRequestSerializer(serializers.Serializer):
+    """A transactional email (API.md ``POST /emails``)."""
+
+    from_ = serializers.EmailField(source="from_email")
+    from_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    to = serializers.ListField(child=serializers.EmailField(), min_length=1, max_length=50)
+    cc = serializers.ListField(child=serializers.EmailField(), required=False, max_length=50)
+    bcc = serializers.ListField(child=serializers.EmailField(), required=False, max_length=50)
+    reply_to = serializers.EmailField(required=False, allow_blank=True)
+    subject = serializers.CharField(max_length=998, required=False, allow_blank=True)
+    html = serializers.CharField(required=False, allow_blank=True)
+    text = serializers.CharField(required=False, allow_blank=True)
+    template_id = serializers.UUIDField(required=False)
+    variables = serializers.DictField(required=False)
+    headers = serializers.DictField(child=serializers.CharField(max_length=998), required=False)
+    tag = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    metadata = serializers.DictField(required=False)
+    track_opens = serializers.BooleanField(required=False, default=False)
+    track_clicks = serializers.BooleanField(required=False, default=False)
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["from"] = fields.pop("from_")
+        return fields
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict) and isinstance(data.get("to"), str):
+            data = {**data, "to": [data["to"]]}
+        return super().to_internal_value(data)
+
+    def validate_headers(self, headers: dict) -> dict:
+        for name, value in headers.items():
+            if not name or any(c in name for c in ":\r\n ") or "\n" in value or "\r" in value:
+                raise serializers.ValidationError(f"Header {name!r} is not a valid header.")
+        return headers
+
+    def validate(self, attrs: dict) -> dict:
+        if not attrs.get("template_id") and not (attrs.get("html") or attrs.get("text")):
+            raise serializers.ValidationError({"html": ["Give html or text, or a template_id."]})
+        if not attrs.get("template_id") and not attrs.get("subject"):
+            raise serializers.ValidationError({"subject": ["A subject is required."]})
+        return attrs
+
+
+class EmailBatchSerializer(serializers.Serializer):
+    emails = EmailRequestSerializer(many=True, min_length=1, max_length=500)
+
+
+class EmailQueuedSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.CharField()
+
+
+class MessageEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = MessageEvent
+        fields = ["type", "occurred_at", "url", "is_machine", "device_type", "client", "os", "data"]
+
+
+class EmailDetailSerializer(serializers.ModelSerializer):
+    events = MessageEventSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Message
+        fields = [
+            "id",
+            "email",
+            "status",
+            "attempts",
+            "error",
+            "tag",
+            "metadata",
+            "message_id",
+            "provider_message_id",
+            "created_at",
+            "sent_at",
+            "events",
+        ]

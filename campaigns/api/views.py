@@ -1,0 +1,191 @@
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework.viewsets import GenericViewSet
+
+from campaigns import services, stats, transactional
+from campaigns.api.serializers import (
+    CampaignSerializer,
+    CountSerializer,
+    EmailBatchSerializer,
+    EmailDetailSerializer,
+    EmailQueuedSerializer,
+    EmailRequestSerializer,
+    MessageSerializer,
+    ScheduleSerializer,
+    StatsSerializer,
+    TestSendSerializer,
+)
+from campaigns.models import Campaign, Message, MessageKind
+from mailcrm.api.viewsets import WorkspaceScopedMixin, WorkspaceViewSet
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    description="A repeat with the same key and body returns the first response, sends nothing.",
+)
+
+
+class CampaignViewSet(WorkspaceViewSet):
+    model = Campaign
+    serializer_class = CampaignSerializer
+    ordering_fields = ["created_at", "name"]
+
+    def perform_create(self, serializer):
+        serializer.instance = services.campaign_create(
+            workspace=self.workspace, **serializer.validated_data
+        )
+
+    def perform_update(self, serializer):
+        serializer.instance = services.campaign_update(
+            campaign=serializer.instance, **serializer.validated_data
+        )
+
+    def perform_destroy(self, instance):
+        services.campaign_delete(campaign=instance)
+
+    def _respond(self, campaign: Campaign) -> Response:
+        return Response(self.get_serializer(campaign).data)
+
+    @extend_schema(request=None, responses=CampaignSerializer, parameters=[IDEMPOTENCY_HEADER])
+    @action(detail=True, methods=["post"])
+    def send(self, request, pk=None):
+        campaign = self.get_object()
+        code, body = transactional.idempotent(
+            workspace=self.workspace,
+            key=request.headers.get("Idempotency-Key"),
+            body={"campaign": str(campaign.pk), "action": "send"},
+            action=lambda: (
+                200,
+                self.get_serializer(services.campaign_send(campaign=campaign)).data,
+            ),
+        )
+        return Response(body, status=code)
+
+    @extend_schema(request=ScheduleSerializer, responses=CampaignSerializer)
+    @action(detail=True, methods=["post"])
+    def schedule(self, request, pk=None):
+        body = ScheduleSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        campaign = services.campaign_schedule(
+            campaign=self.get_object(), send_at=body.validated_data["send_at"]
+        )
+        return self._respond(campaign)
+
+    @extend_schema(request=None, responses=CampaignSerializer)
+    @action(detail=True, methods=["post"])
+    def pause(self, request, pk=None):
+        return self._respond(services.campaign_pause(campaign=self.get_object()))
+
+    @extend_schema(request=None, responses=CampaignSerializer)
+    @action(detail=True, methods=["post"])
+    def resume(self, request, pk=None):
+        return self._respond(services.campaign_resume(campaign=self.get_object()))
+
+    @extend_schema(request=None, responses=CampaignSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        return self._respond(services.campaign_cancel(campaign=self.get_object()))
+
+    @extend_schema(request=TestSendSerializer, responses=CountSerializer)
+    @action(detail=True, methods=["post"])
+    def test(self, request, pk=None):
+        body = TestSendSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        sent = services.campaign_test_send(
+            campaign=self.get_object(), emails=body.validated_data["emails"]
+        )
+        return Response({"count": sent})
+
+    @extend_schema(request=None, responses=CountSerializer)
+    @action(detail=True, methods=["get"], url_path="recipients/count")
+    def recipients_count(self, request, pk=None):
+        return Response({"count": services.recipients_count(self.get_object())})
+
+    @extend_schema(request=None, responses=StatsSerializer)
+    @action(detail=True, methods=["get"], url_path="stats")
+    def stats(self, request, pk=None):
+        return Response(StatsSerializer(stats.campaign_stats(self.get_object())).data)
+
+    @extend_schema(request=None, responses=MessageSerializer(many=True))
+    @action(detail=True, methods=["get"], url_path="messages", filterset_class=None)
+    def messages(self, request, pk=None):
+        campaign = self.get_object()
+        messages = Message.objects.filter(campaign=campaign)
+        wanted = request.query_params.get("status")
+        if wanted:
+            messages = messages.filter(status=wanted)
+        page = self.paginate_queryset(messages)
+        return self.get_paginated_response(MessageSerializer(page, many=True).data)
+
+
+class EmailView(APIView):
+    @extend_schema(
+        request=EmailRequestSerializer,
+        responses={202: EmailQueuedSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+        summary="Send a transactional email",
+    )
+    def post(self, request):
+        workspace = request.user.workspace
+        body = EmailRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+
+        def queue():
+            message = transactional.email_queue(workspace=workspace, data=body.validated_data)
+            return 202, {"id": str(message.pk), "status": message.status}
+
+        code, response = transactional.idempotent(
+            workspace=workspace,
+            key=request.headers.get("Idempotency-Key"),
+            body=request.data,
+            action=queue,
+        )
+        return Response(response, status=code)
+
+
+class EmailBatchView(APIView):
+    @extend_schema(
+        request=EmailBatchSerializer,
+        responses={202: EmailQueuedSerializer(many=True)},
+        parameters=[IDEMPOTENCY_HEADER],
+        summary="Send up to 500 transactional emails",
+    )
+    def post(self, request):
+        workspace = request.user.workspace
+        body = EmailBatchSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+
+        def queue():
+            queued = [
+                transactional.email_queue(workspace=workspace, data=item)
+                for item in body.validated_data["emails"]
+            ]
+            return 202, [{"id": str(m.pk), "status": m.status} for m in queued]
+
+        code, response = transactional.idempotent(
+            workspace=workspace,
+            key=request.headers.get("Idempotency-Key"),
+            body=request.data,
+            action=queue,
+        )
+        return Response(response, status=code)
+
+
+class EmailDetailViewSet(WorkspaceScopedMixin, mixins.RetrieveModelMixin, GenericViewSet):
+    """``GET /emails/{id}``: one transactional email with its events."""
+
+    model = Message
+    serializer_class = EmailDetailSerializer
+
+    def scoped_queryset(self):
+        return (
+            Message.objects.for_workspace(self.workspace)
+            .filter(kind=MessageKind.TRANSACTIONAL)
+            .prefetch_related("events")
+        )

@@ -1,0 +1,168 @@
+"""Public pages linked from emails: open pixel, click redirect, unsubscribe and preference
+centre. No login; each takes a signed token, is rate limited per address, and a forged token
+is simply not found. The click redirect only ever goes to a link stored for that message."""
+
+from __future__ import annotations
+
+import base64
+
+from django.core.cache import cache
+from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from campaigns import tracking
+from campaigns.models import EventType, Message
+from campaigns.tokens import read_token
+from contacts.models import ContactList
+from deliverability import services as deliverability
+
+PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+HITS_PER_MINUTE = 600
+
+
+def _limited(request, bucket: str) -> bool:
+    address = request.META.get("REMOTE_ADDR", "?")
+    key = f"public:{bucket}:{address}"
+    cache.add(key, 0, timeout=60)
+    try:
+        return cache.incr(key) > HITS_PER_MINUTE
+    except ValueError:
+        return False
+
+
+def _too_many() -> HttpResponse:
+    response = HttpResponse("Too many requests.", status=429, content_type="text/plain")
+    response["Retry-After"] = "60"
+    return response
+
+
+@require_http_methods(["GET", "HEAD"])
+def open_pixel(request, token: str):
+    if _limited(request, "open"):
+        return _too_many()
+    message = tracking.resolve_open(token)
+    if message is None:
+        raise Http404
+    tracking.record_hit(
+        message=message,
+        kind=EventType.OPENED,
+        user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        method=request.method,
+    )
+    response = HttpResponse(PIXEL, content_type="image/gif")
+    response["Cache-Control"] = "no-store, private"
+    return response
+
+
+@require_http_methods(["GET", "HEAD"])
+def click(request, token: str):
+    if _limited(request, "click"):
+        return _too_many()
+    resolved = tracking.resolve_click(token)
+    if resolved is None:
+        raise Http404
+    message, link = resolved
+    tracking.record_hit(
+        message=message,
+        kind=EventType.CLICKED,
+        user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        method=request.method,
+        url=link.url,
+    )
+    response = HttpResponseRedirect(link.url)
+    response["Cache-Control"] = "no-store, private"
+    return response
+
+
+def _message_for(token: str, purpose: str) -> Message:
+    found = read_token(token, purpose)
+    message = (
+        found and Message.objects.select_related("workspace").filter(pk=found.message_id).first()
+    )
+    if not message:
+        raise Http404
+    return message
+
+
+def _unsubscribe(message: Message, source: str) -> None:
+    deliverability.unsubscribe_record(
+        workspace=message.workspace,
+        email=message.email,
+        source=source,
+        campaign_id=message.campaign_id,
+    )
+    if not message.events.filter(type=EventType.UNSUBSCRIBED).exists():
+        message.events.create(
+            workspace_id=message.workspace_id,
+            type=EventType.UNSUBSCRIBED,
+            occurred_at=message.updated_at,
+            data={"source": source},
+        )
+
+
+@csrf_exempt  # RFC 8058: a one-click POST carries no cookie and no CSRF token
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request, token: str):
+    """GET only shows the page (mail scanners follow links); POST unsubscribes — from the page's
+    button or as the RFC 8058 one-click request. A replay changes nothing."""
+    if _limited(request, "unsubscribe"):
+        return _too_many()
+    message = _message_for(token, "unsubscribe")
+    if request.method == "POST":
+        one_click = request.POST.get("List-Unsubscribe") == "One-Click"
+        _unsubscribe(message, "one_click" if one_click else "link")
+        if one_click:
+            return HttpResponse("Unsubscribed.", content_type="text/plain")
+        return render(request, "campaigns/public/unsubscribed.html", {"message": message})
+    return render(
+        request, "campaigns/public/unsubscribe.html", {"message": message, "token": token}
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def preferences(request, token: str):
+    """The preference centre: choose lists, unsubscribe from all, or resubscribe."""
+    if _limited(request, "preferences"):
+        return _too_many()
+    message = _message_for(token, "preferences")
+    workspace = message.workspace
+    contact = message.contact if message.contact_id else None
+    lists = ContactList.objects.for_workspace(workspace).order_by("name")
+    saved = False
+    if request.method == "POST" and contact is not None:
+        from contacts import services as contact_services
+
+        choice = request.POST.get("action")
+        if choice == "unsubscribe_all":
+            _unsubscribe(message, "preferences")
+        elif choice == "resubscribe":
+            deliverability.resubscribe(workspace=workspace, email=message.email)
+        wanted = {value for value in request.POST.getlist("lists")}
+        current = {str(pk) for pk in contact.lists.values_list("id", flat=True)}
+        for contact_list in lists:
+            key = str(contact_list.id)
+            if key in wanted and key not in current:
+                contact_services.list_add_contacts(
+                    contact_list=contact_list, contact_ids=[contact.id]
+                )
+            elif key not in wanted and key in current:
+                contact_services.list_remove_contacts(
+                    contact_list=contact_list, contact_ids=[contact.id]
+                )
+        saved = True
+    member_of = set(contact.lists.values_list("id", flat=True)) if contact else set()
+    unsubscribed = deliverability.is_unsubscribed(workspace, message.email)
+    return render(
+        request,
+        "campaigns/public/preferences.html",
+        {
+            "message": message,
+            "lists": lists,
+            "member_of": member_of,
+            "saved": saved,
+            "unsubscribed": unsubscribed,
+            "token": token,
+        },
+    )

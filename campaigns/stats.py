@@ -1,0 +1,81 @@
+"""Campaign statistics with SQL aggregates: delivery outcomes from message statuses, engagement
+from message events (human engagement counted apart from privacy proxies and scanners)."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Q
+
+from campaigns.models import Campaign, EventType, Message, MessageEvent, MessageStatus
+
+
+def _rate(part: int, whole: int) -> float:
+    return round(part / whole, 4) if whole else 0.0
+
+
+def campaign_stats(campaign: Campaign) -> dict:
+    by_status = dict(
+        Message.objects.filter(campaign=campaign)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+    events = MessageEvent.objects.filter(message__campaign=campaign)
+    human = Q(is_machine=False)
+    counts = events.aggregate(
+        opened_total=Count("id", filter=Q(type=EventType.OPENED)),
+        opened_unique=Count("message", filter=Q(type=EventType.OPENED), distinct=True),
+        opened_human=Count("message", filter=Q(type=EventType.OPENED) & human, distinct=True),
+        clicked_total=Count("id", filter=Q(type=EventType.CLICKED)),
+        clicked_unique=Count("message", filter=Q(type=EventType.CLICKED), distinct=True),
+        clicked_human=Count("message", filter=Q(type=EventType.CLICKED) & human, distinct=True),
+        delivered=Count("message", filter=Q(type=EventType.DELIVERED), distinct=True),
+        complained=Count("message", filter=Q(type=EventType.COMPLAINED), distinct=True),
+        unsubscribed=Count("message", filter=Q(type=EventType.UNSUBSCRIBED), distinct=True),
+    )
+    sent = by_status.get(MessageStatus.SENT, 0)
+    bounced = by_status.get(MessageStatus.BOUNCED, 0)
+    # Without delivery reports (plain SMTP), a message the server accepted counts as delivered.
+    delivered = counts["delivered"] or sent
+    top_links = _top_links(campaign)
+    return {
+        "recipients": campaign.recipients,
+        "queued": by_status.get(MessageStatus.QUEUED, 0),
+        "sent": sent,
+        "delivered": delivered,
+        "deferred": by_status.get(MessageStatus.DEFERRED, 0),
+        "bounced": bounced,
+        "failed": by_status.get(MessageStatus.FAILED, 0),
+        "suppressed": by_status.get(MessageStatus.SUPPRESSED, 0),
+        "interrupted": by_status.get(MessageStatus.INTERRUPTED, 0),
+        "opened": {
+            "unique": counts["opened_unique"],
+            "total": counts["opened_total"],
+            "human": counts["opened_human"],
+        },
+        "clicked": {
+            "unique": counts["clicked_unique"],
+            "total": counts["clicked_total"],
+            "human": counts["clicked_human"],
+        },
+        "complained": counts["complained"],
+        "unsubscribed": counts["unsubscribed"],
+        "rates": {
+            "delivery": _rate(delivered, sent + bounced),
+            "bounce": _rate(bounced, sent + bounced),
+            "open": _rate(counts["opened_human"], delivered),
+            "click": _rate(counts["clicked_human"], delivered),
+            "complaint": _rate(counts["complained"], delivered),
+            "unsubscribe": _rate(counts["unsubscribed"], delivered),
+        },
+        "top_links": top_links,
+    }
+
+
+def _top_links(campaign: Campaign) -> list[dict]:
+    rows = (
+        MessageEvent.objects.filter(message__campaign=campaign, type=EventType.CLICKED)
+        .values("url")
+        .annotate(clicks=Count("id"), unique=Count("message", distinct=True))
+        .order_by("-clicks")[:10]
+    )
+    return [{"url": row["url"], "clicks": row["clicks"], "unique": row["unique"]} for row in rows]

@@ -1,0 +1,230 @@
+"""Campaigns end to end against a real SMTP server (aiosmtpd on loopback): who receives what,
+exactly once; headers, personalisation and the text part; tracking links that work when
+followed; one-click unsubscribe; faults (4xx, 5xx, a dropped connection, a dead worker)."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.test import override_settings
+from django.utils import timezone
+
+from campaigns import pipeline, services
+from campaigns.models import CampaignStatus, Message, MessageEvent, MessageStatus
+from campaigns.tasks import housekeeping, send_batch
+from contacts.models import Contact
+from contacts.tests.factories import ContactFactory, ContactListFactory, ListMembershipFactory
+from deliverability.models import Suppression
+from deliverability.services import suppression_add, unsubscribe_record
+from tests.smtp import SmtpSink
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+HTML = """<html><body><h1>Hello {{ contact.first_name|default('friend') }}</h1>
+<p>Read <a href="https://example.org/news?a=1&amp;b=2">the news</a>.</p>
+<p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p></body></html>"""
+
+
+@pytest.fixture
+def smtp():
+    with (
+        SmtpSink() as sink,
+        override_settings(
+            EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+            EMAIL_HOST="127.0.0.1",
+            EMAIL_PORT=sink.port,
+            EMAIL_HOST_USER="",
+            EMAIL_USE_TLS=False,
+            PUBLIC_BASE_URL="http://testserver",
+        ),
+    ):
+        yield sink
+
+
+@pytest.fixture
+def audience(workspace):
+    newsletter = ContactListFactory(workspace=workspace, name="Newsletter")
+    people = {
+        name: ContactFactory(
+            workspace=workspace, email=f"{name}@example.com", first_name=name.title()
+        )
+        for name in ["ann", "bob", "cy", "dee", "eve", "fay"]
+    }
+    for contact in people.values():
+        ListMembershipFactory(contact=contact, contact_list=newsletter)
+    unsubscribe_record(workspace=workspace, email="cy@example.com", source="api")
+    suppression_add(workspace=workspace, email="DEE@example.com", type="hard_bounce")
+    Contact.objects.filter(pk=people["eve"].pk).update(archived_at=timezone.now())
+    return newsletter, people
+
+
+def make_campaign(workspace, newsletter, **extra):
+    fields = {
+        "subject": "News for {{ contact.first_name }}",
+        "html": HTML,
+        "from_email": "news@acme.io",
+        "from_name": "Acme",
+        "audience": {"lists": [str(newsletter.id)]},
+    }
+    return services.campaign_create(workspace=workspace, name="June news", **(fields | extra))
+
+
+def test_each_eligible_recipient_gets_exactly_one_message(workspace, audience, smtp):
+    newsletter, people = audience
+    campaign = make_campaign(workspace, newsletter)
+    assert services.recipients_count(campaign) == 3
+    services.campaign_send(campaign=campaign)
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.SENT
+    received = sorted(r.recipients[0] for r in smtp.received)
+    assert received == ["ann@example.com", "bob@example.com", "fay@example.com"]
+    assert Message.objects.filter(campaign=campaign, status=MessageStatus.SENT).count() == 3
+    send_batch(str(campaign.pk))  # a redelivered task changes nothing
+    assert len(smtp.received) == 3
+
+
+def test_messages_are_personalised_with_headers_and_a_text_part(workspace, audience, smtp):
+    newsletter, _ = audience
+    services.campaign_send(campaign=make_campaign(workspace, newsletter))
+    mail = smtp.handler.to("ann@example.com")[0]
+    message = mail.message
+    assert message["Subject"] == "News for Ann"
+    assert message["From"] == "Acme <news@acme.io>"
+    assert message["Message-ID"].endswith("@acme.io>")
+    assert message["List-Unsubscribe"].startswith("<http://testserver/u/")
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert "Hello Ann" in mail.part("text/html")
+    text = mail.part("text/plain")
+    assert "Hello Ann" in text and "<h1>" not in text
+
+
+def test_tracking_links_work_when_followed(client, workspace, audience, smtp):
+    newsletter, people = audience
+    campaign = make_campaign(workspace, newsletter)
+    services.campaign_send(campaign=campaign)
+    html = smtp.handler.to("ann@example.com")[0].part("text/html")
+    click_url = re.search(r'href="(http://testserver/t/c/[^"]+)"', html).group(1)
+    pixel_url = re.search(r'src="(http://testserver/t/o/[^"]+)"', html).group(1)
+    Message.objects.filter(email="ann@example.com").update(
+        sent_at=timezone.now() - timedelta(minutes=5)
+    )
+    browser = "Mozilla/5.0 (Windows NT 10.0) AppleWebKit/537.36 Chrome/120 Safari/537.36"
+    response = client.get(click_url.replace("http://testserver", ""), HTTP_USER_AGENT=browser)
+    assert response.status_code == 302
+    assert response["Location"] == "https://example.org/news?a=1&b=2"
+    pixel = client.get(pixel_url.replace("http://testserver", ""), HTTP_USER_AGENT=browser)
+    assert pixel.status_code == 200 and pixel["Content-Type"] == "image/gif"
+    events = MessageEvent.objects.filter(message__email="ann@example.com")
+    assert set(events.values_list("type", flat=True)) >= {"sent", "clicked", "opened"}
+    click = events.get(type="clicked")
+    assert not click.is_machine and click.device_type == "desktop" and click.client == "Chrome"
+
+
+def test_a_forged_or_altered_token_is_not_found(client, workspace, audience, smtp):
+    newsletter, _ = audience
+    services.campaign_send(campaign=make_campaign(workspace, newsletter))
+    html = smtp.handler.to("ann@example.com")[0].part("text/html")
+    token = re.search(r"/t/c/([^\"]+)", html).group(1)
+    altered = token[:-2] + ("AA" if token[-2:] != "AA" else "BB")
+    assert client.get(f"/t/c/{altered}").status_code == 404
+    assert client.get("/t/c/not-a-token").status_code == 404
+    assert client.get(f"/t/o/{token}").status_code == 404  # a click token is no open token
+    assert client.get("/t/c/x?url=https://evil.example").status_code == 404
+
+
+def test_one_click_unsubscribe_from_the_received_header(client, workspace, audience, smtp):
+    newsletter, _ = audience
+    services.campaign_send(campaign=make_campaign(workspace, newsletter))
+    header = smtp.handler.to("bob@example.com")[0].message["List-Unsubscribe"]
+    path = header.strip("<>").replace("http://testserver", "")
+    assert client.get(path).status_code == 200  # a GET shows the page and changes nothing
+    assert Contact.objects.get(email="bob@example.com").status == "active"
+    response = client.post(path, {"List-Unsubscribe": "One-Click"})
+    assert response.status_code == 200
+    assert client.post(path, {"List-Unsubscribe": "One-Click"}).status_code == 200  # replay
+    assert Contact.objects.get(email="bob@example.com").status == "unsubscribed"
+    smtp.received.clear()
+    services.campaign_send(campaign=make_campaign(workspace, newsletter, name="July"))
+    assert sorted(r.recipients[0] for r in smtp.received) == ["ann@example.com", "fay@example.com"]
+
+
+def test_temporary_failures_are_retried_and_permanent_ones_bounce(workspace, audience, smtp):
+    newsletter, _ = audience
+    smtp.handler.fail_once["ann@example.com"] = "451 4.7.1 Throttling failure, try later"
+    smtp.handler.replies["bob@example.com"] = "550 5.1.1 No such user"
+    campaign = make_campaign(workspace, newsletter)
+    services.campaign_send(campaign=campaign)
+    ann = Message.objects.get(campaign=campaign, email="ann@example.com")
+    assert ann.status == MessageStatus.DEFERRED and "451" in ann.error
+    bob = Message.objects.get(campaign=campaign, email="bob@example.com")
+    assert bob.status == MessageStatus.BOUNCED
+    assert Suppression.objects.filter(email="bob@example.com", type="hard_bounce").exists()
+    assert Contact.objects.get(email="bob@example.com").status == "bounced"
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.SENDING  # ann is still to be sent
+    Message.objects.filter(pk=ann.pk).update(next_attempt_at=timezone.now())
+    housekeeping()
+    assert Message.objects.get(pk=ann.pk).status == MessageStatus.SENT
+    assert len(smtp.handler.to("ann@example.com")) == 1
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.SENT
+
+
+def test_a_dead_worker_leaves_interrupted_messages_and_no_duplicates(workspace, audience, smtp):
+    newsletter, _ = audience
+    campaign = make_campaign(workspace, newsletter)
+    pipeline.snapshot(campaign)
+    campaign.status = CampaignStatus.SENDING
+    campaign.save()
+    stuck = Message.objects.filter(campaign=campaign).order_by("id").first()
+    assert pipeline.mark_sending(stuck.id)  # the worker died right after this
+    Message.objects.filter(pk=stuck.pk).update(sending_at=timezone.now() - timedelta(hours=1))
+    send_batch(str(campaign.pk))
+    assert pipeline.sweep_interrupted() == 1
+    assert Message.objects.get(pk=stuck.pk).status == MessageStatus.INTERRUPTED
+    assert not smtp.handler.to(stuck.email)
+    assert len(smtp.received) == 2
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.SENT
+
+
+def test_a_dropped_connection_does_not_resend(workspace, audience, smtp):
+    newsletter, _ = audience
+    campaign = make_campaign(workspace, newsletter)
+    smtp.controller.stop()  # the server goes away
+    services.campaign_send(campaign=campaign)
+    statuses = set(Message.objects.filter(campaign=campaign).values_list("status", flat=True))
+    assert statuses <= {MessageStatus.INTERRUPTED, MessageStatus.QUEUED, MessageStatus.DEFERRED}
+    smtp.controller.start()
+
+
+def test_pause_resume_and_cancel(workspace, audience, smtp):
+    newsletter, _ = audience
+    campaign = make_campaign(workspace, newsletter)
+    pipeline.snapshot(campaign)
+    campaign.status = CampaignStatus.SENDING
+    campaign.save()
+    services.campaign_pause(campaign=campaign)
+    assert send_batch(str(campaign.pk)) == 0
+    assert not smtp.received
+    services.campaign_resume(campaign=campaign)
+    send_batch(str(campaign.pk))
+    assert len(smtp.received) == 3
+    with pytest.raises(services.CampaignStateError):
+        services.campaign_pause(campaign=campaign)
+
+
+def test_a_scheduled_campaign_starts_and_a_long_missed_one_waits(workspace, audience, smtp):
+    newsletter, _ = audience
+    due = make_campaign(workspace, newsletter, name="Due")
+    missed = make_campaign(workspace, newsletter, name="Missed")
+    from campaigns.models import Campaign
+
+    Campaign.objects.filter(pk=due.pk).update(status="scheduled", send_at=timezone.now())
+    Campaign.objects.filter(pk=missed.pk).update(
+        status="scheduled", send_at=timezone.now() - timedelta(days=3)
+    )
+    housekeeping()
+    assert Campaign.objects.get(pk=due.pk).status == CampaignStatus.SENT
+    missed = Campaign.objects.get(pk=missed.pk)
+    assert missed.status == CampaignStatus.DRAFT and "Missed" in missed.status_reason
