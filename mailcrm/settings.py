@@ -218,6 +218,13 @@ SPECTACULAR_SETTINGS = {
         }
     },
     "SECURITY": [{"ApiKeyAuth": []}, {"BearerAuth": []}],
+    # Several models have a "status"; name each choice set after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "ContactStatusEnum": "contacts.models.ContactStatus",
+        "CampaignStatusEnum": "campaigns.models.CampaignStatus",
+        "MessageStatusEnum": "campaigns.models.MessageStatus",
+        "JobStatusEnum": "contacts.models.JobStatus",
+    },
 }
 
 LOGGING = {

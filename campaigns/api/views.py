@@ -113,7 +113,7 @@ class CampaignViewSet(WorkspaceViewSet):
         return Response(StatsSerializer(stats.campaign_stats(self.get_object())).data)
 
     @extend_schema(request=None, responses=MessageSerializer(many=True))
-    @action(detail=True, methods=["get"], url_path="messages", filterset_class=None)
+    @action(detail=True, methods=["get"], url_path="messages")
     def messages(self, request, pk=None):
         campaign = self.get_object()
         messages = Message.objects.filter(campaign=campaign)

@@ -1,0 +1,83 @@
+from django.contrib import admin
+from django.db import transaction
+
+from deliverability import services
+from deliverability.models import SendingDomain, Suppression, SuppressionWhitelist, Unsubscribe
+
+
+@admin.register(SendingDomain)
+class SendingDomainAdmin(admin.ModelAdmin):
+    list_display = ["domain", "is_verified", "verified_at", "workspace", "created_at"]
+    list_filter = ["is_verified", "workspace"]
+    list_select_related = ["workspace"]
+    search_fields = ["domain"]
+    autocomplete_fields = ["workspace"]
+
+
+class AddThroughServiceAdmin(admin.ModelAdmin):
+    """Rows are added and removed through the services, so contacts follow."""
+
+    list_select_related = ["workspace"]
+    autocomplete_fields = ["workspace"]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Suppression)
+class SuppressionAdmin(AddThroughServiceAdmin):
+    list_display = ["email", "type", "domain", "workspace", "created_at"]
+    list_filter = ["type", "workspace"]
+    search_fields = ["email", "reason"]
+    fields = ["workspace", "email", "type", "domain", "reason"]
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        saved = services.suppression_add(
+            workspace=data["workspace"],
+            email=data["email"],
+            type=data["type"],
+            domain=data.get("domain"),
+            reason=data.get("reason", ""),
+        )
+        obj.pk = saved.pk
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            for suppression in queryset:
+                services.suppression_remove(suppression=suppression)
+
+
+@admin.register(SuppressionWhitelist)
+class WhitelistAdmin(AddThroughServiceAdmin):
+    list_display = ["email", "workspace", "created_at"]
+    search_fields = ["email"]
+    fields = ["workspace", "email", "reason"]
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        obj.pk = services.whitelist_add(
+            workspace=data["workspace"], email=data["email"], reason=data.get("reason", "")
+        ).pk
+
+
+@admin.register(Unsubscribe)
+class UnsubscribeAdmin(AddThroughServiceAdmin):
+    list_display = ["email", "source", "domain", "workspace", "created_at"]
+    list_filter = ["source", "workspace"]
+    search_fields = ["email"]
+    fields = ["workspace", "email", "domain", "source"]
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        obj.pk = services.unsubscribe_record(
+            workspace=data["workspace"],
+            email=data["email"],
+            source=data["source"],
+            domain=data.get("domain"),
+        ).pk
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            for unsubscribe in queryset:
+                services.unsubscribe_remove(unsubscribe=unsubscribe)
