@@ -5,6 +5,7 @@ budget and never show another workspace's rows."""
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from campaigns.models import Campaign, Message
 from contacts.models import (
     Activity,
     Company,
@@ -39,6 +40,7 @@ LIST_ENDPOINTS = [
     "/api/v1/suppressions",
     "/api/v1/suppressions/whitelist",
     "/api/v1/unsubscribes",
+    "/api/v1/campaigns",
 ]
 
 
@@ -68,6 +70,10 @@ def foreign(outsider):
     suppression = suppression_add(workspace=ws, email=email, type="manual")
     entry = whitelist_add(workspace=ws, email=email)
     unsubscribe = unsubscribe_record(workspace=ws, email=email, source="api")
+    campaign = Campaign.objects.create(workspace=ws, name="Outsider campaign")
+    email_message = Message.objects.create(
+        workspace=ws, kind="transactional", email=email, payload={"subject": "secret"}
+    )
     return {
         "contacts": outsider.contact.id,
         "tags": outsider.tag.id,
@@ -78,6 +84,8 @@ def foreign(outsider):
         "suppressions": suppression.id,
         "whitelist": entry.id,
         "unsubscribes": unsubscribe.id,
+        "campaigns": campaign.id,
+        "emails": email_message.id,
         "api-keys": outsider.key.id,
     }
 
@@ -111,6 +119,8 @@ def _snapshot(workspace):
         list(Suppression.objects.filter(workspace=workspace).values()),
         list(SuppressionWhitelist.objects.filter(workspace=workspace).values()),
         list(Unsubscribe.objects.filter(workspace=workspace).values()),
+        list(Campaign.objects.filter(workspace=workspace).values()),
+        list(Message.objects.filter(workspace=workspace).values()),
     )
 
 

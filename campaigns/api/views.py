@@ -70,10 +70,11 @@ class CampaignViewSet(WorkspaceViewSet):
     @extend_schema(request=ScheduleSerializer, responses=CampaignSerializer)
     @action(detail=True, methods=["post"])
     def schedule(self, request, pk=None):
+        campaign = self.get_object()
         body = ScheduleSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         campaign = services.campaign_schedule(
-            campaign=self.get_object(), send_at=body.validated_data["send_at"]
+            campaign=campaign, send_at=body.validated_data["send_at"]
         )
         return self._respond(campaign)
 
@@ -95,11 +96,10 @@ class CampaignViewSet(WorkspaceViewSet):
     @extend_schema(request=TestSendSerializer, responses=CountSerializer)
     @action(detail=True, methods=["post"])
     def test(self, request, pk=None):
+        campaign = self.get_object()
         body = TestSendSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        sent = services.campaign_test_send(
-            campaign=self.get_object(), emails=body.validated_data["emails"]
-        )
+        sent = services.campaign_test_send(campaign=campaign, emails=body.validated_data["emails"])
         return Response({"count": sent})
 
     @extend_schema(request=None, responses=CountSerializer)
