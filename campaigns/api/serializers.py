@@ -12,6 +12,18 @@ class AudienceSerializer(serializers.Serializer):
     tags = serializers.ListField(child=serializers.CharField(), required=False)
     exclude_segments = serializers.ListField(child=serializers.CharField(), required=False)
 
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = set(data) - set(self.fields)
+            if unknown:
+                raise serializers.ValidationError(
+                    {
+                        key: ["Unknown key: use lists, segments, tags, exclude_segments."]
+                        for key in sorted(unknown)
+                    }
+                )
+        return super().to_internal_value(data)
+
 
 class CampaignSerializer(serializers.ModelSerializer):
     audience = AudienceSerializer(required=False)
