@@ -14,6 +14,7 @@ from django.utils import timezone
 from campaigns import pipeline
 from campaigns.audience import audience_contacts, clean_audience
 from campaigns.content import campaign_source
+from campaigns.limits import check_monthly_sends
 from campaigns.models import Campaign, CampaignStatus, Message, MessageKind, MessageStatus
 from mailcrm.exceptions import Conflict, DomainError
 from mailcrm.models import Workspace
@@ -135,6 +136,7 @@ def campaign_send(*, campaign: Campaign) -> Campaign:
     if campaign.status not in (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED):
         raise CampaignStateError(f"A {campaign.status} campaign cannot be sent.")
     _check_ready(campaign)
+    check_monthly_sends(campaign.workspace, recipients_count(campaign))
     recipients = pipeline.snapshot(campaign)
     if recipients == 0:
         raise NothingToSend("The campaign has no recipients after suppressions.")

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from campaigns.limits import check_monthly_sends
 from campaigns.models import IdempotencyRecord, Message, MessageKind
 from contacts.services import find_contact_by_email
 from mailcrm.exceptions import Conflict, DomainError
@@ -55,6 +56,7 @@ def email_queue(*, workspace: Workspace, data: dict[str, Any]) -> Message:
             payload.setdefault(key, value)
             payload[key] = payload[key] or value
     compile_template(payload.get("subject", ""), payload.get("html", ""), payload.get("text", ""))
+    check_monthly_sends(workspace, 1)
     recipient = payload["to"][0]
     contact = find_contact_by_email(workspace, recipient)
     message = Message.objects.create(

@@ -163,3 +163,18 @@ def test_an_email_of_another_workspace_is_not_found(api, outsider):
 def test_campaign_routes_need_a_key(anon_api):
     assert anon_api.get("/api/v1/campaigns").status_code == 401
     assert anon_api.post("/api/v1/emails", {}, format="json").status_code == 401
+
+
+def test_the_monthly_sends_limit_is_a_422(api, workspace):
+    workspace.limit_monthly_sends = 0
+    workspace.save()
+    response = api.post(
+        "/api/v1/emails",
+        {"from": "a@acme.io", "to": ["b@example.com"], "subject": "S", "text": "x"},
+        format="json",
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["limit"] == "monthly_sends"
+    assert not Message.objects.exists()
+    profile = api.get("/api/v1/customer/profile").json()
+    assert profile["limits"]["monthly_sends"] == 0 and profile["usage"]["monthly_sends"] == 0
