@@ -31,6 +31,7 @@ from campaigns.models import (
     ThrottleWindow,
 )
 from campaigns.transport import ConnectionLost, DeliveryError, PermanentFailure
+from mailcrm import events
 
 logger = logging.getLogger("mailcrm.sending")
 
@@ -133,7 +134,41 @@ def release(message_ids) -> None:
     )
 
 
-# --- outcomes ----------------------------------------------------------------------------------
+# --- outcomes ---
+
+
+def message_event(message: Message, kind: str, *, occurred_at=None, **data) -> MessageEvent:
+    """Record what happened to a message, and announce it (``email.<kind>``) in the outbox."""
+    occurred_at = occurred_at or timezone.now()
+    with transaction.atomic():
+        event = MessageEvent.objects.create(
+            workspace_id=message.workspace_id,
+            message=message,
+            type=kind,
+            occurred_at=occurred_at,
+            url=data.pop("url", ""),
+            is_machine=data.pop("is_machine", False),
+            device_type=data.pop("device_type", ""),
+            client=data.pop("client", ""),
+            os=data.pop("os", ""),
+            data=data,
+        )
+        if not event.is_machine:
+            events.emit(
+                message.workspace_id,
+                f"email.{kind}",
+                subject_id=message.id,
+                data={
+                    "email_id": message.id,
+                    "email": message.email,
+                    "campaign_id": message.campaign_id,
+                    "tag": message.tag,
+                    "metadata": message.metadata,
+                    "url": event.url,
+                    **data,
+                },
+            )
+    return event
 
 
 def record_sent(message: Message, provider_id: str) -> None:
@@ -141,9 +176,7 @@ def record_sent(message: Message, provider_id: str) -> None:
     Message.objects.filter(id=message.id).update(
         status=MessageStatus.SENT, sent_at=now, provider_message_id=provider_id[:255], error=""
     )
-    MessageEvent.objects.create(
-        workspace_id=message.workspace_id, message=message, type=EventType.SENT, occurred_at=now
-    )
+    message_event(message, EventType.SENT, occurred_at=now)
 
 
 def record_failure(message: Message, error: DeliveryError) -> str:
@@ -153,12 +186,8 @@ def record_failure(message: Message, error: DeliveryError) -> str:
     detail = f"{error.code or ''} {error.message}".strip()[:2000]
     if isinstance(error, PermanentFailure):
         Message.objects.filter(id=message.id).update(status=MessageStatus.BOUNCED, error=detail)
-        MessageEvent.objects.create(
-            workspace_id=message.workspace_id,
-            message=message,
-            type=EventType.BOUNCED,
-            occurred_at=now,
-            data={"code": error.code, "reason": error.message[:500], "hard": True},
+        message_event(
+            message, EventType.BOUNCED, code=error.code, reason=error.message[:500], hard=True
         )
         _suppress_hard_bounce(message, detail)
         return MessageStatus.BOUNCED
@@ -174,12 +203,12 @@ def record_failure(message: Message, error: DeliveryError) -> str:
     Message.objects.filter(id=message.id).update(
         status=MessageStatus.DEFERRED, error=detail, next_attempt_at=retry_at, claimed_until=None
     )
-    MessageEvent.objects.create(
-        workspace_id=message.workspace_id,
-        message=message,
-        type=EventType.DEFERRED,
-        occurred_at=now,
-        data={"code": error.code, "reason": error.message[:500], "retry_at": retry_at.isoformat()},
+    message_event(
+        message,
+        EventType.DEFERRED,
+        code=error.code,
+        reason=error.message[:500],
+        retry_at=retry_at.isoformat(),
     )
     return MessageStatus.DEFERRED
 

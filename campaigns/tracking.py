@@ -9,6 +9,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from campaigns.models import EventType, Link, Message, MessageEvent
+from campaigns.pipeline import message_event
 from campaigns.tokens import read_token
 
 # Clicks this soon after the send are almost always a mail scanner following every link.
@@ -97,14 +98,12 @@ def record_hit(
     if contact is not None and contact.tracking_opt_out:
         return None
     machine = is_machine(user_agent=user_agent, method=method, message=message, kind=kind)
-    event = MessageEvent.objects.create(
-        workspace_id=message.workspace_id,
-        message=message,
-        type=kind,
-        occurred_at=timezone.now(),
+    event = message_event(
+        message,
+        kind,
         url=url,
         is_machine=machine,
-        data={"user_agent": (user_agent or "")[:500]},
+        user_agent=(user_agent or "")[:500],
         **describe_agent(user_agent),
     )
     if contact is not None and not machine:

@@ -16,6 +16,14 @@ CONTACT_UPDATED = "contact.updated"
 CONTACT_DELETED = "contact.deleted"
 CONTACT_MERGED = "contact.merged"
 CONTACT_UNSUBSCRIBED = "contact.unsubscribed"
+EMAIL_SENT = "email.sent"
+EMAIL_DELIVERED = "email.delivered"
+EMAIL_DEFERRED = "email.deferred"
+EMAIL_BOUNCED = "email.bounced"
+EMAIL_OPENED = "email.opened"
+EMAIL_CLICKED = "email.clicked"
+EMAIL_COMPLAINED = "email.complained"
+EMAIL_UNSUBSCRIBED = "email.unsubscribed"
 
 
 def _plain(data: dict[str, Any]) -> dict[str, Any]:
@@ -24,7 +32,7 @@ def _plain(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def emit(
-    workspace: Workspace,
+    workspace: Workspace | uuid.UUID,
     event_type: str,
     *,
     subject_id: uuid.UUID | None = None,
@@ -34,7 +42,10 @@ def emit(
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("emit() must run inside the transaction of the change it announces")
     return Event.objects.create(
-        workspace=workspace, type=event_type, subject_id=subject_id, data=_plain(data or {})
+        workspace_id=getattr(workspace, "pk", workspace),
+        type=event_type,
+        subject_id=subject_id,
+        data=_plain(data or {}),
     )
 
 

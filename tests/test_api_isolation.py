@@ -25,7 +25,7 @@ from contacts.tests.factories import (
 )
 from deliverability.models import Suppression, SuppressionWhitelist, Unsubscribe
 from deliverability.services import suppression_add, unsubscribe_record, whitelist_add
-from mailcrm.models import ApiKey
+from mailcrm.models import ApiKey, Event
 
 pytestmark = pytest.mark.django_db
 
@@ -41,6 +41,7 @@ LIST_ENDPOINTS = [
     "/api/v1/suppressions/whitelist",
     "/api/v1/unsubscribes",
     "/api/v1/campaigns",
+    "/api/v1/events",
 ]
 
 
@@ -86,6 +87,7 @@ def foreign(outsider):
         "unsubscribes": unsubscribe.id,
         "campaigns": campaign.id,
         "emails": email_message.id,
+        "events": Event.objects.filter(workspace=ws).first().id,
         "api-keys": outsider.key.id,
     }
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from mailcrm.models import ApiKey, Workspace
+from mailcrm.models import ApiKey, Event, Workspace
 
 
 class ApiKeySerializer(serializers.ModelSerializer):
@@ -50,3 +50,9 @@ class ProfileSerializer(serializers.Serializer):
     workspace = WorkspaceSerializer()
     limits = LimitsSerializer()
     usage = LimitsSerializer()
+
+
+class EventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Event
+        fields = ["id", "type", "subject_id", "data", "created_at"]

@@ -6,6 +6,7 @@ from mailcrm.api import views
 
 router = SimpleRouter(trailing_slash=False)
 router.register("customer/api-keys", views.ApiKeyViewSet, basename="api-key")
+router.register("events", views.EventViewSet, basename="event")
 
 urlpatterns = [
     path(

@@ -11,10 +11,12 @@ from mailcrm.api.serializers import (
     ApiKeyCreatedSerializer,
     ApiKeyRotatedSerializer,
     ApiKeySerializer,
+    EventSerializer,
     ProfileSerializer,
 )
-from mailcrm.api.viewsets import WorkspaceCreateListDestroyViewSet
-from mailcrm.models import ApiKey
+from mailcrm.api.viewsets import WorkspaceCreateListDestroyViewSet, WorkspaceReadOnlyViewSet
+from mailcrm.filtersets import EventFilterSet
+from mailcrm.models import ApiKey, Event
 
 
 class ProfileView(APIView):
@@ -59,3 +61,11 @@ class ApiKeyViewSet(WorkspaceCreateListDestroyViewSet):
         return Response(
             ApiKeyRotatedSerializer({"id": key.id, "prefix": key.prefix, "key": secret}).data
         )
+
+
+class EventViewSet(WorkspaceReadOnlyViewSet):
+    """The workspace's event stream (the outbox): contact.* and email.* events, newest first."""
+
+    model = Event
+    serializer_class = EventSerializer
+    filterset_class = EventFilterSet

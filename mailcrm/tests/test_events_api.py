@@ -1,0 +1,32 @@
+"""GET /api/v1/events: the workspace's event stream with its filters."""
+
+import pytest
+
+from contacts import services
+from mailcrm.models import Event
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_event_stream_lists_and_filters(api, workspace, outsider):
+    ann = services.contact_create(workspace=workspace, email="ann@example.com")
+    services.contact_create(workspace=workspace, email="bob@example.com")
+    services.contact_update(contact=ann, first_name="Ann")
+    services.contact_create(workspace=outsider.workspace, email="secret2@outsider.example")
+
+    def types(query=""):
+        response = api.get(f"/api/v1/events{query}")
+        assert response.status_code == 200, response.json()
+        return [e["type"] for e in response.json()["results"]]
+
+    assert types() == ["contact.updated", "contact.created", "contact.created"]
+    assert types("?type=contact.updated") == ["contact.updated"]
+    assert types("?type=contact.*") == types()
+    assert types("?email=ANN@example.com") == ["contact.updated", "contact.created"]
+    assert types(f"?email_id={ann.id}") == ["contact.updated", "contact.created"]
+    first = Event.objects.filter(workspace=workspace).order_by("created_at").first()
+    after = first.created_at.isoformat().replace("+00:00", "Z")
+    assert len(types(f"?from={after}")) == 3
+    assert types("?to=2000-01-01T00:00:00Z") == []
+    assert "secret2" not in api.get("/api/v1/events").content.decode()
+    assert api.get("/api/v1/events?from=yesterday").status_code == 400
