@@ -100,8 +100,5 @@ class JsonKeyEquals(_OnProperties):
             return f"COALESCE(json_type({column}, %s) = {kind}, 0)", [*params, path]
         kinds = "('integer', 'real')" if isinstance(self.value, int | float) else "('text')"
         # COALESCE: a missing key gives NULLs, and the condition must stay true or false.
-        sql = (
-            f"COALESCE(json_type({column}, %s) IN {kinds} "
-            f"AND json_extract({column}, %s) = %s, 0)"
-        )
+        sql = f"COALESCE(json_type({column}, %s) IN {kinds} AND json_extract({column}, %s) = %s, 0)"
         return sql, [*params, path, *params, path, self.value]

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from django.db import models
 from django.db.models import Count, Q
 
-
-class WorkspaceQuerySet(models.QuerySet):
-    def for_workspace(self, workspace):
-        return self.filter(workspace=workspace)
+from mailcrm.querysets import WorkspaceQuerySet
 
 
 class PropertyDefinitionQuerySet(WorkspaceQuerySet):

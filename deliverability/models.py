@@ -8,11 +8,7 @@ from django.db.models import Q
 
 from mailcrm.ids import uuid7
 from mailcrm.models import Workspace
-
-
-class WorkspaceQuerySet(models.QuerySet):
-    def for_workspace(self, workspace):
-        return self.filter(workspace=workspace)
+from mailcrm.querysets import WorkspaceQuerySet
 
 
 class SendingDomain(models.Model):

@@ -9,6 +9,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from mailcrm.ids import uuid7
+from mailcrm.querysets import WorkspaceQuerySet
 
 
 class UserManager(BaseUserManager["User"]):
@@ -122,10 +123,7 @@ class Membership(models.Model):
         return self.role in (Role.OWNER, Role.ADMIN)
 
 
-class ApiKeyQuerySet(models.QuerySet):
-    def for_workspace(self, workspace: Workspace) -> ApiKeyQuerySet:
-        return self.filter(workspace=workspace)
-
+class ApiKeyQuerySet(WorkspaceQuerySet):
     def active(self) -> ApiKeyQuerySet:
         return self.filter(revoked_at__isnull=True)
 
@@ -161,9 +159,8 @@ class ApiKey(models.Model):
         return self.revoked_at is None
 
 
-class EventQuerySet(models.QuerySet):
-    def for_workspace(self, workspace: Workspace) -> EventQuerySet:
-        return self.filter(workspace=workspace)
+class EventQuerySet(WorkspaceQuerySet):
+    pass
 
 
 class Event(models.Model):

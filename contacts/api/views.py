@@ -282,12 +282,6 @@ class ContactListViewSet(WorkspaceViewSet):
             ),
         )
 
-    def paginate_queryset(self, queryset):
-        if self.action == "members":
-            self.ordering_fields = ["created_at", "email"]
-            self.default_ordering = "-pk"
-        return super().paginate_queryset(queryset)
-
 
 class CompanyViewSet(WorkspaceViewSet):
     model = Company
@@ -322,6 +316,8 @@ class CompanyViewSet(WorkspaceViewSet):
 def _members_response(view, members, request, add, remove):
     """GET pages through members; POST/DELETE add or remove by ids or emails."""
     if request.method == "GET":
+        # Members are contacts: they page by the contacts' orderings, not the owner's.
+        view.ordering_fields, view.default_ordering = ["created_at", "email"], "-pk"
         page = view.paginate_queryset(members)
         return view.get_paginated_response(ContactSerializer(page, many=True).data)
     body = MembersSerializer(data=request.data)
@@ -374,12 +370,6 @@ class SegmentViewSet(WorkspaceViewSet):
                 segment=segment, contact_ids=ids
             ),
         )
-
-    def paginate_queryset(self, queryset):
-        if self.action == "members":
-            self.ordering_fields = ["created_at", "email"]
-            self.default_ordering = "-pk"
-        return super().paginate_queryset(queryset)
 
     @extend_schema(request=None, responses={202: QueuedSerializer}, summary="Refresh members now")
     @action(detail=True, methods=["post"])
