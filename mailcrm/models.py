@@ -61,8 +61,8 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.full_name.split(" ")[0] if self.full_name else self.email
 
 
-class WorkspaceQuerySet(models.QuerySet):
-    def for_user(self, user) -> WorkspaceQuerySet:
+class WorkspacesQuerySet(models.QuerySet):
+    def for_user(self, user) -> WorkspacesQuerySet:
         return self.filter(memberships__user=user).distinct()
 
 
@@ -79,7 +79,7 @@ class Workspace(models.Model):
     limit_webhook_endpoints = models.PositiveIntegerField(null=True, blank=True, default=20)
     limit_api_requests_per_minute = models.PositiveIntegerField(null=True, blank=True, default=1200)
 
-    objects = WorkspaceQuerySet.as_manager()
+    objects = WorkspacesQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
