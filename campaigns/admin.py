@@ -1,7 +1,9 @@
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 
-from campaigns import services
-from campaigns.models import Campaign, CapturedEmail, Message, MessageEvent
+from campaigns import senders, services
+from campaigns.models import Campaign, CapturedEmail, Message, MessageEvent, SendingBackend
 
 
 @admin.register(Campaign)
@@ -63,3 +65,67 @@ class MessageEventAdmin(ReadOnlyAdmin):
 class CapturedEmailAdmin(ReadOnlyAdmin):
     list_display = ["subject", "from_email", "to", "created_at"]
     search_fields = ["subject", "from_email"]
+
+
+class SendingBackendForm(forms.ModelForm):
+    """Secrets are write-only: a blank field keeps what is stored."""
+
+    new_password = forms.CharField(
+        required=False, widget=forms.PasswordInput, help_text="Blank keeps the stored password."
+    )
+    new_esp_settings = forms.JSONField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text='anymail settings as JSON, e.g. {"server_token": "…"}. Blank keeps them.',
+    )
+
+    class Meta:
+        model = SendingBackend
+        fields = [
+            "workspace",
+            "name",
+            "kind",
+            "sending_domain",
+            "is_default",
+            "is_active",
+            "host",
+            "port",
+            "security",
+            "username",
+            "esp",
+            "rate_per_minute",
+        ]
+
+    def clean_new_esp_settings(self):
+        value = self.cleaned_data.get("new_esp_settings")
+        if value in (None, ""):
+            return None
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            raise ValidationError("A JSON object of setting names to values.")
+        return value
+
+    def _post_clean(self):
+        super()._post_clean()
+        backend = self.instance
+        if backend.kind == "smtp" and not backend.host:
+            self.add_error("host", "An SMTP backend needs a host.")
+        if backend.kind == "esp" and not backend.esp:
+            self.add_error("esp", "Choose the email service provider.")
+        domain = backend.sending_domain
+        if domain is not None and domain.workspace_id != backend.workspace_id:
+            self.add_error("sending_domain", "That domain belongs to another workspace.")
+
+
+@admin.register(SendingBackend)
+class SendingBackendAdmin(admin.ModelAdmin):
+    form = SendingBackendForm
+    list_display = ["name", "kind", "esp", "host", "sending_domain", "is_default", "is_active"]
+    list_filter = ["kind", "is_active", "workspace"]
+    list_select_related = ["workspace", "sending_domain"]
+    search_fields = ["name", "host"]
+    autocomplete_fields = ["workspace"]
+
+    def save_model(self, request, obj, form, change):
+        password = form.cleaned_data.get("new_password") or None
+        esp_settings = form.cleaned_data.get("new_esp_settings")
+        senders.sending_backend_save(obj, password=password, esp_settings=esp_settings)

@@ -290,3 +290,94 @@ class CapturedEmail(models.Model):
 
     def __str__(self) -> str:
         return self.subject
+
+
+class BackendKind(models.TextChoices):
+    SMTP = "smtp", "SMTP server"
+    ESP = "esp", "Email service provider (API)"
+
+
+class SmtpSecurity(models.TextChoices):
+    NONE = "none", "None"
+    STARTTLS = "starttls", "STARTTLS"
+    SSL = "ssl", "TLS from the start (SMTPS)"
+
+
+# The email service providers django-anymail sends through: value = anymail's backend module.
+ESP_CHOICES = [
+    ("amazon_ses", "Amazon SES"),
+    ("brevo", "Brevo"),
+    ("mailersend", "MailerSend"),
+    ("mailgun", "Mailgun"),
+    ("mailjet", "Mailjet"),
+    ("mailtrap", "Mailtrap"),
+    ("mandrill", "Mandrill"),
+    ("postal", "Postal"),
+    ("postmark", "Postmark"),
+    ("resend", "Resend"),
+    ("scaleway", "Scaleway"),
+    ("sendgrid", "SendGrid"),
+    ("sparkpost", "SparkPost"),
+    ("unisender_go", "Unisender Go"),
+]
+
+
+class SendingBackend(models.Model):
+    """Where a workspace's mail leaves: an SMTP server (DKIM-signed with the sending domain's
+    key) or an ESP's API through django-anymail. A backend bound to a sending domain carries
+    the mail from that domain; the workspace's default carries the rest; without either, the
+    server-wide EMAIL_BACKEND does. Secrets are stored encrypted."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=8, choices=BackendKind.choices, default=BackendKind.SMTP)
+    sending_domain = models.ForeignKey(
+        "deliverability.SendingDomain",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="Carry the mail sent from this domain.",
+    )
+    is_default = models.BooleanField(
+        default=False, help_text="Carry the workspace's mail that no domain's backend carries."
+    )
+    is_active = models.BooleanField(default=True)
+    host = models.CharField(max_length=253, blank=True)
+    port = models.PositiveIntegerField(default=587)
+    security = models.CharField(
+        max_length=8, choices=SmtpSecurity.choices, default=SmtpSecurity.STARTTLS
+    )
+    username = models.CharField(max_length=254, blank=True)
+    password = models.TextField(blank=True, help_text="Encrypted.")
+    esp = models.CharField(max_length=20, choices=ESP_CHOICES, blank=True)
+    esp_settings = models.TextField(
+        blank=True, help_text='Encrypted JSON of anymail settings, e.g. {"api_key": …}.'
+    )
+    rate_per_minute = models.PositiveIntegerField(
+        null=True, blank=True, help_text="At most this many messages a minute, across workers."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = WorkspaceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "name"], name="sendingbackend_name"),
+            models.UniqueConstraint(
+                fields=["workspace"],
+                condition=Q(is_default=True),
+                name="sendingbackend_one_default",
+            ),
+            models.UniqueConstraint(
+                fields=["workspace", "sending_domain"],
+                condition=Q(sending_domain__isnull=False),
+                name="sendingbackend_one_per_domain",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

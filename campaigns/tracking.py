@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from functools import lru_cache
 
 from django.utils import timezone
+from ua_parser import parse as ua_parse
 
 from campaigns.models import EventType, Link, Message, MessageEvent
 from campaigns.pipeline import message_event
@@ -22,40 +24,38 @@ _MACHINE_AGENTS = re.compile(
 )
 
 
+# ua-parser's family names of mail clients that render HTML in a web view, mapped to the
+# client people know.
+_CLIENT_NAMES = {
+    "Mobile Safari UI/WKWebView": "Apple Mail",
+    "Apple Mail": "Apple Mail",
+    "GmailImageProxy": "Gmail",
+    "Outlook": "Outlook",
+    "Thunderbird": "Thunderbird",
+}
+_TABLETS = re.compile(r"ipad|tablet|kindle|silk|sm-t\d", re.IGNORECASE)
+
+
+@lru_cache(maxsize=4096)
 def describe_agent(user_agent: str) -> dict[str, str]:
-    """Device type, client and OS from a user agent, by plain patterns."""
-    agent = user_agent or ""
-    lowered = agent.lower()
-    if "ipad" in lowered or "tablet" in lowered:
-        device = "tablet"
-    elif any(word in lowered for word in ("iphone", "android", "mobile")):
-        device = "mobile"
-    elif agent:
-        device = "desktop"
+    """Device type (desktop, mobile, tablet, bot, unknown), mail client or browser, and OS of a
+    user agent, parsed by ua-parser. Cached: a campaign's hits come from few distinct agents."""
+    if not user_agent:
+        return {"device_type": "unknown", "client": "", "os": ""}
+    parsed = ua_parse(user_agent)
+    family = parsed.user_agent.family if parsed.user_agent else "Other"
+    os_name = parsed.os.family if parsed.os and parsed.os.family != "Other" else ""
+    device = parsed.device
+    if device is not None and device.family == "Spider":
+        device_type = "bot"
+    elif _TABLETS.search(user_agent):
+        device_type = "tablet"
+    elif device is not None and device.family not in ("Other", "Mac"):
+        device_type = "mobile"
     else:
-        device = "unknown"
-    clients = [
-        ("GoogleImageProxy", "Gmail"),
-        ("Thunderbird", "Thunderbird"),
-        ("Outlook", "Outlook"),
-        ("Microsoft Office", "Outlook"),
-        ("AppleWebKit", "Apple Mail"),
-        ("Edg/", "Edge"),
-        ("Firefox", "Firefox"),
-        ("Chrome", "Chrome"),
-        ("Safari", "Safari"),
-    ]
-    client = next((name for needle, name in clients if needle in agent), "other" if agent else "")
-    systems = [
-        ("Windows", "Windows"),
-        ("iPhone", "iOS"),
-        ("iPad", "iOS"),
-        ("Mac OS X", "macOS"),
-        ("Android", "Android"),
-        ("Linux", "Linux"),
-    ]
-    os_name = next((name for needle, name in systems if needle in agent), "")
-    return {"device_type": device, "client": client, "os": os_name}
+        device_type = "desktop"
+    client = _CLIENT_NAMES.get(family, family if family != "Other" else "other")
+    return {"device_type": device_type, "client": client[:100], "os": os_name[:100]}
 
 
 def is_machine(*, user_agent: str, method: str, message: Message, kind: str) -> bool:
@@ -104,7 +104,7 @@ def record_hit(
         url=url,
         is_machine=machine,
         user_agent=(user_agent or "")[:500],
-        **describe_agent(user_agent),
+        **describe_agent(user_agent or ""),
     )
     if contact is not None and not machine:
         _engagement(contact, "opened" if kind == EventType.OPENED else "clicked", message)

@@ -12,14 +12,19 @@ from mailcrm.querysets import WorkspaceQuerySet
 
 
 class SendingDomain(models.Model):
-    """A domain the workspace sends from. DNS records and their verification are added by the
-    deliverability issue; sending only needs the name and whether it is verified."""
+    """A domain the workspace sends from, with its DKIM key (mail sent over direct SMTP is
+    signed with it)."""
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
     domain = models.CharField(max_length=253)
     is_verified = models.BooleanField(default=False)
     verified_at = models.DateTimeField(null=True, blank=True)
+    dkim_selector = models.CharField(max_length=63, blank=True)
+    dkim_private_key = models.TextField(
+        blank=True, help_text="PEM, encrypted with FIELD_ENCRYPTION_KEY."
+    )
+    dkim_public_key = models.TextField(blank=True, help_text="Base64 DER, as published in DNS.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = WorkspaceQuerySet.as_manager()
@@ -32,6 +37,10 @@ class SendingDomain(models.Model):
 
     def __str__(self) -> str:
         return self.domain
+
+    @property
+    def has_dkim_key(self) -> bool:
+        return bool(self.dkim_selector and self.dkim_private_key)
 
 
 class SuppressionType(models.TextChoices):
