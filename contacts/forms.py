@@ -5,6 +5,7 @@ services, whose errors the views put back on these forms."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from django import forms
@@ -18,6 +19,27 @@ from contacts.models import (
     LifecycleStage,
     PropertyDefinition,
     PropertyType,
+    ScoreTier,
+    SegmentKind,
+)
+from contacts.query import (
+    BOOLEAN_FIELDS,
+    CHOICE_FIELDS,
+    COMPANY_NUMBER_FIELDS,
+    COMPANY_TEXT_FIELDS,
+    DATETIME_FIELDS,
+    MAX_QUERY_LENGTH,
+    NUMBER_FIELDS,
+    OP_WORDS,
+    OPS_BY_KIND,
+    PROPERTY_KINDS,
+    TEXT_FIELDS,
+    And,
+    Condition,
+    Or,
+    QueryError,
+    field_names,
+    parse,
 )
 
 PROPERTY_PREFIX = "properties."
@@ -273,3 +295,103 @@ class PropertyDefinitionForm(forms.Form):
         data = dict(self.cleaned_data)
         data["options"] = [line.strip() for line in data["options"].splitlines() if line.strip()]
         return data
+
+
+# --- segments ----------------------------------------------------------------------------------
+
+
+class SegmentForm(forms.Form):
+    name = forms.CharField(max_length=200, widget=forms.TextInput(attrs={"autofocus": True}))
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    kind = forms.ChoiceField(
+        choices=SegmentKind.choices,
+        initial=SegmentKind.DYNAMIC,
+        widget=forms.RadioSelect,
+        help_text="Dynamic segments follow their query; static ones keep hand-picked members.",
+    )
+    query = forms.CharField(
+        required=False,
+        max_length=MAX_QUERY_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false", "class": "query-text"}),
+        help_text="For example: status = active AND tag = vip AND last_opened_at > -30d",
+    )
+
+    def __init__(self, *args, editing: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if editing:
+            # A segment keeps its kind: its members are either computed or hand-picked.
+            del self.fields["kind"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if (
+            cleaned.get("kind", SegmentKind.DYNAMIC) == SegmentKind.DYNAMIC
+            and not (cleaned.get("query") or "").strip()
+        ):
+            self.add_error("query", "A dynamic segment needs a query.")
+        return cleaned
+
+
+def _kind_of_field(name: str, definitions: Mapping[str, PropertyDefinition]) -> str:
+    if name in TEXT_FIELDS or name in ("company." + n for n in COMPANY_TEXT_FIELDS):
+        return "text"
+    if name in CHOICE_FIELDS:
+        return "choice"
+    if name in NUMBER_FIELDS or name in ("company." + n for n in COMPANY_NUMBER_FIELDS):
+        return "number"
+    if name in DATETIME_FIELDS:
+        return "datetime"
+    if name in BOOLEAN_FIELDS:
+        return "boolean"
+    if name in ("tag", "list"):
+        return "membership"
+    if name == "segment":
+        return "segment"
+    return PROPERTY_KINDS[definitions[name.removeprefix("properties.")].type]
+
+
+CHOICES_OF_FIELD = {
+    "status": ContactStatus.values,
+    "lifecycle_stage": LifecycleStage.values,
+    "source": ContactSource.values,
+    "score_tier": ScoreTier.values,
+    "tracking_opt_out": ["true", "false"],
+}
+
+
+def query_builder_fields(
+    definitions: Mapping[str, PropertyDefinition], names: Mapping[str, list[str]]
+) -> list[dict[str, Any]]:
+    """What the row builder offers: every field of the query language with the operators
+    its kind accepts and, where known, the values to suggest. ``names`` holds the tag, list
+    and segment names of the workspace."""
+    fields = []
+    for name in field_names(definitions):
+        kind = _kind_of_field(name, definitions)
+        choices = CHOICES_OF_FIELD.get(name) or names.get(name) or []
+        definition = definitions.get(name.removeprefix("properties."))
+        if definition is not None and name.startswith(PROPERTY_PREFIX):
+            choices = [str(o) for o in definition.options or []] or choices
+            if kind == "boolean":
+                choices = ["true", "false"]
+        ops = [{"value": op, "label": OP_WORDS.get(op, op)} for op in OPS_BY_KIND[kind]]
+        fields.append({"name": name, "kind": kind, "ops": ops, "choices": list(choices)})
+    return fields
+
+
+def query_builder_rows(text: str) -> dict[str, Any] | None:
+    """The builder's rows for a query that is a flat AND or OR of conditions; None when the
+    query is more than the builder shows (NOT, brackets mixing AND and OR) or does not parse."""
+    try:
+        tree = parse(text)
+    except QueryError:
+        return None
+    join, items = "AND", (tree,)
+    if isinstance(tree, And | Or):
+        join, items = ("AND" if isinstance(tree, And) else "OR"), tree.items
+    if not all(isinstance(item, Condition) for item in items):
+        return None
+    rows = [
+        {"field": c.field, "op": c.op, "value": ", ".join(v.text for v in c.values)} for c in items
+    ]
+    return {"join": join, "rows": rows}
