@@ -15,6 +15,7 @@ from django.db.models import QuerySet
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from contacts.enrichment import enrich_contacts
 from contacts.models import (
     MANUAL_ACTIVITY_KINDS,
     Activity,
@@ -188,6 +189,7 @@ def contact_create(
         subject_id=contact.id,
         data=_snapshot(contact) | {"tags": sorted(tags or [])},
     )
+    enrich_contacts(workspace, [contact.id])
     segments_contacts_changed(workspace, [contact.id])
     return contact
 
@@ -237,6 +239,8 @@ def contact_update(
             actor=actor,
             data={"changed": sorted(changed)},
         ).save()
+        if "email" in changed:
+            enrich_contacts(workspace, [contact.id])
     if tags is not None:
         changed |= _replace_tags(contact, tags, actor)
     if lists is not None:

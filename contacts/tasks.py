@@ -24,3 +24,10 @@ def evaluate_changed_contacts(workspace_id: str) -> int:
 def refresh_all_segments() -> int:
     """Scheduled: queries with relative dates (``-30d``) drift as time passes."""
     return sum(segmentation.refresh_workspace_segments(ws) for ws in Workspace.objects.all())
+
+
+def recompute_scores(workspace_id: str) -> int:
+    from contacts.scoring import scores_recompute
+
+    workspace = Workspace.objects.filter(pk=workspace_id).first()
+    return scores_recompute(workspace) if workspace is not None else 0

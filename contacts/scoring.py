@@ -1,0 +1,260 @@
+"""Lead scoring: points per engagement event, tiers from the workspace's thresholds.
+
+``record_engagement`` is the one door through which sending, tracking, webhooks and
+deliverability report what a contact did; it moves the counters, the score, the tier and the
+timeline with one UPDATE of ``F()`` expressions, so concurrent hits never lose a point."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import (
+    Case,
+    Exists,
+    F,
+    IntegerField,
+    Max,
+    OuterRef,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, Greatest
+from django.db.models.lookups import GreaterThanOrEqual
+from django.utils import timezone
+
+from contacts.models import Activity, ActivityKind, Contact, ScoreTier, ScoringSettings
+from contacts.segmentation import segments_contacts_changed
+from mailcrm.models import Workspace
+
+# Event -> the timeline entry it writes.
+EVENT_ACTIVITY = {
+    "sent": ActivityKind.EMAIL_SENT,
+    "opened": ActivityKind.EMAIL_OPENED,
+    "clicked": ActivityKind.EMAIL_CLICKED,
+    "replied": ActivityKind.REPLIED,
+    "visited_page": ActivityKind.PAGE_VISITED,
+    "bounced": ActivityKind.EMAIL_BOUNCED,
+    "complained": ActivityKind.EMAIL_COMPLAINED,
+    "unsubscribed": ActivityKind.UNSUBSCRIBED,
+}
+# Events that may carry points; an unsubscribe always resets the score to 0 instead.
+SCORED_EVENTS = tuple(event for event in EVENT_ACTIVITY if event != "unsubscribed")
+# Event -> (counter, last-time column) it moves.
+EVENT_COUNTERS = {
+    "sent": ("sends", "last_sent_at"),
+    "opened": ("opens", "last_opened_at"),
+    "clicked": ("clicks", "last_clicked_at"),
+}
+MAX_POINTS = 1000
+MAX_THRESHOLD = 1_000_000
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def scoring_settings(workspace: Workspace | Any) -> ScoringSettings:
+    """The workspace's (or workspace id's) scoring settings, created with the defaults on
+    first use."""
+    settings, _ = ScoringSettings.objects.get_or_create(
+        workspace_id=getattr(workspace, "pk", workspace)
+    )
+    return settings
+
+
+def tier_for(score: int, settings: ScoringSettings) -> str:
+    if score >= settings.hot_threshold:
+        return ScoreTier.HOT
+    if score >= settings.warm_threshold:
+        return ScoreTier.WARM
+    return ScoreTier.COLD
+
+
+def _tier_case(score, settings: ScoringSettings) -> Case:
+    """The tier of the SQL expression ``score``."""
+    return Case(
+        When(GreaterThanOrEqual(score, settings.hot_threshold), then=Value(ScoreTier.HOT)),
+        When(GreaterThanOrEqual(score, settings.warm_threshold), then=Value(ScoreTier.WARM)),
+        default=Value(ScoreTier.COLD),
+    )
+
+
+@transaction.atomic
+def record_engagement(
+    *,
+    contact: Contact,
+    event: str,
+    campaign_id: Any = None,
+    at: datetime | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> Contact:
+    """Count one engagement of ``contact``: counters and last-engaged time, points per the
+    workspace's rules (an unsubscribe resets the score to 0), the tier, one timeline entry.
+    The in-memory ``contact`` is refreshed with the new values and returned."""
+    if event not in EVENT_ACTIVITY:
+        raise ValidationError({"event": [f"Unknown engagement event '{event}'."]})
+    at = at or timezone.now()
+    settings = scoring_settings(contact.workspace_id)
+    points = 0 if event == "unsubscribed" else _points(settings.rules, event)
+    updates: dict[str, Any] = {}
+    if event in EVENT_COUNTERS:
+        counter, last_at = EVENT_COUNTERS[event]
+        updates[counter] = F(counter) + 1
+        # Greatest() is NULL on SQLite when an argument is: coalesce first.
+        updates[last_at] = Greatest(Coalesce(F(last_at), Value(at)), Value(at))
+    if event == "unsubscribed":
+        updates["score"] = Value(0)
+        updates["score_tier"] = Value(tier_for(0, settings))
+    elif points:
+        new_score = F("score") + points
+        updates["score"] = new_score
+        updates["score_tier"] = _tier_case(new_score, settings)
+    if updates:
+        updates["updated_at"] = timezone.now()
+        if not Contact.objects.filter(pk=contact.pk).update(**updates):
+            return contact  # deleted meanwhile: nothing to count
+        contact.refresh_from_db(fields=["score", "score_tier", *_counter_fields(event)])
+    data: dict[str, Any] = {"event": event, "points": points, "score": contact.score}
+    if campaign_id is not None:
+        data["campaign_id"] = str(campaign_id)
+    if details:
+        data.update(details)
+    Activity.objects.create(
+        workspace_id=contact.workspace_id,
+        contact=contact,
+        kind=EVENT_ACTIVITY[event],
+        subject=str((details or {}).get("subject", ""))[:300],
+        data=data,
+        occurred_at=at,
+    )
+    if updates:
+        segments_contacts_changed(contact.workspace_id, [contact.pk])
+    return contact
+
+
+def _counter_fields(event: str) -> tuple[str, ...]:
+    return EVENT_COUNTERS.get(event, ())
+
+
+def _points(rules: Mapping[str, Any], event: str) -> int:
+    value = rules.get(event, 0) if isinstance(rules, Mapping) else 0
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+# --- settings ----------------------------------------------------------------------------------
+
+
+def _clean_rules(rules: Any) -> dict[str, int]:
+    if not isinstance(rules, Mapping):
+        raise ValidationError({"rules": ["Must be an object of event names to points."]})
+    errors: dict[str, list[str]] = {}
+    cleaned: dict[str, int] = {}
+    for event, points in rules.items():
+        if event not in SCORED_EVENTS:
+            known = ", ".join(SCORED_EVENTS)
+            errors[f"rules.{event}"] = [f"Unknown event; use one of: {known}."]
+        elif not isinstance(points, int) or isinstance(points, bool):
+            errors[f"rules.{event}"] = ["Points must be a whole number."]
+        elif abs(points) > MAX_POINTS:
+            errors[f"rules.{event}"] = [f"Points must be between -{MAX_POINTS} and {MAX_POINTS}."]
+        else:
+            cleaned[event] = points
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
+def _clean_thresholds(hot: Any, warm: Any) -> None:
+    errors: dict[str, list[str]] = {}
+    for name, value in (("hot_threshold", hot), ("warm_threshold", warm)):
+        if not isinstance(value, int) or isinstance(value, bool):
+            errors[name] = ["Must be a whole number."]
+        elif not 0 <= value <= MAX_THRESHOLD:
+            errors[name] = [f"Must be between 0 and {MAX_THRESHOLD}."]
+    if not errors and hot <= warm:
+        errors["hot_threshold"] = ["Must be greater than the warm threshold."]
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def scoring_update(
+    *,
+    workspace: Workspace,
+    rules: Mapping[str, Any],
+    hot_threshold: int,
+    warm_threshold: int,
+    recompute: bool = True,
+) -> ScoringSettings:
+    """Replace the rules and thresholds. With ``recompute``, scores and tiers are recomputed
+    in the background after commit (see ``scores_recompute``)."""
+    cleaned = _clean_rules(rules)
+    _clean_thresholds(hot_threshold, warm_threshold)
+    settings = scoring_settings(workspace)
+    settings = ScoringSettings.objects.select_for_update().get(pk=settings.pk)
+    settings.rules = cleaned
+    settings.hot_threshold = hot_threshold
+    settings.warm_threshold = warm_threshold
+    settings.save()
+    if recompute:
+        workspace_id = str(workspace.pk)
+        transaction.on_commit(lambda: _enqueue_recompute(workspace_id))
+    return settings
+
+
+def _enqueue_recompute(workspace_id: str) -> None:
+    from django_q.tasks import async_task
+
+    async_task("contacts.tasks.recompute_scores", workspace_id, group="scoring")
+
+
+# --- recompute ---------------------------------------------------------------------------------
+
+
+def _engagement_points(settings: ScoringSettings) -> Case:
+    """Points of one timeline entry under the current rules."""
+    return Case(
+        *(
+            When(kind=EVENT_ACTIVITY[event], then=Value(_points(settings.rules, event)))
+            for event in SCORED_EVENTS
+        ),
+        default=Value(0),
+        output_field=IntegerField(),
+    )
+
+
+@transaction.atomic
+def scores_recompute(workspace: Workspace) -> int:
+    """Recompute scores from the timeline under the current rules, then every tier.
+
+    A contact's score is the sum of the points of its engagement entries since its last
+    unsubscribe. Contacts with no engagement on their timeline keep their score (it may have
+    been imported), so only their tier follows the thresholds. Two UPDATEs, no loop."""
+    settings = scoring_settings(workspace)
+    scored_kinds = [EVENT_ACTIVITY[event] for event in SCORED_EVENTS]
+    last_unsubscribe = (
+        Activity.objects.filter(contact_id=OuterRef("contact_id"), kind=ActivityKind.UNSUBSCRIBED)
+        .values("contact_id")
+        .annotate(last=Max("occurred_at"))
+        .values("last")
+    )
+    since = Activity.objects.filter(
+        contact_id=OuterRef("pk"),
+        kind__in=scored_kinds,
+        occurred_at__gt=Coalesce(Subquery(last_unsubscribe), Value(EPOCH)),
+    )
+    total = (
+        since.values("contact_id").annotate(total=Sum(_engagement_points(settings))).values("total")
+    )
+    engaged = Activity.objects.filter(
+        contact_id=OuterRef("pk"), kind__in=[*scored_kinds, ActivityKind.UNSUBSCRIBED]
+    )
+    contacts = Contact.objects.for_workspace(workspace)
+    changed = contacts.filter(Exists(engaged)).update(
+        score=Coalesce(Subquery(total, output_field=IntegerField()), Value(0))
+    )
+    contacts.update(score_tier=_tier_case(F("score"), settings))
+    return changed
