@@ -16,6 +16,9 @@ from mailcrm.tests.factories import ApiKeyFactory, MembershipFactory, UserFactor
 
 PASSWORD = "secret-pass-1"
 
+# Real-browser fixtures (browser, page, sign_in) for the dashboard journeys.
+pytest_plugins = ["tests.browser"]
+
 
 @pytest.fixture
 def workspace(db):
