@@ -5,7 +5,9 @@ is simply not found. The click redirect only ever goes to a link stored for that
 from __future__ import annotations
 
 import base64
+import hashlib
 
+from django.conf import settings
 from django.core.cache import cache
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -19,17 +21,29 @@ from contacts.models import ContactList
 from deliverability import services as deliverability
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
-HITS_PER_MINUTE = 600
+# One recipient's token: a person reopening a mail a few times is fine, a flood is not.
+HITS_PER_TOKEN_PER_MINUTE = 60
 
 
-def _limited(request, bucket: str) -> bool:
-    address = request.META.get("REMOTE_ADDR", "?")
-    key = f"public:{bucket}:{address}"
+def _over(key: str, limit: int) -> bool:
     cache.add(key, 0, timeout=60)
     try:
-        return cache.incr(key) > HITS_PER_MINUTE
+        return cache.incr(key) > limit
     except ValueError:
         return False
+
+
+def _limited(request, bucket: str, token: str = "") -> bool:
+    """Per token, and per address (generous: a mailbox provider's image proxy fetches the
+    opens of all its users from few addresses; PUBLIC_HITS_PER_MINUTE, 0 = no address limit)."""
+    if token and _over(
+        f"public:{bucket}:t:{hashlib.sha256(token.encode()).hexdigest()[:32]}",
+        HITS_PER_TOKEN_PER_MINUTE,
+    ):
+        return True
+    per_address = settings.PUBLIC_HITS_PER_MINUTE
+    address = request.META.get("REMOTE_ADDR", "?")
+    return bool(per_address) and _over(f"public:{bucket}:{address}", per_address)
 
 
 def _too_many() -> HttpResponse:
@@ -40,7 +54,7 @@ def _too_many() -> HttpResponse:
 
 @require_http_methods(["GET", "HEAD"])
 def open_pixel(request, token: str):
-    if _limited(request, "open"):
+    if _limited(request, "open", token):
         return _too_many()
     message = tracking.resolve_open(token)
     if message is None:
@@ -58,7 +72,7 @@ def open_pixel(request, token: str):
 
 @require_http_methods(["GET", "HEAD"])
 def click(request, token: str):
-    if _limited(request, "click"):
+    if _limited(request, "click", token):
         return _too_many()
     resolved = tracking.resolve_click(token)
     if resolved is None:
@@ -107,7 +121,7 @@ def _unsubscribe(message: Message, source: str) -> None:
 def unsubscribe(request, token: str):
     """GET only shows the page (mail scanners follow links); POST unsubscribes — from the page's
     button or as the RFC 8058 one-click request. A replay changes nothing."""
-    if _limited(request, "unsubscribe"):
+    if _limited(request, "unsubscribe", token):
         return _too_many()
     message = _message_for(token, "unsubscribe")
     if request.method == "POST":
@@ -124,7 +138,7 @@ def unsubscribe(request, token: str):
 @require_http_methods(["GET", "POST"])
 def preferences(request, token: str):
     """The preference centre: choose lists, unsubscribe from all, or resubscribe."""
-    if _limited(request, "preferences"):
+    if _limited(request, "preferences", token):
         return _too_many()
     message = _message_for(token, "preferences")
     workspace = message.workspace

@@ -26,6 +26,8 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["*"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Tracking, unsubscribe and preference hits per minute from one address (0 = unlimited).
+PUBLIC_HITS_PER_MINUTE = env_int("PUBLIC_HITS_PER_MINUTE", 6000)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
