@@ -395,3 +395,61 @@ def query_builder_rows(text: str) -> dict[str, Any] | None:
         {"field": c.field, "op": c.op, "value": ", ".join(v.text for v in c.values)} for c in items
     ]
     return {"join": join, "rows": rows}
+
+
+# --- lead scoring ------------------------------------------------------------------------------
+
+EVENT_LABELS = {
+    "sent": "Email sent",
+    "opened": "Email opened",
+    "clicked": "Link clicked",
+    "replied": "Replied",
+    "visited_page": "Visited a page",
+    "bounced": "Email bounced",
+    "complained": "Marked as spam",
+}
+POINTS_PREFIX = "points_"
+
+
+class ScoringForm(forms.Form):
+    """Points per event (one field each) and the tier thresholds."""
+
+    hot_threshold = forms.IntegerField(label="Hot from", help_text="Score at or above: hot.")
+    warm_threshold = forms.IntegerField(label="Warm from", help_text="At or above: warm.")
+    recompute = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Recompute every contact's score and tier from its timeline now",
+    )
+
+    def __init__(self, *args, events: tuple[str, ...], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.events = events
+        for event in events:
+            self.fields[POINTS_PREFIX + event] = forms.IntegerField(
+                label=EVENT_LABELS.get(event, event.replace("_", " ").capitalize()),
+                initial=0,
+                widget=forms.NumberInput(attrs={"step": 1}),
+            )
+
+    @classmethod
+    def initial_for(cls, settings) -> dict[str, Any]:
+        initial = {
+            "hot_threshold": settings.hot_threshold,
+            "warm_threshold": settings.warm_threshold,
+        }
+        return initial | {POINTS_PREFIX + k: v for k, v in (settings.rules or {}).items()}
+
+    @property
+    def point_fields(self) -> list[forms.BoundField]:
+        return [self[POINTS_PREFIX + event] for event in self.events]
+
+    def values(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        rules = {event: data[POINTS_PREFIX + event] for event in self.events}
+        return {
+            "rules": {event: points for event, points in rules.items() if points},
+            "hot_threshold": data["hot_threshold"],
+            "warm_threshold": data["warm_threshold"],
+            "recompute": data["recompute"],
+        }

@@ -45,6 +45,7 @@ urlpatterns = [
     path("segments/<uuid:pk>/delete/", views.SegmentDeleteView.as_view(), name="segment_delete"),
     path("segments/<uuid:pk>/refresh/", views.SegmentRefreshView.as_view(), name="segment_refresh"),
     path("segments/<uuid:pk>/export/", views.SegmentExportView.as_view(), name="segment_export"),
+    path("scoring/", views.ScoringView.as_view(), name="scoring"),
     path("properties/", views.PropertiesView.as_view(), name="properties"),
     path("properties/new/", views.PropertyCreateView.as_view(), name="property_new"),
     path("properties/<uuid:pk>/edit/", views.PropertyEditView.as_view(), name="property_edit"),

@@ -11,6 +11,7 @@ from functools import cached_property
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -18,7 +19,7 @@ from django.urls import reverse
 from django.views import View
 from django.views.generic import TemplateView
 
-from contacts import segmentation, services
+from contacts import scoring, segmentation, services
 from contacts.filtersets import ContactFilterSet, TagFilterSet
 from contacts.forms import (
     ActivityForm,
@@ -27,6 +28,7 @@ from contacts.forms import (
     ContactForm,
     ContactListForm,
     PropertyDefinitionForm,
+    ScoringForm,
     SegmentForm,
     TagForm,
     TagNameForm,
@@ -39,6 +41,7 @@ from contacts.models import (
     Contact,
     ContactList,
     PropertyDefinition,
+    ScoreTier,
     Segment,
     SegmentKind,
     Tag,
@@ -680,3 +683,50 @@ class SegmentDeleteView(ConfirmDeleteView):
         except DomainError as exc:  # other segments use it
             messages.error(request, exc.message)
             return redirect("dashboard:contacts:segment", self.get_object().pk)
+
+
+# --- lead scoring ------------------------------------------------------------------------------
+
+
+class ScoringView(ServiceFormView):
+    """Points per event and tier thresholds. Viewers see them; only editors may save."""
+
+    editing = False
+    form_class = ScoringForm
+    template_name = "contacts/scoring.html"
+    success_message = "Saved the scoring rules."
+    conflict_field = None
+
+    @cached_property
+    def settings(self):
+        return scoring.scoring_settings(self.workspace)
+
+    @property
+    def error_aliases(self):
+        return {f"rules.{event}": f"points_{event}" for event in scoring.SCORED_EVENTS}
+
+    def get_initial(self):
+        return ScoringForm.initial_for(self.settings) | {"recompute": True}
+
+    def get_form_kwargs(self):
+        return super().get_form_kwargs() | {"events": scoring.SCORED_EVENTS}
+
+    def get_context_data(self, **kwargs):
+        tiers = dict(
+            self.scoped(Contact).visible().values_list("score_tier").annotate(n=Count("pk"))
+        )
+        return super().get_context_data(
+            settings=self.settings,
+            tiers=[(tier, tiers.get(tier.value, 0)) for tier in ScoreTier],
+            can_edit=may_edit(self.membership),
+            **kwargs,
+        )
+
+    def perform(self, form):
+        values = form.values()
+        if values["recompute"]:
+            self.success_message += " Scores and tiers are being recomputed."
+        return scoring.scoring_update(workspace=self.workspace, **values)
+
+    def get_success_url(self):
+        return reverse("dashboard:contacts:scoring")
