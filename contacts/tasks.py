@@ -21,6 +21,14 @@ def evaluate_changed_contacts(workspace_id: str) -> int:
     return segmentation.evaluate_changed_contacts(workspace)
 
 
+def run_import(job_id: str) -> str | None:
+    """A CSV import; a rerun of a finished job does nothing."""
+    from contacts.imports import import_run
+
+    job = import_run(job_id)
+    return job.status if job is not None else None
+
+
 def refresh_all_segments() -> int:
     """Scheduled: queries with relative dates (``-30d``) drift as time passes."""
     return sum(segmentation.refresh_workspace_segments(ws) for ws in Workspace.objects.all())
@@ -31,3 +39,10 @@ def recompute_scores(workspace_id: str) -> int:
 
     workspace = Workspace.objects.filter(pk=workspace_id).first()
     return scores_recompute(workspace) if workspace is not None else 0
+
+
+def run_bulk_job(job_id: str) -> str | None:
+    from contacts.bulk import bulk_job_run
+
+    job = bulk_job_run(job_id)
+    return job.status if job is not None else None

@@ -1,0 +1,464 @@
+"""CSV import: reading messy files, validating rows, writing in chunks, the API, isolation."""
+
+import json
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from contacts import imports
+from contacts.imports import ImportFileError, ImportTooLarge, import_run, import_start
+from contacts.models import (
+    Activity,
+    ActivityKind,
+    Contact,
+    ContactTag,
+    ImportJob,
+    ImportUpload,
+    JobStatus,
+    ListMembership,
+    PropertyDefinition,
+    PropertyType,
+    SegmentDirtyContact,
+)
+from contacts.segmentation import segment_create
+from contacts.tests.factories import (
+    ContactFactory,
+    ContactListFactory,
+    PropertyDefinitionFactory,
+)
+from mailcrm.models import Event
+
+MESSY = (
+    "\ufeffE-mail;First Name;Last Name;Plan;Notes\r\n"
+    "jane@example.com;Jane;Smith;pro;likes tea\r\n"
+    "\r\n"
+    'bob@example.com;Bob;"Multi\nLine";starter;"semi;colon"\r\n'
+    "not-an-email;Nope;Bad;pro;\r\n"
+    "JANE@EXAMPLE.COM;Again;Dup;pro;\r\n"
+    "carol@example.com;Carol;;platinum;\r\n"
+    ";No;Email;pro;\r\n"
+    "dave@Example.COM;Dave;;;\r\n"
+    ";;;;\r\n"
+)
+MESSY_MAPPING = {
+    "E-mail": "email",
+    "First Name": "first_name",
+    "Last Name": "last_name",
+    "Plan": "properties.plan",
+}
+
+
+@pytest.fixture
+def plan_property(workspace):
+    return PropertyDefinitionFactory(
+        workspace=workspace, key="plan", type=PropertyType.SELECT, options=["starter", "pro"]
+    )
+
+
+def run(workspace, data, mapping=None, **options):
+    """Start an import and run it at once, as a worker would."""
+    if isinstance(data, str):
+        data = data.encode()
+    job = import_start(workspace=workspace, data=data, filename="t.csv", mapping=mapping, **options)
+    return import_run(job.pk)
+
+
+def emails(workspace):
+    return sorted(Contact.objects.for_workspace(workspace).values_list("email", flat=True))
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+def test_preview_reads_bom_semicolons_and_suggests_a_mapping():
+    preview = imports.read_preview(MESSY.encode())
+    assert preview.encoding == "utf-8-sig"
+    assert preview.delimiter == ";"
+    assert preview.columns == ["E-mail", "First Name", "Last Name", "Plan", "Notes"]
+    assert preview.rows[1] == ["bob@example.com", "Bob", "Multi\nLine", "starter", "semi;colon"]
+    assert len(preview.rows) == 5
+    assert preview.suggested_mapping == {
+        "E-mail": "email",
+        "First Name": "first_name",
+        "Last Name": "last_name",
+    }
+
+
+def test_preview_suggests_properties_of_the_workspace(workspace, plan_property):
+    preview = imports.read_preview(MESSY.encode(), workspace)
+    assert preview.suggested_mapping["Plan"] == "properties.plan"
+
+
+def test_preview_reads_latin1_with_tabs():
+    data = "email\tname\tcompany\nrene@example.com\tRené Müller\tCafé Zoë\n".encode("latin-1")
+    preview = imports.read_preview(data)
+    assert preview.delimiter == "\t"
+    assert preview.encoding in ("cp1252", "latin-1")
+    assert preview.rows == [["rene@example.com", "René Müller", "Café Zoë"]]
+    assert preview.suggested_mapping == {"email": "email", "name": "name", "company": "company"}
+
+
+def test_preview_reads_utf16_excel_text():
+    data = "Email,Company\nzoe@example.com,Ünïcode Ltd\n".encode("utf-16")
+    preview = imports.read_preview(data)
+    assert preview.encoding == "utf-16"
+    assert preview.rows == [["zoe@example.com", "Ünïcode Ltd"]]
+
+
+def test_a_file_without_header_maps_its_address_column():
+    preview = imports.read_preview(b"Jane,jane@example.com\nBob,bob@example.com\n")
+    assert not preview.has_header
+    assert preview.columns == ["Column 1", "Column 2"]
+    assert preview.suggested_mapping == {"Column 2": "email"}
+    assert preview.rows[0] == ["Jane", "jane@example.com"]
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"", "empty"),
+        (b"  \r\n\r\n", "empty"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "PNG"),
+        (b"PK\x03\x04\x14\x00\x06\x00", "Excel"),
+        (bytes(range(256)) * 40, "binary"),
+    ],
+)
+def test_unreadable_files_are_refused_with_a_reason(data, reason):
+    with pytest.raises(ImportFileError) as exc:
+        imports.read_preview(data)
+    assert reason in exc.value.reason
+    assert "file" in exc.value.message_dict
+
+
+# --- starting ----------------------------------------------------------------------------------
+
+
+def test_mapping_errors_name_the_mapping(workspace):
+    data = b"email,plan\na@example.com,pro\n"
+    cases = [
+        ({"email": "email", "plan": "properties.nope"}, "unknown property 'nope'"),
+        ({"email": "email", "plan": "favourite_colour"}, "unknown field"),
+        ({"email": "email", "missing": "first_name"}, "not in the file"),
+        ({"plan": "first_name"}, "Map one column to email"),
+        ({"email": "email", "plan": "email"}, "both map to 'email'"),
+    ]
+    for mapping, reason in cases:
+        with pytest.raises(ValidationError) as exc:
+            import_start(workspace=workspace, data=data, filename="x.csv", mapping=mapping)
+        assert reason in " ".join(exc.value.message_dict["mapping"])
+    assert not ImportJob.objects.exists()
+
+
+def test_too_large_files_are_refused_before_anything_is_stored(workspace):
+    data = b"email\n" + b"a" * imports.MAX_IMPORT_BYTES
+    with pytest.raises(ImportTooLarge) as exc:
+        import_start(workspace=workspace, data=data, filename="big.csv", mapping=None)
+    assert exc.value.status_code == 413
+    assert not ImportJob.objects.exists()
+
+
+def test_a_header_without_rows_is_refused(workspace):
+    with pytest.raises(ImportFileError):
+        import_start(workspace=workspace, data=b"email,name\n", filename="x.csv", mapping=None)
+
+
+def test_another_workspaces_list_is_refused(workspace, outsider):
+    with pytest.raises(ValidationError) as exc:
+        import_start(
+            workspace=workspace,
+            data=b"email\na@example.com\n",
+            filename="x.csv",
+            mapping=None,
+            contact_list=outsider.list,
+        )
+    assert "list_id" in exc.value.message_dict
+
+
+def test_create_properties_defines_them_first(workspace):
+    job = run(
+        workspace,
+        "email,industry,seats\na@example.com,SaaS,12\nb@example.com,Retail,many\n",
+        {"email": "email", "industry": "properties.industry", "seats": "properties.seats"},
+        create_properties={"industry": "text", "seats": "number"},
+    )
+    assert PropertyDefinition.objects.get(workspace=workspace, key="seats").type == "number"
+    assert job.created == 1
+    assert job.errors == [{"row": 3, "reason": "seats (number) must be a number: 'many'"}]
+    assert Contact.objects.get(email="a@example.com").properties == {
+        "industry": "SaaS",
+        "seats": 12,
+    }
+
+
+def test_create_properties_refuses_unknown_types(workspace):
+    with pytest.raises(ValidationError) as exc:
+        import_start(
+            workspace=workspace,
+            data=b"email,x\na@example.com,1\n",
+            filename="x.csv",
+            mapping={"email": "email", "x": "properties.x"},
+            create_properties={"x": "colour"},
+        )
+    assert "create_properties" in exc.value.message_dict
+    assert not PropertyDefinition.objects.filter(key="x").exists()
+
+
+# --- running -----------------------------------------------------------------------------------
+
+
+def test_a_messy_file_keeps_good_rows_and_reports_bad_ones(workspace, plan_property):
+    job = run(workspace, MESSY, MESSY_MAPPING)
+    assert job.status == JobStatus.DONE
+    assert emails(workspace) == ["bob@example.com", "dave@example.com", "jane@example.com"]
+    assert (job.total_rows, job.processed) == (7, 7)
+    assert (job.created, job.updated, job.skipped, job.error_count) == (3, 0, 0, 4)
+    # Rows are numbered as in a spreadsheet: the header is row 1, the blank line row 3.
+    assert job.errors == [
+        {"row": 5, "reason": "'not-an-email' is not a valid email address"},
+        {"row": 6, "reason": "JANE@example.com already appears in row 2"},
+        {
+            "row": 7,
+            "reason": "plan (select) must be one of: starter, pro: 'platinum'",
+        },
+        {"row": 8, "reason": "no email address"},
+    ]
+    bob = Contact.objects.get(email="bob@example.com")
+    assert (bob.first_name, bob.last_name, bob.properties) == (
+        "Bob",
+        "Multi\nLine",
+        {"plan": "starter"},
+    )
+    assert bob.source == "import"
+    assert not ImportUpload.objects.exists()
+
+
+def test_every_row_is_accounted_for(workspace, plan_property):
+    job = run(workspace, MESSY, MESSY_MAPPING)
+    assert job.created + job.updated + job.skipped + job.error_count == job.total_rows
+
+
+def test_existing_contacts_are_updated_and_blank_cells_keep_values(workspace, plan_property):
+    jane = ContactFactory(
+        workspace=workspace,
+        email="Jane@Example.com",
+        first_name="Janet",
+        last_name="Old",
+        phone="+1 555 0100",
+        properties={"plan": "starter", "other": 1},
+    )
+    job = run(
+        workspace,
+        "email,first,last,phone,plan\njane@example.com,Jane,,,pro\n",
+        {
+            "email": "email",
+            "first": "first_name",
+            "last": "last_name",
+            "phone": "phone",
+            "plan": "properties.plan",
+        },
+    )
+    assert (job.created, job.updated) == (0, 1)
+    jane.refresh_from_db()
+    assert jane.email == "Jane@Example.com"
+    assert (jane.first_name, jane.last_name, jane.phone) == ("Jane", "Old", "+1 555 0100")
+    assert jane.properties == {"plan": "pro", "other": 1}
+    assert Contact.objects.for_workspace(workspace).count() == 1
+
+
+def test_update_existing_false_skips_known_contacts(workspace):
+    jane = ContactFactory(workspace=workspace, email="jane@example.com", first_name="Janet")
+    job = run(
+        workspace,
+        "email,first\nJANE@example.com,Jane\nnew@example.com,New\n",
+        {"email": "email", "first": "first_name"},
+        update_existing=False,
+        tags=["imported"],
+    )
+    assert (job.created, job.updated, job.skipped) == (1, 0, 1)
+    jane.refresh_from_db()
+    assert jane.first_name == "Janet"
+    assert not ContactTag.objects.filter(contact=jane).exists()
+
+
+def test_tags_and_list_are_applied_to_every_imported_contact(workspace):
+    contact_list = ContactListFactory(workspace=workspace, name="Fair 2025")
+    existing = ContactFactory(workspace=workspace, email="old@example.com")
+    job = run(
+        workspace,
+        "email\nold@example.com\nnew@example.com\n",
+        None,
+        tags=["fair", "Lead"],
+        contact_list=contact_list,
+    )
+    assert (job.created, job.updated) == (1, 1)
+    for contact in Contact.objects.for_workspace(workspace):
+        assert sorted(contact.tags.values_list("name", flat=True)) == ["Lead", "fair"]
+        assert list(contact.lists.all()) == [contact_list]
+    assert ListMembership.objects.filter(contact=existing).count() == 1
+
+
+def test_standard_fields_are_validated(workspace):
+    job = run(
+        workspace,
+        "email,name,status,stage,opt\n"
+        "a@example.com,Ann Lee Jones,Unsubscribed,Marketing qualified,yes\n"
+        "b@example.com,Bo,gone,lead,\n"
+        "c@example.com,Cy,,wizard,maybe\n",
+        {
+            "email": "email",
+            "name": "name",
+            "status": "status",
+            "stage": "lifecycle_stage",
+            "opt": "tracking_opt_out",
+        },
+    )
+    ann = Contact.objects.get(email="a@example.com")
+    assert (ann.first_name, ann.last_name) == ("Ann", "Lee Jones")
+    assert (ann.status, ann.lifecycle_stage, ann.tracking_opt_out) == (
+        "unsubscribed",
+        "marketing_qualified",
+        True,
+    )
+    assert [error["row"] for error in job.errors] == [3, 4]
+    assert "status 'gone' is not one of" in job.errors[0]["reason"]
+    assert "lifecycle_stage 'wizard'" in job.errors[1]["reason"]
+    assert "tracking_opt_out 'maybe'" in job.errors[1]["reason"]
+
+
+def test_rows_are_written_in_chunks_with_progress(workspace, monkeypatch):
+    monkeypatch.setattr(imports, "CHUNK_ROWS", 3)
+    rows = "".join(f"user{n}@example.com\n" for n in range(10)) + "USER1@example.com\n"
+    job = run(workspace, "email\n" + rows, None)
+    assert (job.total_rows, job.processed, job.created, job.error_count) == (11, 11, 10, 1)
+    assert job.errors == [{"row": 12, "reason": "USER1@example.com already appears in row 3"}]
+
+
+def test_timeline_events_and_segments_are_recorded_in_bulk(
+    workspace, django_assert_max_num_queries
+):
+    segment_create(workspace=workspace, name="Imported", query="source = import")
+    ContactFactory(workspace=workspace, email="old@example.com")
+    rows = "".join(f"user{n}@example.com\n" for n in range(200)) + "old@example.com\n"
+    job = import_start(
+        workspace=workspace,
+        data=("email\n" + rows).encode(),
+        filename="f.csv",
+        mapping=None,
+        tags=["t"],
+    )
+    with django_assert_max_num_queries(40):
+        job = import_run(job.pk)
+    assert (job.created, job.updated) == (200, 1)
+    assert Activity.objects.filter(kind=ActivityKind.IMPORTED).count() == 201
+    assert Event.objects.filter(type="contact.created").count() == 200
+    updated = Event.objects.get(type="contact.updated")
+    assert updated.data["email"] == "old@example.com"
+    assert SegmentDirtyContact.objects.filter(workspace=workspace).count() == 201
+
+
+def test_the_plan_limit_holds_for_imports(workspace):
+    workspace.limit_contacts = 3
+    workspace.save()
+    ContactFactory(workspace=workspace, email="old@example.com")
+    job = run(workspace, "email\na@example.com\nb@example.com\nold@example.com\nc@example.com\n")
+    assert (job.created, job.updated, job.error_count) == (2, 1, 1)
+    assert job.errors == [{"row": 5, "reason": "the workspace's plan allows 3 contacts"}]
+    assert Contact.objects.for_workspace(workspace).count() == 3
+
+
+def test_a_finished_import_is_not_run_again(workspace):
+    job = run(workspace, "email\na@example.com\n")
+    assert import_run(job.pk) is None
+    assert ImportJob.objects.get(pk=job.pk).created == 1
+
+
+def test_the_same_email_in_two_workspaces_stays_separate(workspace, outsider):
+    outsider.contact.first_name = "Secret"
+    outsider.contact.save()
+    job = run(workspace, "email,first\nSECRET@outsider.example,Mine\n", None)
+    assert job.created == 1
+    outsider.contact.refresh_from_db()
+    assert outsider.contact.first_name == "Secret"
+    mine = Contact.objects.for_workspace(workspace).get()
+    assert mine.email == "SECRET@outsider.example"
+    assert Contact.objects.for_workspace(outsider.workspace).count() == 1
+
+
+# --- API ---------------------------------------------------------------------------------------
+
+
+def post_import(api, data: bytes, name="contacts.csv", **fields):
+    body = {"file": SimpleUploadedFile(name, data, content_type="text/csv"), **fields}
+    return api.post("/api/v1/imports", body, format="multipart")
+
+
+def test_api_import_runs_and_reports(
+    api, workspace, plan_property, django_capture_on_commit_callbacks
+):
+    contact_list = ContactListFactory(workspace=workspace)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_import(
+            api,
+            MESSY.encode(),
+            mapping=json.dumps(MESSY_MAPPING),
+            tags="vip, fair",
+            list_id=str(contact_list.id),
+            update_existing="false",
+        )
+    assert response.status_code == 202, response.json()
+    assert response.json()["status"] == "queued"
+    job = api.get(f"/api/v1/imports/{response.json()['id']}").json()
+    assert job["status"] == "done"
+    assert (job["total_rows"], job["processed"], job["created"]) == (7, 7, 3)
+    assert job["errors"][0] == {"row": 5, "reason": "'not-an-email' is not a valid email address"}
+    assert job["tags"] == ["vip", "fair"] and job["list_id"] == str(contact_list.id)
+    history = api.get("/api/v1/imports").json()
+    assert [item["id"] for item in history["results"]] == [job["id"]]
+    assert "errors" not in history["results"][0]
+
+
+def test_api_refuses_a_binary_file(api):
+    response = post_import(api, b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", name="cat.png")
+    assert response.status_code == 400
+    assert "PNG" in response.json()["error"]["fields"]["file"][0]
+
+
+def test_api_refuses_a_large_file_with_413(api, monkeypatch):
+    monkeypatch.setattr(imports, "MAX_IMPORT_BYTES", 1000)
+    response = post_import(api, b"email\n" + b"a@example.com\n" * 100)
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "too_large"
+    assert not ImportJob.objects.exists()
+
+
+def test_api_bad_mapping_and_options_are_400(api):
+    data = b"email,plan\na@example.com,pro\n"
+    response = post_import(api, data, mapping="{not json")
+    assert response.status_code == 400
+    assert "mapping" in response.json()["error"]["fields"]
+    response = post_import(api, data, mapping=json.dumps({"plan": "properties.nope"}))
+    assert response.status_code == 400
+    assert "mapping" in response.json()["error"]["fields"]
+    response = post_import(api, data, list_id="not-a-uuid")
+    assert response.status_code == 400
+
+
+def test_api_refuses_another_workspaces_list(api, outsider):
+    response = post_import(api, b"email\na@example.com\n", list_id=str(outsider.list.id))
+    assert response.status_code == 400
+    assert "list_id" in response.json()["error"]["fields"]
+    assert not ImportJob.objects.exists()
+
+
+def test_api_hides_another_workspaces_imports(api, outsider, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        theirs = post_import(outsider.api, b"email\nx@example.com\n").json()
+    assert api.get(f"/api/v1/imports/{theirs['id']}").status_code == 404
+    assert api.get("/api/v1/imports").json()["results"] == []
+    assert outsider.api.get(f"/api/v1/imports/{theirs['id']}").status_code == 200
+
+
+def test_api_needs_a_key(anon_api):
+    assert anon_api.get("/api/v1/imports").status_code == 401
+    assert anon_api.post("/api/v1/imports", {}, format="multipart").status_code == 401
