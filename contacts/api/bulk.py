@@ -196,10 +196,11 @@ class ContactMergeView(_WorkspaceView):
         body.is_valid(raise_exception=True)
         contacts = Contact.objects.for_workspace(self.workspace)
         primary = get_object_or_404(contacts, pk=body.validated_data["primary_id"])
-        wanted = set(body.validated_data["duplicate_ids"])
-        duplicates = list(contacts.filter(pk__in=wanted))
-        if len(duplicates) != len(wanted):
+        wanted = list(dict.fromkeys(body.validated_data["duplicate_ids"]))
+        found = {contact.pk: contact for contact in contacts.filter(pk__in=wanted)}
+        if len(found) != len(wanted):
             raise NotFound()  # an unknown id, or another workspace's
+        duplicates = [found[pk] for pk in wanted]  # earlier duplicates fill gaps first
         merged = merge.contacts_merge(
             workspace=self.workspace, primary=primary, duplicates=duplicates
         )

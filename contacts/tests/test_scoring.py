@@ -168,3 +168,63 @@ def test_recompute_leaves_other_workspaces_alone(workspace, outsider):
     scores_recompute(workspace)
     foreign.refresh_from_db()
     assert (foreign.score, foreign.score_tier) == (99, "cold")
+
+
+# --- GET/PUT /scoring --------------------------------------------------------------------------
+
+
+def test_get_scoring_shows_the_defaults(api):
+    response = api.get("/api/v1/scoring")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["rules"]["clicked"] == 5 and body["rules"]["bounced"] == -50
+    assert (body["hot_threshold"], body["warm_threshold"]) == (50, 20)
+    assert "recompute" not in body
+
+
+def test_put_scoring_saves_and_recomputes(
+    api, workspace, contact, outsider, django_capture_on_commit_callbacks
+):
+    record_engagement(contact=contact, event="clicked")
+    body = {"rules": {"clicked": 25, "opened": 2}, "hot_threshold": 40, "warm_threshold": 10}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.put("/api/v1/scoring", body, format="json")
+    assert response.status_code == 200, response.json()
+    assert response.json()["rules"] == {"clicked": 25, "opened": 2}
+    contact.refresh_from_db()
+    assert (contact.score, contact.score_tier) == (25, "warm")
+    assert scoring_settings(outsider.workspace).hot_threshold == 50
+
+
+def test_put_scoring_without_recompute_keeps_scores(api, contact):
+    record_engagement(contact=contact, event="clicked")
+    body = {"rules": {"clicked": 25}, "hot_threshold": 40, "warm_threshold": 10, "recompute": False}
+    assert api.put("/api/v1/scoring", body, format="json").status_code == 200
+    contact.refresh_from_db()
+    assert contact.score == 5
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (
+            {"rules": {"teleported": 1}, "hot_threshold": 50, "warm_threshold": 20},
+            "rules.teleported",
+        ),
+        ({"rules": {"opened": "lots"}, "hot_threshold": 50, "warm_threshold": 20}, "rules.opened"),
+        ({"rules": {}, "hot_threshold": 10, "warm_threshold": 20}, "hot_threshold"),
+        ({"rules": {}, "hot_threshold": 50, "warm_threshold": -5}, "warm_threshold"),
+        ({"hot_threshold": 50, "warm_threshold": 20}, "rules"),
+        ({"rules": [], "hot_threshold": 50, "warm_threshold": 20}, "rules"),
+    ],
+)
+def test_put_scoring_refuses_bad_settings(api, workspace, body, field):
+    response = api.put("/api/v1/scoring", body, format="json")
+    assert response.status_code == 400
+    assert field in response.json()["error"]["fields"]
+    assert scoring_settings(workspace).rules["opened"] == 1
+
+
+def test_scoring_needs_a_key(anon_api):
+    assert anon_api.get("/api/v1/scoring").status_code == 401
+    assert anon_api.put("/api/v1/scoring", {}, format="json").status_code == 401
