@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 
 import css_inline
 from django.core.exceptions import ValidationError
-from jinja2 import ChainableUndefined, TemplateSyntaxError, nodes
+from jinja2 import ChainableUndefined, TemplateSyntaxError, nodes, pass_context
 from jinja2 import filters as jinja_filters
 from jinja2.runtime import LoopContext, Macro, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -91,6 +91,15 @@ def _tick(count: int = 1) -> None:
     budget = _budget.get()
     if budget is not None:
         budget.tick(count)
+
+
+def _at_render_time() -> None:
+    """Lookups, calls and operators run only inside a render, never while Jinja folds
+    constants at compile time (outside any budget)."""
+    budget = _budget.get()
+    if budget is None:
+        raise nodes.Impossible()
+    budget.tick()
 
 
 def _measure(value: Any, limit: int = MAX_OUTPUT_CHARS) -> int:
@@ -234,7 +243,7 @@ class MailSandbox(ImmutableSandboxedEnvironment):
         raise _violation(f"the attribute {attribute!r}")
 
     def getattr(self, obj: Any, attribute: str) -> Any:
-        _tick()
+        _at_render_time()
         if isinstance(obj, dict) and attribute in obj:
             return obj[attribute]
         if attribute.startswith("_"):
@@ -252,7 +261,7 @@ class MailSandbox(ImmutableSandboxedEnvironment):
         return self.undefined(obj=obj, name=attribute)
 
     def getitem(self, obj: Any, argument: Any) -> Any:
-        _tick()
+        _at_render_time()
         if isinstance(obj, dict | list | tuple | str | range):
             try:
                 return obj[argument]
@@ -265,7 +274,7 @@ class MailSandbox(ImmutableSandboxedEnvironment):
         return self.undefined(obj=obj, name=argument)
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
-        _tick()
+        _at_render_time()
         if __obj is _safe_range or isinstance(__obj, Macro | Undefined | LoopContext):
             return __context.call(__obj, *args, **kwargs)
         if isinstance(__obj, types.BuiltinMethodType | types.MethodType):
@@ -279,7 +288,7 @@ class MailSandbox(ImmutableSandboxedEnvironment):
         raise _violation("a call to something that is not a macro or an allowed method")
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        _tick()
+        _at_render_time()
         _binop_guard(operator, left, right)
         return self.binop_table[operator](left, right)
 
@@ -431,9 +440,14 @@ class _GuardedSandbox(MailSandbox):
         return _Guards().visit(tree)
 
 
-def _finalize(value: Any) -> Any:
+_PRINTABLE = (str, int, float, list, tuple, dict, range, Undefined, type(None))
+
+
+@pass_context  # which also keeps Jinja from folding outputs at compile time
+def _finalize(context: Any, value: Any) -> Any:
+    # Methods, macros, loops and the like print as nothing rather than as their repr.
     _tick()
-    return _check_size(value)
+    return _check_size(value) if isinstance(value, _PRINTABLE) else ""
 
 
 def _environment(*, autoescape: bool) -> _GuardedSandbox:

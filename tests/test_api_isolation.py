@@ -26,6 +26,7 @@ from contacts.tests.factories import (
 from deliverability.models import Suppression, SuppressionWhitelist, Unsubscribe
 from deliverability.services import suppression_add, unsubscribe_record, whitelist_add
 from mailcrm.models import ApiKey, Event
+from templates.models import EmailTemplate
 
 pytestmark = pytest.mark.django_db
 
@@ -42,6 +43,7 @@ LIST_ENDPOINTS = [
     "/api/v1/unsubscribes",
     "/api/v1/campaigns",
     "/api/v1/events",
+    "/api/v1/templates",
 ]
 
 
@@ -75,6 +77,7 @@ def foreign(outsider):
     email_message = Message.objects.create(
         workspace=ws, kind="transactional", email=email, payload={"subject": "secret"}
     )
+    template = EmailTemplate.objects.create(workspace=ws, name="Outsider template")
     return {
         "contacts": outsider.contact.id,
         "tags": outsider.tag.id,
@@ -87,6 +90,7 @@ def foreign(outsider):
         "unsubscribes": unsubscribe.id,
         "campaigns": campaign.id,
         "emails": email_message.id,
+        "templates": template.id,
         "events": Event.objects.filter(workspace=ws).first().id,
         "api-keys": outsider.key.id,
     }
@@ -123,6 +127,7 @@ def _snapshot(workspace):
         list(Unsubscribe.objects.filter(workspace=workspace).values()),
         list(Campaign.objects.filter(workspace=workspace).values()),
         list(Message.objects.filter(workspace=workspace).values()),
+        list(EmailTemplate.objects.filter(workspace=workspace).values()),
     )
 
 

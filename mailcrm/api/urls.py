@@ -25,5 +25,6 @@ urlpatterns = [
     path("", include("contacts.api.urls")),
     path("", include("deliverability.api.urls")),
     path("", include("campaigns.api.urls")),
+    path("", include("templates.api.urls")),
     *router.urls,
 ]
