@@ -453,3 +453,126 @@ class ScoringForm(forms.Form):
             "warm_threshold": data["warm_threshold"],
             "recompute": data["recompute"],
         }
+
+
+# --- imports -----------------------------------------------------------------------------------
+
+NEW_PROPERTY = "new"
+IMPORT_FIELD_LABELS = {
+    "email": "Email",
+    "name": "Full name (split into first and last)",
+    "first_name": "First name",
+    "last_name": "Last name",
+    "phone": "Phone",
+    "company": "Company",
+    "job_title": "Job title",
+    "status": "Status",
+    "lifecycle_stage": "Lifecycle stage",
+    "tracking_opt_out": "Tracking opt-out",
+}
+# A new property is created with its values' type; select types need options defined first.
+NEW_PROPERTY_TYPES = [
+    (value, label)
+    for value, label in PropertyType.choices
+    if value not in (PropertyType.SELECT, PropertyType.MULTI_SELECT)
+]
+
+
+class ImportUploadForm(forms.Form):
+    file = forms.FileField(
+        label="CSV file",
+        help_text="Comma, semicolon or tab separated, with a header row; UTF-8 or Latin-1.",
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.tsv,.txt,text/csv"}),
+    )
+
+
+class ImportMappingForm(forms.Form):
+    """Step two: where each column goes (a standard field, a property, a new property or
+    nowhere) and the options of the run."""
+
+    update_existing = forms.TypedChoiceField(
+        label="Contacts already in the workspace",
+        choices=[("true", "Update them with the file's values"), ("false", "Skip them")],
+        coerce=lambda value: value == "true",
+        initial="true",
+        widget=forms.RadioSelect,
+    )
+    tags = forms.CharField(
+        required=False, max_length=2000, help_text="Add these tags to every imported contact."
+    )
+    contact_list = forms.ModelChoiceField(
+        queryset=ContactList.objects.none(),
+        required=False,
+        label="Add to list",
+        empty_label="No list",
+    )
+
+    def __init__(
+        self,
+        *args,
+        columns: list[str],
+        definitions: Mapping[str, PropertyDefinition],
+        lists,
+        **kwargs,
+    ):
+        super().__init__(*args, **kwargs)
+        self.columns = columns
+        self.fields["contact_list"].queryset = lists
+        targets = [("", "Skip this column")]
+        targets += [(name, label) for name, label in IMPORT_FIELD_LABELS.items()]
+        targets += [
+            (PROPERTY_PREFIX + key, f"Property: {d.label or key}")
+            for key, d in sorted(definitions.items())
+        ]
+        targets.append((NEW_PROPERTY, "A new property…"))
+        for index, column in enumerate(columns):
+            self.fields[f"map_{index}"] = forms.ChoiceField(
+                choices=targets, required=False, label=column or f"Column {index + 1}"
+            )
+            self.fields[f"new_key_{index}"] = forms.SlugField(
+                required=False, max_length=64, label="New property key"
+            )
+            self.fields[f"new_type_{index}"] = forms.ChoiceField(
+                choices=NEW_PROPERTY_TYPES, required=False, initial="text", label="Type"
+            )
+
+    @property
+    def column_rows(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": column,
+                "index": index,
+                "target": self[f"map_{index}"],
+                "new_key": self[f"new_key_{index}"],
+                "new_type": self[f"new_type_{index}"],
+            }
+            for index, column in enumerate(self.columns)
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        for index, _column in enumerate(self.columns):
+            if cleaned.get(f"map_{index}") == NEW_PROPERTY and not cleaned.get(f"new_key_{index}"):
+                self.add_error(f"new_key_{index}", "Name the new property.")
+        return cleaned
+
+    def mapping(self) -> dict[str, str]:
+        """CSV column -> field, ``properties.<key>`` for new properties too."""
+        mapping = {}
+        for index, column in enumerate(self.columns):
+            target = self.cleaned_data.get(f"map_{index}")
+            if target == NEW_PROPERTY:
+                target = PROPERTY_PREFIX + self.cleaned_data[f"new_key_{index}"]
+            if target:
+                mapping[column] = target
+        return mapping
+
+    def new_properties(self) -> dict[str, str]:
+        return {
+            self.cleaned_data[f"new_key_{index}"]: self.cleaned_data[f"new_type_{index}"] or "text"
+            for index in range(len(self.columns))
+            if self.cleaned_data.get(f"map_{index}") == NEW_PROPERTY
+        }
+
+    def tag_names(self) -> list[str]:
+        return [name.strip() for name in self.cleaned_data["tags"].split(",") if name.strip()]

@@ -87,3 +87,68 @@ def test_editing_a_segment_loads_its_query_into_rows(sign_in, owner, workspace, 
     page.get_by_role("button", name="Remove condition").click()
     expect()(page.locator("#id_query")).to_have_value("")
     expect()(page.locator(".preview")).to_contain_text(re.compile("Write a query"))
+
+
+CSV = (
+    b"Email,First Name,Plan\n"
+    b"ada@example.com,Ada,pro\n"
+    b"broken-address,Bob,free\n"
+    b"cy@example.com,Cy,free\n"
+)
+
+
+def test_importing_a_csv_through_the_wizard(sign_in, owner, workspace):
+    pytest.importorskip("contacts.imports")
+    page = sign_in(owner, workspace)
+    page.goto("/imports/")
+    page.get_by_role("button", name="Import a CSV").first.click()
+    page.get_by_label("CSV file").set_input_files(
+        files=[{"name": "people.csv", "mimeType": "text/csv", "buffer": CSV}]
+    )
+    page.get_by_role("button", name="Upload and continue").click()
+
+    expect()(page.get_by_role("heading", name="Map the columns of people.csv")).to_be_visible()
+    expect()(page.get_by_label("Import Email as")).to_have_value("email")
+    page.get_by_label("Import Plan as").select_option("new")
+    page.get_by_label("New property key for Plan").fill("plan")
+    page.get_by_label("Tags").fill("fair")
+    page.get_by_role("button", name="Run the import").click()
+
+    expect()(page.locator("[data-status]")).to_have_attribute("data-status", "done")
+    expect()(page.locator("[data-count=created]")).to_have_text("2")
+    expect()(page.locator("table.errors")).to_contain_text("broken-address")
+    ada = workspace_contact(workspace, "ada@example.com")
+    assert ada.properties == {"plan": "pro"}
+    assert list(ada.tags.values_list("name", flat=True)) == ["fair"]
+
+    page.get_by_role("link", name="Imports").first.click()
+    expect()(page.locator("#main table")).to_contain_text("people.csv")
+
+
+def test_the_progress_of_a_running_import_updates_by_itself(sign_in, owner, workspace):
+    from contacts.models import ImportJob, JobStatus
+
+    job = ImportJob.objects.create(
+        workspace=workspace,
+        filename="big.csv",
+        status=JobStatus.RUNNING,
+        total_rows=1000,
+        processed=100,
+    )
+    page = sign_in(owner, workspace)
+    page.goto(f"/imports/{job.pk}/")
+    bar = page.get_by_label("Import progress")
+    expect()(bar).to_have_attribute("value", "100")
+    ImportJob.objects.filter(pk=job.pk).update(processed=600)
+    expect()(bar).to_have_attribute("value", "600")
+    ImportJob.objects.filter(pk=job.pk).update(
+        processed=1000, created=990, error_count=10, status=JobStatus.DONE
+    )
+    expect()(page.locator("[data-status]")).to_have_attribute("data-status", "done")
+    expect()(page.locator("[data-count=created]")).to_have_text("990")
+
+
+def workspace_contact(workspace, email):
+    from contacts.models import Contact
+
+    return Contact.objects.get(workspace=workspace, email=email)
