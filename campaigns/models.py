@@ -381,3 +381,19 @@ class SendingBackend(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class PendingEngagement(models.Model):
+    """A person's open or click waiting to be counted on the contact. A tracking hit answers
+    after one short transaction; a background drain applies these in batches (counters, score,
+    timeline), so a burst of hits never queues behind contact updates."""
+
+    id = models.BigAutoField(primary_key=True)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    contact_id = models.UUIDField()
+    event = models.CharField(max_length=16)
+    campaign_id = models.UUIDField(null=True, blank=True)
+    occurred_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.event} of {self.contact_id}"

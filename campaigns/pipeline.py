@@ -78,7 +78,8 @@ def snapshot(campaign: Campaign) -> int:
             "created_at, updated_at) "
             f"SELECT {_new_id_sql()}, %s, %s, audience.id, 'campaign', audience.email, "
             "'queued', 0, '{}', %s, '{}', '', '', '', %s, %s "
-            f"FROM ({select_sql}) AS audience "
+            # WHERE true: SQLite cannot tell a bare ON CONFLICT from a join constraint.
+            f"FROM ({select_sql}) AS audience WHERE true "
             "ON CONFLICT DO NOTHING",
             [
                 _db(campaign.workspace_id),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django_q.tasks import async_task
 
-from campaigns import pipeline, sending, services
+from campaigns import engagement, pipeline, sending, services
 from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus
 
 
@@ -24,9 +24,14 @@ def send_transactional(message_id: str) -> str:
     return sending.send_transactional(message_id)
 
 
+def apply_engagement() -> int:
+    return engagement.drain()
+
+
 def housekeeping() -> dict:
     """Every minute: start due campaigns, requeue due retries, report interrupted sends, and
-    restart the chains of campaigns that have queued messages but no worker on them."""
+    restart the chains of campaigns that have queued messages but no worker on them, and count
+    any engagement a lost drain request left pending."""
     started = services.start_due_campaigns()
     interrupted = pipeline.sweep_interrupted()
     requeued = pipeline.requeue_due_retries()
@@ -38,4 +43,10 @@ def housekeeping() -> dict:
             async_task("campaigns.tasks.send_batch", str(campaign.pk), group="campaigns")
         else:
             pipeline.finish_if_done(campaign.pk)
-    return {"started": len(started), "interrupted": interrupted, "requeued": len(requeued)}
+    applied = engagement.drain()
+    return {
+        "started": len(started),
+        "interrupted": interrupted,
+        "requeued": len(requeued),
+        "engagement": applied,
+    }

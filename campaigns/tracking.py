@@ -7,9 +7,11 @@ import re
 from datetime import timedelta
 from functools import lru_cache
 
+from django.db import transaction
 from django.utils import timezone
 from ua_parser import parse as ua_parse
 
+from campaigns import engagement
 from campaigns.models import EventType, Link, Message, MessageEvent
 from campaigns.pipeline import message_event
 from campaigns.tokens import read_token
@@ -90,30 +92,35 @@ def resolve_click(token: str) -> tuple[Message, Link] | None:
 def record_hit(
     *, message: Message, kind: str, user_agent: str, method: str, url: str = ""
 ) -> MessageEvent | None:
-    """Store the hit (one INSERT) and, for a person's hit, update the contact's engagement.
-    Nothing is recorded for a contact who opted out of tracking."""
+    """Store the hit and, for a person's hit, queue it for the contact's engagement (applied in
+    batches by ``campaigns.engagement``): one short transaction per hit. Nothing is recorded
+    for a contact who opted out of tracking."""
     from contacts.models import Contact
 
-    contact = Contact.objects.filter(pk=message.contact_id).first() if message.contact_id else None
-    if contact is not None and contact.tracking_opt_out:
+    if message.contact_id and (
+        Contact.objects.filter(pk=message.contact_id)
+        .values_list("tracking_opt_out", flat=True)
+        .first()
+    ):
         return None
     machine = is_machine(user_agent=user_agent, method=method, message=message, kind=kind)
-    event = message_event(
-        message,
-        kind,
-        url=url,
-        is_machine=machine,
-        user_agent=(user_agent or "")[:500],
-        **describe_agent(user_agent or ""),
-    )
-    if contact is not None and not machine:
-        _engagement(contact, "opened" if kind == EventType.OPENED else "clicked", message)
+    with transaction.atomic():
+        event = message_event(
+            message,
+            kind,
+            url=url,
+            is_machine=machine,
+            user_agent=(user_agent or "")[:500],
+            **describe_agent(user_agent or ""),
+        )
+        if message.contact_id and not machine:
+            engagement.engagement_pending(
+                workspace_id=message.workspace_id,
+                contact_id=message.contact_id,
+                event="opened" if kind == EventType.OPENED else "clicked",
+                campaign_id=message.campaign_id,
+                occurred_at=event.occurred_at,
+            )
+    if message.contact_id and not machine:
+        engagement.request_drain()
     return event
-
-
-def _engagement(contact, event: str, message: Message) -> None:
-    try:
-        from contacts.scoring import record_engagement
-    except ImportError:
-        return
-    record_engagement(contact=contact, event=event, campaign_id=message.campaign_id)

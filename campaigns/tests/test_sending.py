@@ -109,7 +109,10 @@ def test_tracking_links_work_when_followed(client, workspace, audience, smtp):
     Message.objects.filter(email="ann@example.com").update(
         sent_at=timezone.now() - timedelta(minutes=5)
     )
-    browser = "Mozilla/5.0 (Windows NT 10.0) AppleWebKit/537.36 Chrome/120 Safari/537.36"
+    browser = (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/120.0.0.0 Safari/537.36"
+    )
     response = client.get(click_url.replace("http://testserver", ""), HTTP_USER_AGENT=browser)
     assert response.status_code == 302
     assert response["Location"] == "https://example.org/news?a=1&b=2"

@@ -1,0 +1,109 @@
+"""Opens and clicks reach the contact through the batched engagement drain: one short
+transaction per hit, the contact's counters, score and timeline updated later with the hit's
+own time, exactly once."""
+
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.test import override_settings
+from django.utils import timezone
+
+from campaigns import engagement
+from campaigns.models import EventType, Message, PendingEngagement
+from campaigns.tracking import record_hit
+from contacts.models import Activity, ActivityKind, Contact
+from contacts.tests.factories import ContactFactory
+
+pytestmark = pytest.mark.django_db
+
+PERSON = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.0.0 Safari/537.36"
+)
+
+
+def _message(contact) -> Message:
+    return Message.objects.create(
+        workspace=contact.workspace,
+        contact_id=contact.pk,
+        kind="transactional",
+        email=contact.email,
+        status="sent",
+        sent_at=timezone.now() - timedelta(hours=1),
+    )
+
+
+@pytest.fixture
+def deferred():
+    """Tasks as a real worker runs them: hits wait for the drain."""
+    with override_settings(Q_CLUSTER={**settings.Q_CLUSTER, "sync": False}):
+        yield
+
+
+def _hit(message, kind=EventType.OPENED, agent=PERSON, method="GET"):
+    return record_hit(message=message, kind=kind, user_agent=agent, method=method)
+
+
+def test_a_hit_is_applied_at_once_when_tasks_run_synchronously(workspace):
+    contact = ContactFactory(workspace=workspace)
+    _hit(_message(contact))
+    contact.refresh_from_db()
+    assert contact.opens == 1 and contact.last_opened_at is not None
+    assert Activity.objects.filter(contact=contact, kind=ActivityKind.EMAIL_OPENED).count() == 1
+    assert not PendingEngagement.objects.exists()
+
+
+def test_hits_wait_for_the_drain_which_applies_each_once_with_its_time(
+    workspace, deferred, monkeypatch
+):
+    monkeypatch.setattr(engagement, "request_drain", lambda: None)
+    contact = ContactFactory(workspace=workspace)
+    message = _message(contact)
+    opened = _hit(message)
+    _hit(message)
+    _hit(message, kind=EventType.CLICKED)
+    assert Contact.objects.get(pk=contact.pk).opens == 0
+    assert PendingEngagement.objects.count() == 3
+
+    assert engagement.drain(limit=2) == 3  # two batches
+    assert engagement.drain() == 0  # a second drain finds nothing
+    contact.refresh_from_db()
+    assert (contact.opens, contact.clicks) == (2, 1)
+    assert contact.last_opened_at >= opened.occurred_at
+    assert contact.score == 1 + 1 + 5  # the default rules
+    assert Activity.objects.filter(contact=contact).count() == 3
+
+
+def test_machine_hits_and_opted_out_contacts_queue_nothing(workspace, deferred, monkeypatch):
+    monkeypatch.setattr(engagement, "request_drain", lambda: None)
+    contact = ContactFactory(workspace=workspace)
+    _hit(_message(contact), method="HEAD")
+    _hit(_message(contact), agent="Mozilla/5.0 (via ggpht.com GoogleImageProxy)")
+    assert not PendingEngagement.objects.exists()
+    shy = ContactFactory(workspace=workspace, tracking_opt_out=True)
+    assert _hit(_message(shy)) is None
+    assert not PendingEngagement.objects.exists()
+
+
+def test_a_contact_deleted_before_the_drain_is_skipped(workspace, deferred, monkeypatch):
+    monkeypatch.setattr(engagement, "request_drain", lambda: None)
+    contact = ContactFactory(workspace=workspace)
+    _hit(_message(contact))
+    Contact.objects.filter(pk=contact.pk).delete()
+    assert engagement.drain() == 1
+    assert not PendingEngagement.objects.exists()
+
+
+def test_bursts_share_one_drain_request(workspace, deferred, monkeypatch):
+    from django.core.cache import cache
+
+    cache.delete("campaigns:engagement-drain")
+    queued = []
+    monkeypatch.setattr("django_q.tasks.async_task", lambda name, **kwargs: queued.append(name))
+    contact = ContactFactory(workspace=workspace)
+    message = _message(contact)
+    for _ in range(5):
+        _hit(message)
+    assert queued == ["campaigns.tasks.apply_engagement"]
+    cache.delete("campaigns:engagement-drain")
