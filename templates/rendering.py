@@ -641,6 +641,7 @@ _BLOCKS = frozenset(
         "blockquote", "hr", "section", "article", "header", "footer", "pre", "dl", "dt", "dd",
     }
 )  # fmt: skip
+_PARAGRAPHS = frozenset({"p", "h1", "h2", "h3", "table", "blockquote"})
 _SKIPPED = frozenset({"script", "style", "head", "title", "template"})
 
 
@@ -655,7 +656,7 @@ class _TextExtractor(HTMLParser):
         if tag in _SKIPPED:
             self.skip += 1
         elif tag in _BLOCKS:
-            self.out.append("\n\n" if tag in ("p", "h1", "h2", "h3", "table") else "\n")
+            self.out.append("\n\n" if tag in _PARAGRAPHS else "\n")
             if tag == "li":
                 self.out.append("- ")
         if tag == "a":
@@ -665,7 +666,7 @@ class _TextExtractor(HTMLParser):
         if tag in _SKIPPED:
             self.skip = max(0, self.skip - 1)
         elif tag in _BLOCKS and tag != "li":
-            self.out.append("\n")
+            self.out.append("\n\n" if tag in _PARAGRAPHS else "\n")
         elif tag == "a" and self.links:
             href = self.links.pop()
             if href and re.match(r"(https?:|mailto:)", href) and href not in self.out[-1:]:
