@@ -21,6 +21,7 @@ import urllib.request
 from datetime import timedelta
 from pathlib import Path
 
+from django.conf import settings
 from django.utils import timezone
 
 from bench.generate import bench_workspace, generate
@@ -28,6 +29,7 @@ from bench.sending import _campaign, _everyone
 from campaigns import pipeline
 from campaigns.models import EventType, Message, MessageEvent
 from campaigns.tokens import make_token
+from contacts.models import Contact
 from mailcrm.models import Workspace
 from tests.smtp import free_port
 
@@ -51,6 +53,7 @@ end
 def _sent_messages(count: int) -> tuple[list[str], Workspace]:
     workspace, _ = bench_workspace("bench-tracking")
     generate(workspace, count, progress=False)
+    Contact.objects.filter(workspace=workspace).update(tracking_opt_out=False)
     campaign = _campaign(workspace, _everyone(workspace, "Everyone"))
     pipeline.snapshot(campaign)
     Message.objects.filter(campaign=campaign).update(
@@ -85,10 +88,9 @@ def main() -> None:
     env = {
         **os.environ,
         "DEBUG": "0",
-        "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-secret-key"),
-        "FIELD_ENCRYPTION_KEY": os.environ.get(
-            "FIELD_ENCRYPTION_KEY", "bWFpbGNybS1iZW5jaC1vbmx5LWtleS0zMi1ieXRlcyE="
-        ),
+        # The tokens were signed here: the server must hold the same keys.
+        "SECRET_KEY": settings.SECRET_KEY,
+        "FIELD_ENCRYPTION_KEY": settings.FIELD_ENCRYPTION_KEY,
         "ALLOWED_HOSTS": "127.0.0.1",
         "PUBLIC_HITS_PER_MINUTE": "0",
     }
