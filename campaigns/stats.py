@@ -3,7 +3,10 @@ from message events (human engagement counted apart from privacy proxies and sca
 
 from __future__ import annotations
 
-from django.db.models import Count, Q
+from datetime import UTC, timedelta
+
+from django.db.models import Count, Max, Min, Q
+from django.db.models.functions import TruncDay, TruncHour
 
 from campaigns.models import Campaign, EventType, Message, MessageEvent, MessageStatus
 
@@ -79,3 +82,72 @@ def _top_links(campaign: Campaign) -> list[dict]:
         .order_by("-clicks")[:10]
     )
     return [{"url": row["url"], "clicks": row["clicks"], "unique": row["unique"]} for row in rows]
+
+
+def campaign_progress(campaign: Campaign) -> dict:
+    """Where a send stands, from one grouped count: sent, failed (incl. bounced and
+    interrupted), suppressed at send time, and still to go (queued, deferred, in flight)."""
+    by_status = dict(
+        Message.objects.filter(campaign=campaign)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+    failed = sum(
+        by_status.get(s, 0)
+        for s in (MessageStatus.FAILED, MessageStatus.BOUNCED, MessageStatus.INTERRUPTED)
+    )
+    remaining = sum(
+        by_status.get(s, 0)
+        for s in (MessageStatus.QUEUED, MessageStatus.DEFERRED, MessageStatus.SENDING)
+    )
+    total = sum(by_status.values())
+    done = total - remaining
+    return {
+        "recipients": total,
+        "sent": by_status.get(MessageStatus.SENT, 0),
+        "failed": failed,
+        "suppressed": by_status.get(MessageStatus.SUPPRESSED, 0),
+        "remaining": remaining,
+        "percent": round(100 * done / total) if total else 0,
+    }
+
+
+TIMELINE_BUCKETS = {"hour": (TruncHour, timedelta(hours=1)), "day": (TruncDay, timedelta(days=1))}
+
+
+def engagement_timeline(campaign: Campaign, bucket: str = "hour") -> list[dict]:
+    """Opens and clicks per hour or day (UTC), one SQL GROUP BY over the campaign's events;
+    buckets without engagement between the first and the last are filled with zeros."""
+    trunc, step = TIMELINE_BUCKETS[bucket]
+    rows = (
+        MessageEvent.objects.filter(
+            message__campaign=campaign, type__in=(EventType.OPENED, EventType.CLICKED)
+        )
+        .annotate(at=trunc("occurred_at", tzinfo=UTC))
+        .values("at")
+        .annotate(
+            opened=Count("id", filter=Q(type=EventType.OPENED)),
+            clicked=Count("id", filter=Q(type=EventType.CLICKED)),
+        )
+        .order_by("at")
+    )
+    found = {row["at"]: row for row in rows}
+    if not found:
+        return []
+    at, last, series = min(found), max(found), []
+    while at <= last:
+        row = found.get(at, {})
+        series.append({"at": at, "opened": row.get("opened", 0), "clicked": row.get("clicked", 0)})
+        at += step
+    return series
+
+
+def timeline_bucket(campaign: Campaign) -> str:
+    """Hours for the first two days of a campaign, days after that."""
+    first = MessageEvent.objects.filter(
+        message__campaign=campaign, type__in=(EventType.OPENED, EventType.CLICKED)
+    ).aggregate(first=Min("occurred_at"), last=Max("occurred_at"))
+    if first["first"] is None or first["last"] - first["first"] <= timedelta(hours=48):
+        return "hour"
+    return "day"

@@ -12,4 +12,8 @@ urlpatterns = [
     path("", views.HomeView.as_view(), name="home"),
     # /contacts/, /tags/, /lists/, /properties/ — namespace "dashboard:contacts".
     path("", include("contacts.urls")),
+    # /campaigns/, /emails/, /outbox/ — namespace "dashboard:campaigns".
+    path("", include("campaigns.urls")),
+    # /templates/ — namespace "dashboard:templates".
+    path("", include("templates.urls")),
 ]
