@@ -5,6 +5,7 @@ services, whose errors the views put back on these forms."""
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,6 +13,7 @@ from django import forms
 
 from contacts.models import (
     MANUAL_ACTIVITY_KINDS,
+    BulkAction,
     Contact,
     ContactList,
     ContactSource,
@@ -35,6 +37,7 @@ from contacts.query import (
     PROPERTY_KINDS,
     TEXT_FIELDS,
     And,
+    Compiler,
     Condition,
     Or,
     QueryError,
@@ -576,3 +579,124 @@ class ImportMappingForm(forms.Form):
 
     def tag_names(self) -> list[str]:
         return [name.strip() for name in self.cleaned_data["tags"].split(",") if name.strip()]
+
+
+# --- bulk actions ------------------------------------------------------------------------------
+
+DESTRUCTIVE_ACTIONS = (BulkAction.UNSUBSCRIBE, BulkAction.DELETE)
+
+
+class MultipleUUIDField(forms.Field):
+    """Many UUIDs from repeated form keys (``ids=…&ids=…``)."""
+
+    widget = forms.MultipleHiddenInput
+    hidden_widget = forms.MultipleHiddenInput
+
+    def to_python(self, value):
+        values = value if isinstance(value, list | tuple) else ([value] if value else [])
+        try:
+            return [uuid.UUID(str(item)) for item in values]
+        except ValueError:
+            raise forms.ValidationError("Select contacts from the list.") from None
+
+
+class BulkActionForm(forms.Form):
+    """What to do to which contacts: the ticked ``ids``, or everyone matching ``filters`` (the
+    contacts list's query string) when ``all_matching`` is set."""
+
+    action = forms.ChoiceField(choices=[("", "Choose an action…"), *BulkAction.choices])
+    tag = forms.CharField(max_length=100, required=False, label="Tag")
+    contact_list = forms.ModelChoiceField(
+        queryset=ContactList.objects.none(), required=False, label="List", empty_label="List…"
+    )
+    stage = forms.ChoiceField(
+        choices=[("", "Stage…"), *LifecycleStage.choices], required=False, label="Stage"
+    )
+    ids = MultipleUUIDField(required=False)
+    all_matching = forms.BooleanField(
+        required=False, label="All contacts matching the filters, not only the ticked ones"
+    )
+    filters = forms.CharField(required=False, widget=forms.HiddenInput)
+    confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, lists, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["contact_list"].queryset = lists
+
+    def clean(self):
+        cleaned = super().clean()
+        action = cleaned.get("action")
+        needs = {
+            BulkAction.TAG: "tag",
+            BulkAction.UNTAG: "tag",
+            BulkAction.ADD_TO_LIST: "contact_list",
+            BulkAction.REMOVE_FROM_LIST: "contact_list",
+            BulkAction.SET_LIFECYCLE_STAGE: "stage",
+        }.get(action)
+        if needs and not cleaned.get(needs) and needs not in self.errors:
+            self.add_error(needs, f"Choose the {self.fields[needs].label.lower()}.")
+        if not cleaned.get("all_matching") and not cleaned.get("ids") and "ids" not in self.errors:
+            self.add_error("ids", "Tick some contacts first, or choose all matching.")
+        return cleaned
+
+    @property
+    def destructive(self) -> bool:
+        return self.cleaned_data["action"] in DESTRUCTIVE_ACTIONS
+
+    def value(self) -> Any:
+        action = self.cleaned_data["action"]
+        if action in (BulkAction.TAG, BulkAction.UNTAG):
+            return self.cleaned_data["tag"].strip()
+        if action in (BulkAction.ADD_TO_LIST, BulkAction.REMOVE_FROM_LIST):
+            return str(self.cleaned_data["contact_list"].pk)
+        if action == BulkAction.SET_LIFECYCLE_STAGE:
+            return self.cleaned_data["stage"]
+        return None
+
+
+def _quoted(value: Any) -> str:
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def filters_as_query(data: Mapping[str, Any], workspace) -> str | None:
+    """The contacts list's filters (a ContactFilterSet form's cleaned data) as one query of the
+    segment language, so "all matching" runs set-based in the background; None when a filter
+    has no equivalent (free-text search, archived contacts) and the ids must be listed."""
+    if data.get("q") or data.get("archived"):
+        return None
+    parts = []
+    for name in ("status", "lifecycle_stage", "source", "tag", "list", "segment"):
+        if data.get(name):
+            parts.append(f"{name} = {_quoted(data[name])}")
+    for name, op in (("created_after", ">="), ("created_before", "<")):
+        if data.get(name):
+            parts.append(f"created_at {op} {_quoted(data[name].isoformat())}")
+    text = (data.get("query") or "").strip()
+    if text:
+        try:
+            parse(text)
+            Compiler(workspace=workspace).compile(parse(text))
+        except QueryError:
+            return None  # the search shorthand, which only the list's own filter reads
+        parts.append(f"({text})")
+    return " AND ".join(parts) or "email IS SET"
+
+
+# --- merging -----------------------------------------------------------------------------------
+
+
+class MergeForm(forms.Form):
+    """One group of likely duplicates: which contact stays (``primary``) and which are merged
+    into it (``duplicates``)."""
+
+    primary = forms.UUIDField(error_messages={"required": "Choose the contact to keep."})
+    duplicates = MultipleUUIDField(required=False)
+
+    def clean(self):
+        cleaned = super().clean()
+        primary, duplicates = cleaned.get("primary"), cleaned.get("duplicates") or []
+        duplicates = [pk for pk in duplicates if pk != primary]
+        if "duplicates" not in self.errors and not duplicates:
+            self.add_error("duplicates", "Tick at least one other contact to merge.")
+        cleaned["duplicates"] = duplicates
+        return cleaned

@@ -152,3 +152,40 @@ def workspace_contact(workspace, email):
     from contacts.models import Contact
 
     return Contact.objects.get(workspace=workspace, email=email)
+
+
+def test_tagging_selected_contacts_in_bulk(sign_in, owner, workspace, people):
+    page = sign_in(owner, workspace)
+    page.goto("/contacts/")
+    page.get_by_label("Select ada@example.com").check()
+    page.get_by_label("Select cy@example.com").check()
+    page.get_by_label("Bulk action").select_option("tag")
+    expect()(page.get_by_label("Lifecycle stage")).to_be_hidden()
+    page.get_by_label("Tag name").fill("vip")
+    page.get_by_role("button", name="Apply").click()
+
+    expect()(page.locator(".flash-success")).to_have_text("Tag: 2 contacts changed.")
+    rows = page.locator("#results tbody tr")
+    expect()(rows.filter(has_text="ada@example.com")).to_contain_text("vip")
+    expect()(rows.filter(has_text="bob@example.com")).not_to_contain_text("vip")
+    tagged = {c.email for c in workspace_contacts(workspace).filter(tags__name="vip")}
+    assert tagged == {"ada@example.com", "cy@example.com"}
+
+
+def test_deleting_everyone_matching_asks_first(sign_in, owner, workspace, people):
+    page = sign_in(owner, workspace)
+    page.goto("/contacts/?q=example.com")
+    page.get_by_label("Select every contact on this page").check()
+    expect()(page.get_by_label("Select bob@example.com")).to_be_checked()
+    page.get_by_label("Bulk action").select_option("delete")
+    page.get_by_role("button", name="Apply").click()
+    expect()(page.get_by_role("heading", name="Delete 3 contacts?")).to_be_visible()
+    page.get_by_role("button", name="Cancel").click()
+    expect()(page.locator("#results")).to_contain_text("bob@example.com")
+    assert workspace_contacts(workspace).count() == 3
+
+
+def workspace_contacts(workspace):
+    from contacts.models import Contact
+
+    return Contact.objects.filter(workspace=workspace)
