@@ -132,17 +132,33 @@ def build_email(
     return email
 
 
+def _template_of(campaign: Campaign):
+    if not campaign.template_id:
+        return None
+    from templates.models import EmailTemplate
+
+    return EmailTemplate.objects.filter(
+        pk=campaign.template_id, workspace_id=campaign.workspace_id
+    ).first()
+
+
 def campaign_source(campaign: Campaign) -> tuple[str, str, str]:
     """Subject, HTML and text of a campaign: its own, or its template's where it has none."""
     subject, html, text = campaign.subject, campaign.html, campaign.text
-    if campaign.template_id:
-        from templates.models import EmailTemplate
-
-        template = EmailTemplate.objects.filter(
-            pk=campaign.template_id, workspace_id=campaign.workspace_id
-        ).first()
-        if template is not None:
-            subject = subject or template.subject
-            html = html or template.html
-            text = text or template.text
+    template = _template_of(campaign)
+    if template is not None:
+        subject = subject or template.subject
+        html = html or template.html
+        text = text or template.text
     return subject, html, text
+
+
+def campaign_sender(campaign: Campaign) -> tuple[str, str]:
+    """From name and address of a campaign: its own, or its template's defaults."""
+    from_name, from_email = campaign.from_name, campaign.from_email
+    if not (from_name and from_email):
+        template = _template_of(campaign)
+        if template is not None:
+            from_name = from_name or template.from_name
+            from_email = from_email or template.from_email
+    return from_name, from_email

@@ -8,7 +8,14 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from campaigns import pipeline
-from campaigns.content import LinkBook, build_email, campaign_source, message_urls, track
+from campaigns.content import (
+    LinkBook,
+    build_email,
+    campaign_sender,
+    campaign_source,
+    message_urls,
+    track,
+)
 from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus
 from campaigns.transport import ConnectionLost, DeliveryError, default_transport, new_message_id
 from contacts.models import Contact
@@ -59,6 +66,7 @@ def send_batch(campaign_id) -> int:
     contacts = Contact.objects.in_bulk([m.contact_id for m in messages if m.contact_id])
     subject, html, text = campaign_source(campaign)
     compiled = _compile(subject, html, text)
+    sender = campaign_sender(campaign)
     links = (
         LinkBook(campaign.workspace_id, campaign_id=campaign.pk) if campaign.track_clicks else None
     )
@@ -77,7 +85,7 @@ def send_batch(campaign_id) -> int:
             if contact is None or contact.status != "active" or contact.archived_at:
                 pipeline.record_suppressed([message.id])
                 continue
-            outcome = _send_one(campaign, message, contact, compiled, links, transport)
+            outcome = _send_one(campaign, message, contact, compiled, sender, links, transport)
             errors_in_a_row = errors_in_a_row + 1 if outcome in ("error", None) else 0
             if errors_in_a_row >= pipeline.ERROR_BURST:
                 pipeline.pause_for_errors(
@@ -95,7 +103,7 @@ def _still_sending(campaign: Campaign) -> bool:
     return Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.SENDING).exists()
 
 
-def _send_one(campaign, message, contact, compiled, links, transport) -> str | None:
+def _send_one(campaign, message, contact, compiled, sender, links, transport) -> str | None:
     try:
         rendered = compiled.render(_context(contact, campaign, message))
     except Exception as exc:  # a template error must not stop the campaign
@@ -103,15 +111,16 @@ def _send_one(campaign, message, contact, compiled, links, transport) -> str | N
             status=MessageStatus.FAILED, error=f"rendering failed: {exc}"[:2000]
         )
         return "error"
-    message.message_id = new_message_id(campaign.from_email.rpartition("@")[2])
+    from_name, from_email = sender
+    message.message_id = new_message_id(from_email.rpartition("@")[2])
     html = track(rendered.html, message, links, opens=campaign.track_opens) if rendered.html else ""
     email = build_email(
         message=message,
         subject=rendered.subject,
         html=html,
         text=rendered.text,
-        from_email=campaign.from_email,
-        from_name=campaign.from_name,
+        from_email=from_email,
+        from_name=from_name,
         reply_to=campaign.reply_to,
         marketing=True,
     )

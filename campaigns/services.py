@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from campaigns import pipeline
 from campaigns.audience import audience_contacts, clean_audience
-from campaigns.content import campaign_source
+from campaigns.content import campaign_sender, campaign_source
 from campaigns.limits import check_monthly_sends
 from campaigns.models import Campaign, CampaignStatus, Message, MessageKind, MessageStatus
 from mailcrm.exceptions import Conflict, DomainError
@@ -115,8 +115,8 @@ def _check_ready(campaign: Campaign) -> None:
         problems["subject"] = ["A campaign needs a subject (or a template with one)."]
     if not html and not text:
         problems["html"] = ["A campaign needs content (html or text, or a template)."]
-    if not campaign.from_email:
-        problems["from_email"] = ["A campaign needs a from address."]
+    if not campaign_sender(campaign)[1]:
+        problems["from_email"] = ["A campaign needs a from address (or a template with one)."]
     if problems:
         raise DomainError("The campaign is not ready to send.", fields=problems)
     from templates.rendering import compile_template
@@ -229,6 +229,7 @@ def campaign_test_send(*, campaign: Campaign, emails: list[str]) -> int:
             raise ValidationError({"emails": [f"{email} is not an email address."]}) from None
     _check_ready(campaign)
     subject, html, text = campaign_source(campaign)
+    from_name, from_email = campaign_sender(campaign)
     sent = 0
     for email in emails:
         message = Message.objects.create(
@@ -236,8 +237,8 @@ def campaign_test_send(*, campaign: Campaign, emails: list[str]) -> int:
             kind=MessageKind.TEST,
             email=email,
             payload={
-                "from_email": campaign.from_email,
-                "from_name": campaign.from_name,
+                "from_email": from_email,
+                "from_name": from_name,
                 "reply_to": campaign.reply_to,
                 "subject": f"[Test] {subject}",
                 "html": html,

@@ -7,13 +7,6 @@ from contacts.tests.factories import ContactFactory, ContactListFactory, ListMem
 
 pytestmark = pytest.mark.django_db
 
-try:
-    import templates.rendering  # noqa: F401
-
-    needs_templates = pytest.mark.skipif(False, reason="")
-except ImportError:
-    needs_templates = pytest.mark.skip(reason="the template sandbox is being built")
-
 
 @pytest.fixture
 def newsletter(workspace):
@@ -58,11 +51,7 @@ def test_create_read_update_delete(api, newsletter):
         ({"audience": {"everyone": True}}, "audience"),
         ({"from_email": "not-an-address"}, "from_email"),
         ({"rate_per_minute": -5}, "rate_per_minute"),
-        pytest.param(
-            {"template_id": "00000000-0000-0000-0000-000000000000"},
-            "template_id",
-            marks=needs_templates,
-        ),
+        ({"template_id": "00000000-0000-0000-0000-000000000000"}, "template_id"),
     ],
 )
 def test_bad_campaigns_are_400s_naming_the_field(api, newsletter, extra, field):
@@ -80,7 +69,6 @@ def test_another_workspaces_list_cannot_be_the_audience(api, newsletter, outside
     assert response.status_code == 400
 
 
-@needs_templates
 def test_sending_with_no_recipients_is_a_422(api, workspace):
     empty = ContactListFactory(workspace=workspace, name="Empty")
     campaign = api.post(
@@ -100,7 +88,6 @@ def test_sending_with_no_recipients_is_a_422(api, workspace):
     assert Campaign.objects.get(pk=campaign["id"]).status == CampaignStatus.DRAFT
 
 
-@needs_templates
 def test_sending_an_unready_campaign_is_a_422_naming_what_is_missing(api, newsletter):
     campaign = api.post(
         "/api/v1/campaigns",
@@ -123,7 +110,6 @@ def test_lifecycle_errors_are_409s(api, newsletter):
     assert response.status_code == 409
 
 
-@needs_templates
 def test_scheduling_needs_a_future_time(api, newsletter):
     campaign = api.post("/api/v1/campaigns", body(newsletter), format="json").json()
     url = f"/api/v1/campaigns/{campaign['id']}/schedule"
@@ -179,7 +165,6 @@ def test_campaign_routes_need_a_key(anon_api):
     assert anon_api.post("/api/v1/emails", {}, format="json").status_code == 401
 
 
-@needs_templates
 def test_the_monthly_sends_limit_is_a_422(api, workspace):
     workspace.limit_monthly_sends = 0
     workspace.save()
