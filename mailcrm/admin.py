@@ -166,7 +166,7 @@ class WorkspaceAdmin(admin.ModelAdmin):
     readonly_fields = ["id", "created_at", "usage_summary"]
     inlines = [WorkspaceMembershipInline, WorkspaceApiKeyInline]
     fieldsets = (
-        (None, {"fields": ("name", "id", "created_at")}),
+        (None, {"fields": ("name", "physical_address", "id", "created_at")}),
         ("Plan limits (empty means unlimited)", {"fields": LIMIT_FIELDS}),
         ("Usage", {"fields": ("usage_summary",)}),
     )

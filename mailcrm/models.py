@@ -71,6 +71,11 @@ class Workspace(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     name = models.CharField(max_length=200)
+    physical_address = models.TextField(
+        blank=True,
+        help_text="Postal address shown in marketing email footers "
+        "({{ workspace.physical_address }}), as anti-spam laws require.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     # Plan limits. Null means unlimited.
     limit_contacts = models.PositiveIntegerField(null=True, blank=True, default=100_000)

@@ -601,7 +601,13 @@ def build_context(
     urls = urls or {}
     context: dict[str, Any] = {
         "contact": contact_data(contact) if contact is not None else {},
-        "workspace": {"id": str(workspace.pk), "name": workspace.name} if workspace else {},
+        "workspace": {
+            "id": str(workspace.pk),
+            "name": workspace.name,
+            "physical_address": workspace.physical_address,
+        }
+        if workspace
+        else {},
         "campaign": (
             {
                 "id": str(campaign.pk),

@@ -43,7 +43,7 @@ class LimitsSerializer(serializers.Serializer):
 class WorkspaceSerializer(serializers.ModelSerializer):
     class Meta:
         model = Workspace
-        fields = ["id", "name", "created_at"]
+        fields = ["id", "name", "physical_address", "created_at"]
 
 
 class ProfileSerializer(serializers.Serializer):
