@@ -339,6 +339,13 @@ def _replace(eval_ctx: Any, s: str, old: str, new: str, count: int | None = None
 _replace.jinja_pass_arg = jinja_filters.do_replace.jinja_pass_arg  # type: ignore[attr-defined]
 
 
+def _round(value: Any, precision: int = 0, method: str = "common") -> Any:
+    # round(5, -10**8) computes 10**(10**8) first: bound the precision.
+    if not isinstance(precision, int) or abs(precision) > 100:
+        raise RenderLimitExceeded("round() takes a precision between -100 and 100.")
+    return jinja_filters.do_round(value, precision, method)
+
+
 def _limited(iterable: Any) -> Iterator[Any]:
     """The loop guard: every ``{% for %}`` iterates through this (see ``_Guards``)."""
     if isinstance(iterable, Undefined) or iterable is None:
@@ -362,7 +369,7 @@ def _guarded(func: Callable[..., Any]) -> Callable[..., Any]:
 _ALLOWED_FILTERS = (
     "abs", "capitalize", "count", "d", "default", "dictsort", "e", "escape", "first", "float",
     "int", "items", "last", "length", "list", "lower", "map", "max", "min", "reject",
-    "rejectattr", "reverse", "round", "select", "selectattr", "sort", "string", "striptags", "sum",
+    "rejectattr", "reverse", "select", "selectattr", "sort", "string", "striptags", "sum",
     "title", "trim", "truncate", "unique", "upper", "urlencode", "wordcount",
 )  # fmt: skip
 
@@ -370,6 +377,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     **{name: _guarded(jinja_filters.FILTERS[name]) for name in _ALLOWED_FILTERS},
     "join": _guarded(_join),
     "replace": _guarded(_replace),
+    "round": _guarded(_round),
     "date": _guarded(_format_date),
     "datetime": _guarded(_format_datetime),
     # Injected by _Guards, not meant to be written by hand (harmless if they are).

@@ -201,6 +201,8 @@ def test_a_huge_loop_fails_fast_and_cleanly():
         "{% set x = {'a': 1} %}" + "{% set x = {'a': x, 'b': x} %}" * 60 + "{{ x|length }}",
         "{% set n = 9 %}" + "{% set n = n * n %}" * 40 + "{{ n }}",
         "{{ 2 ** 100000 }}",
+        "{{ 5|round(-100000000) }}",
+        "{{ [5]|map('round', -100000000)|list }}",
         "{% for i in range(9000) %}{{ 'y' * 200 }}{% endfor %}",
     ],
 )
