@@ -17,7 +17,8 @@ from campaigns.content import (
     track,
 )
 from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus
-from campaigns.transport import ConnectionLost, DeliveryError, default_transport, new_message_id
+from campaigns.senders import Senders
+from campaigns.transport import ConnectionLost, DeliveryError, new_message_id
 from contacts.models import Contact
 from deliverability.services import blocked_addresses
 
@@ -70,7 +71,8 @@ def send_batch(campaign_id) -> int:
     links = (
         LinkBook(campaign.workspace_id, campaign_id=campaign.pk) if campaign.track_clicks else None
     )
-    transport = default_transport()
+    senders = Senders(campaign.workspace)
+    transport = senders.for_address(sender[1])
     errors_in_a_row = 0
     try:
         for index, message in enumerate(messages):
@@ -80,6 +82,8 @@ def send_batch(campaign_id) -> int:
                 f"campaign:{campaign.pk}", campaign.rate_per_minute
             ):
                 break  # the budget of this minute is spent; the chain comes back later
+            if not senders.take_slot(sender[1]):
+                break  # so is the sending backend's
             settled += 1
             contact = contacts.get(message.contact_id)
             if contact is None or contact.status != "active" or contact.archived_at:
@@ -93,7 +97,7 @@ def send_batch(campaign_id) -> int:
                 )
                 break
     finally:
-        transport.close()
+        senders.close()
         pipeline.release(ids)
     pipeline.finish_if_done(campaign.pk)
     return settled
@@ -208,13 +212,16 @@ def send_transactional(message_id) -> str:
     if not pipeline.mark_sending(message.id):
         return MessageStatus.SENDING
     Message.objects.filter(id=message.id).update(message_id=message.message_id)
-    transport = default_transport()
+    senders = Senders(message.workspace_id)
+    # Transactional mail never waits for the backend's budget, but spends it: campaigns slow
+    # down instead.
+    senders.take_slot(payload["from_email"])
     try:
-        provider_id = transport.send(email)
+        provider_id = senders.for_address(payload["from_email"]).send(email)
     except DeliveryError as exc:
         message.error = exc.message
         return pipeline.record_failure(message, exc)
     finally:
-        transport.close()
+        senders.close()
     pipeline.record_sent(message, provider_id or message.message_id)
     return MessageStatus.SENT

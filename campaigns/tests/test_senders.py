@@ -236,3 +236,59 @@ def test_an_esp_backend_sends_through_anymail_over_http(workspace):
     assert path == "/email" and headers["X-Postmark-Server-Token"] == "token-1"
     assert body["To"] == "ann@example.com" and body["Subject"] == "Hello"
     assert provider_id == "pm-42"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_campaign_goes_out_dkim_signed_through_the_workspace_backend(workspace, sink):
+    from django.test import override_settings
+
+    from campaigns import services
+    from contacts.tests.factories import (
+        ContactFactory,
+        ContactListFactory,
+        ListMembershipFactory,
+    )
+
+    domain = dkim_key_generate(
+        SendingDomain.objects.create(workspace=workspace, domain="news.example.test"),
+        selector="2026",
+    )
+    _smtp_backend(workspace, sink, name="for news", sending_domain=domain)
+    newsletter = ContactListFactory(workspace=workspace)
+    for name in ("ann", "bob"):
+        ListMembershipFactory(
+            contact=ContactFactory(workspace=workspace, email=f"{name}@example.com"),
+            contact_list=newsletter,
+        )
+    campaign = services.campaign_create(
+        workspace=workspace,
+        name="Signed",
+        subject="Hi {{ contact.first_name }}",
+        html="<p>Hello</p><p><a href='{{ unsubscribe_url }}'>Unsubscribe</a></p>",
+        from_email="hello@news.example.test",
+        audience={"lists": [str(newsletter.id)]},
+    )
+    with override_settings(PUBLIC_BASE_URL="http://testserver"):
+        services.campaign_send(campaign=campaign)  # the server's capture backend is not used
+
+    assert sorted(r.recipients[0] for r in sink.received) == ["ann@example.com", "bob@example.com"]
+    for received in sink.received:
+        assert dkim.verify(received.data, dnsfunc=_dns(domain))
+        signed = received.message["DKIM-Signature"].replace("\r\n", "").replace(" ", "")
+        assert "list-unsubscribe:list-unsubscribe-post" in signed.lower()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_transactional_mail_goes_through_the_workspace_backend_and_spends_its_budget(
+    workspace, api, sink
+):
+    _smtp_backend(workspace, sink, name="relay", is_default=True, rate_per_minute=5)
+    response = api.post(
+        "/api/v1/emails",
+        {"from": "app@example.com", "to": ["ann@example.com"], "subject": "Reset", "text": "Hi"},
+        format="json",
+    )
+    assert response.status_code == 202
+    assert [r.recipients for r in sink.received] == [["ann@example.com"]]
+    senders = Senders(workspace)
+    assert [senders.take_slot("app@example.com") for _ in range(5)] == [True] * 4 + [False]
