@@ -216,7 +216,7 @@ class ContactAdmin(admin.ModelAdmin):
     show_full_result_count = False  # a second COUNT(*) over every contact on every page
     search_fields = ["email", "first_name", "last_name", "company", "companies__name"]
     autocomplete_fields = ["workspace"]
-    actions = ["tag_contacts", "add_to_list", "archive", "restore"]
+    actions = ["tag_contacts", "add_to_list", "archive", "restore", "link_companies"]
     inlines = [ContactTagInline, ListMembershipInline, ContactCompanyRoleInline, ActivityInline]
     engagement_fields = (
         "score",
@@ -466,6 +466,21 @@ class ContactAdmin(admin.ModelAdmin):
             request, f"Added {added} contact(s) to “{contact_list}”.", messages.SUCCESS
         )
         return None
+
+    @admin.action(description="Link to companies by email domain", permissions=["change"])
+    def link_companies(self, request: HttpRequest, queryset) -> None:
+        from contacts.enrichment import enrich_contacts
+
+        ids_by_workspace: dict[Any, list] = defaultdict(list)
+        for workspace_id, pk in queryset.order_by().values_list("workspace_id", "id"):
+            ids_by_workspace[workspace_id].append(pk)
+        workspaces = Workspace.objects.in_bulk(list(ids_by_workspace))
+        with transaction.atomic():
+            linked = sum(
+                enrich_contacts(workspaces[workspace_id], ids)
+                for workspace_id, ids in ids_by_workspace.items()
+            )
+        self.message_user(request, f"Linked {linked} contact(s) to companies.", messages.SUCCESS)
 
     @admin.action(description="Archive selected contacts", permissions=["change"])
     def archive(self, request: HttpRequest, queryset) -> None:

@@ -84,3 +84,15 @@ def test_it_works_in_bulk(workspace, django_assert_max_num_queries):
     with django_assert_max_num_queries(12):
         assert enrich_contacts(workspace, [c.id for c in contacts]) == 60
     assert Company.objects.filter(workspace=workspace).count() == 7
+
+
+def test_the_admin_action_links_the_selected_contacts(admin_client, workspace, outsider):
+    mine = ContactFactory(workspace=workspace, email="a@hooli.example")
+    theirs = ContactFactory(workspace=outsider.workspace, email="b@hooli.example")
+    response = admin_client.post(
+        "/admin/contacts/contact/",
+        {"action": "link_companies", "_selected_action": [mine.pk, theirs.pk]},
+    )
+    assert response.status_code == 302
+    assert mine.companies.get().workspace == workspace
+    assert theirs.companies.get().workspace == outsider.workspace
