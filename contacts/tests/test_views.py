@@ -358,7 +358,7 @@ def test_empty_states_say_what_to_do(dashboard, workspace):
 
 
 def test_keyset_pages_follow_the_cursor(dashboard, workspace, monkeypatch):
-    monkeypatch.setattr("contacts.views.PAGE_SIZE", 2)
+    monkeypatch.setattr("contacts.views.records.PAGE_SIZE", 2)
     made = newest_first(*ContactFactory.create_batch(5, workspace=workspace))
     first = dashboard.get(url("contacts"), {"status": "active"})
     assert emails(first) == made[:2]
@@ -611,7 +611,7 @@ def test_the_contact_page_costs_the_same_with_many_tags_and_entries(
 
 
 def test_the_timeline_is_newest_first_and_paged(dashboard, world, monkeypatch):
-    monkeypatch.setattr("contacts.views.TIMELINE_SIZE", 2)
+    monkeypatch.setattr("contacts.views.records.TIMELINE_SIZE", 2)
     ActivityFactory(contact=world.contact, subject="oldest", occurred_at="2020-01-01T00:00:00Z")
     ActivityFactory(contact=world.contact, subject="newest", occurred_at="2030-01-01T00:00:00Z")
     first = dashboard.get(url("contact", world.contact.pk))
