@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -49,6 +49,7 @@ from contacts.services import (
     tags_get_or_create,
 )
 from mailcrm import events
+from mailcrm.exceptions import Conflict
 from mailcrm.models import Workspace
 
 MAX_BATCH = 1000
@@ -142,7 +143,7 @@ def contacts_batch_upsert(
     _add_lists(workspace, prepared)
     _announce_batch(workspace, prepared)
     touched = [item.contact.pk for item in prepared]
-    enrich_contacts(workspace, [item.contact.pk for item in prepared if item.created])
+    enrich_contacts(workspace, touched)
     segments_contacts_changed(workspace, touched)
     for item in prepared:
         status = "created" if item.created else "updated"
@@ -160,7 +161,7 @@ def _check_lists(workspace: Workspace, items: list[_Item], results: list) -> lis
     }
     kept = []
     for item in items:
-        item.list_ids = [str(uuid.UUID(v)) if v in found else v for v in item.list_ids]
+        item.list_ids = [(_valid_uuids([v]) or [v])[0] for v in item.list_ids]
         missing = [value for value in item.list_ids if value not in found]
         if missing:
             error = "lists: " + " ".join(f"No list with id {value}." for value in missing)
@@ -198,7 +199,12 @@ def _apply_fields(
     creates = _within_limit(workspace, creates, kept, results)
     allowed = {id(contact) for contact in creates}
     kept = [item for item in kept if not item.created or id(item.contact) in allowed]
-    Contact.objects.bulk_create(creates, batch_size=500)
+    try:
+        with transaction.atomic():
+            Contact.objects.bulk_create(creates, batch_size=500)
+    except IntegrityError:
+        # Another request created one of these addresses since we looked.
+        raise Conflict("A contact of the batch was created meanwhile; send it again.") from None
     if updates:
         now = timezone.now()
         for contact in updates:

@@ -172,3 +172,15 @@ def test_it_never_touches_another_workspace(api, workspace, outsider):
 
 def test_it_needs_a_key(anon_api):
     assert anon_api.post(URL, {"contacts": []}, format="json").status_code == 401
+
+
+def test_list_ids_in_any_spelling_and_updated_contacts_are_enriched(workspace):
+    newsletter = ContactListFactory(workspace=workspace)
+    old = ContactFactory(workspace=workspace, email="old@hooli.example")
+    results = contacts_batch_upsert(
+        workspace=workspace,
+        items=[{"email": "old@hooli.example", "list_ids": [str(newsletter.id).upper()]}],
+    )
+    assert results[0]["status"] == "updated"
+    assert list(old.lists.all()) == [newsletter]
+    assert old.companies.get().domain == "hooli.example"
