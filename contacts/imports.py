@@ -328,8 +328,8 @@ def read_preview(data: bytes, workspace: Workspace | None = None) -> CsvPreview:
             rows.append(row)
             if len(rows) == PREVIEW_ROWS:
                 break
-    except _Unreadable as exc:
-        raise ImportFileError(f"Row {exc.row} cannot be read: {exc.reason}.") from None
+    except _Unreadable:
+        pass  # the preview shows what reads; the run reports the row
     suggested = suggest_mapping(layout.columns, workspace)
     if not layout.has_header:
         # Point the mapping at the column holding addresses.
@@ -1112,4 +1112,5 @@ def _run(job: ImportJob, progress: _Progress) -> None:
                 chunk = []
     except _Unreadable as exc:
         progress.reject(exc.row, f"cannot be read ({exc.reason}); the rest of the file is skipped")
+        progress.processed += 1
     _flush(job, chunk, progress)

@@ -128,6 +128,10 @@ class ImportViewSet(WorkspaceReadOnlyViewSet):
         summary="Import contacts from a CSV file (runs in the background)",
     )
     def create(self, request, *args, **kwargs):
+        # Refuse an oversized body before reading it; the form fields around the file are small.
+        length = _content_length(request)
+        if length > imports.MAX_IMPORT_BYTES + (1 << 20):
+            raise imports.ImportTooLarge(length)
         body = ImportStartSerializer(data=request.data, context={"workspace": self.workspace})
         upload = request.data.get("file")
         if getattr(upload, "size", 0) > imports.MAX_IMPORT_BYTES:
@@ -144,6 +148,13 @@ class ImportViewSet(WorkspaceReadOnlyViewSet):
             contact_list=data.get("list_id"),
         )
         return Response({"id": job.id, "status": job.status}, status=status.HTTP_202_ACCEPTED)
+
+
+def _content_length(request) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
 
 
 class CsvRenderer(BaseRenderer):

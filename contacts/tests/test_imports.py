@@ -373,6 +373,52 @@ def test_a_finished_import_is_not_run_again(workspace):
     assert ImportJob.objects.get(pk=job.pk).created == 1
 
 
+def test_an_unreadable_row_keeps_the_rows_before_it(workspace):
+    huge = "x" * 200_000  # beyond the csv module's field limit
+    job = run(workspace, f"email,first\na@example.com,A\nb@example.com,{huge}\nc@example.com,C\n")
+    assert job.status == JobStatus.DONE
+    assert emails(workspace) == ["a@example.com"]
+    assert job.errors[0]["row"] == 3
+    assert "cannot be read" in job.errors[0]["reason"]
+    assert job.processed == job.total_rows == 2
+
+
+def test_a_failure_midway_fails_the_job_and_keeps_finished_chunks(workspace, monkeypatch):
+    monkeypatch.setattr(imports, "CHUNK_ROWS", 2)
+    real_write = imports._write_chunk
+    calls = []
+
+    def write_then_break(job, rows):
+        calls.append(rows)
+        if len(calls) == 2:
+            raise RuntimeError("database went away")
+        return real_write(job, rows)
+
+    monkeypatch.setattr(imports, "_write_chunk", write_then_break)
+    rows = "".join(f"user{n}@example.com\n" for n in range(5))
+    job = run(workspace, "email\n" + rows)
+    assert job.status == JobStatus.FAILED
+    assert "internal error" in job.failure_reason
+    assert (job.created, job.processed) == (2, 2)
+    assert emails(workspace) == ["user0@example.com", "user1@example.com"]
+    assert not ImportUpload.objects.exists()
+
+
+def test_a_running_job_is_not_taken_twice_unless_abandoned(workspace):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    job = import_start(
+        workspace=workspace, data=b"email\na@example.com\n", filename="f", mapping=None
+    )
+    ImportJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, started_at=timezone.now())
+    assert import_run(job.pk) is None
+    ImportJob.objects.filter(pk=job.pk).update(started_at=timezone.now() - timedelta(hours=1))
+    assert import_run(job.pk).status == JobStatus.DONE
+    assert import_run("not-a-uuid") is None
+
+
 def test_the_same_email_in_two_workspaces_stays_separate(workspace, outsider):
     outsider.contact.first_name = "Secret"
     outsider.contact.save()
@@ -430,6 +476,12 @@ def test_api_refuses_a_large_file_with_413(api, monkeypatch):
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "too_large"
     assert not ImportJob.objects.exists()
+
+
+def test_api_refuses_an_oversized_body_before_reading_it(api, monkeypatch):
+    monkeypatch.setattr(imports, "MAX_IMPORT_BYTES", 10)
+    response = post_import(api, b"email\n" + b"a@example.com\n" * 100_000)
+    assert response.status_code == 413
 
 
 def test_api_bad_mapping_and_options_are_400(api):
