@@ -26,7 +26,7 @@ from django.views.generic import TemplateView
 
 from campaigns import services, stats
 from campaigns.audience import audience_contacts
-from campaigns.content import campaign_source
+from campaigns.content import campaign_sender, campaign_source
 from campaigns.filtersets import CampaignFilterSet, MessageFilterSet
 from campaigns.forms import AudienceForm, CampaignForm, ScheduleForm, TestSendForm
 from campaigns.models import (
@@ -197,13 +197,20 @@ class CampaignDetailView(PreviewContactMixin, CampaignObjectMixin, TemplateView)
     def get_context_data(self, **kwargs):
         campaign = self.campaign
         subject, html, text = campaign_source(campaign)
+        from_name, from_email = campaign_sender(campaign)
         contact = self.preview_contact(campaign)
         preview_url = reverse("dashboard:campaigns:campaign_preview", args=[campaign.pk])
         if contact is not None:
             preview_url += "?" + urlencode({"contact": contact.email})
         context = {
             "campaign": campaign,
-            "content": {"subject": subject, "has_html": bool(html), "has_text": bool(text)},
+            "content": {
+                "subject": subject,
+                "from_name": from_name,
+                "from_email": from_email,
+                "has_html": bool(html),
+                "has_text": bool(text),
+            },
             "audience": audience_names(campaign),
             "progress": stats.campaign_progress(campaign),
             "preview_contact": contact,

@@ -700,3 +700,51 @@ def test_the_email_log_links_to_its_captured_copy(
     captured = CapturedEmail.objects.get(to=["buyer@example.com"])
     body = dashboard.get(url("email", message.pk)).content.decode()
     assert url("outbox_email", captured.pk) in body
+
+
+def test_a_campaign_takes_content_and_sender_from_its_template(dashboard, workspace, world):
+    template = template_create(
+        workspace=workspace,
+        name="Promo",
+        subject="Deal for {{ contact.first_name }}",
+        html="<p>Only for {{ contact.first_name }}</p>",
+        from_name="Promo team",
+        from_email="promo@acme.example",
+    )
+    campaign = services.campaign_create(
+        workspace=workspace,
+        name="From a template",
+        template_id=str(template.pk),
+        audience={"lists": [str(world.list.pk)]},
+    )
+    body = dashboard.get(url("campaign", campaign.pk)).content.decode()
+    assert "Promo team &lt;promo@acme.example&gt;" in body
+    assert "(the template's)" in body
+    assert "Deal for {{ contact.first_name }}" in body
+    preview = dashboard.get(url("campaign_preview", campaign.pk), {"contact": "cy@example.com"})
+    assert "Only for Cy" in preview.content.decode()
+
+
+# --- query counts ------------------------------------------------------------------------------
+
+
+def test_lists_cost_the_same_queries_however_many_rows(
+    dashboard, world, workspace, send_now, django_assert_max_num_queries
+):
+    for n in range(30):
+        services.campaign_create(workspace=workspace, name=f"Campaign {n}")
+    sent_campaign(dashboard, send_now, world.draft)
+    _events(world.draft, timezone.now() - timedelta(hours=3))
+    for n in range(10):
+        services.campaign_test_send(campaign=world.draft, emails=[f"t{n}@example.com"])
+    bounds = {
+        url("campaigns"): 6,
+        url("campaign_report", world.draft.pk): 13,
+        url("emails"): 6,
+        url("outbox"): 8,
+        url("campaign", world.draft.pk): 9,
+        url("email", world.email.pk): 7,
+    }
+    for page, bound in bounds.items():
+        with django_assert_max_num_queries(bound):
+            assert dashboard.get(page).status_code == 200, page
