@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 
 from contacts.tests.factories import ContactFactory
 from templates.rendering import (
+    CACHED_SOURCE_CHARS,
     MAX_OUTPUT_CHARS,
     RenderError,
     RenderLimitExceeded,
@@ -221,3 +222,10 @@ def test_a_render_error_is_a_domain_error_with_a_message():
 
 def test_compiled_templates_are_reused():
     assert compile_template("a", "b", "c") is compile_template("a", "b", "c")
+
+
+def test_large_sources_are_compiled_but_not_kept():
+    html = "<p>{{ name }}</p>" + "x" * CACHED_SOURCE_CHARS
+    first = compile_template("s", html)
+    assert first is not compile_template("s", html)
+    assert first.render({"name": "Jo"}).html.startswith("<p>Jo</p>")
