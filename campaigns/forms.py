@@ -80,7 +80,7 @@ class CampaignForm(AudienceForm):
     )
     tag = forms.CharField(max_length=100, required=False, help_text="A label for reporting.")
 
-    CONTENT = ("subject", "template", "html", "text")
+    CONTENT = ("template", "subject", "html", "text")
     SENDER = ("from_name", "from_email", "reply_to")
     OPTIONS = ("track_opens", "track_clicks", "rate_per_minute", "tag")
 
@@ -148,3 +148,17 @@ class TestSendForm(forms.Form):
             except forms.ValidationError:
                 raise forms.ValidationError(f"{email} is not an email address.") from None
         return emails
+
+
+def dress_filter_form(form: forms.Form) -> forms.Form:
+    """Dashboard touches on a shared FilterSet's form (the filters stay the API's): "Any" for
+    no choice, yes/no for booleans, a search box for text."""
+    for field in form.fields.values():
+        if isinstance(field, forms.NullBooleanField):
+            field.widget.choices = [("", "Any"), ("true", "Yes"), ("false", "No")]
+        elif isinstance(field, forms.ChoiceField):
+            field.empty_label = "Any"
+            field.widget.choices = [("", "Any"), *[c for c in field.choices if c[0] != ""]]
+        elif isinstance(field, forms.CharField):
+            field.widget.input_type = "search"
+    return form

@@ -28,7 +28,13 @@ from campaigns import services, stats
 from campaigns.audience import audience_contacts
 from campaigns.content import campaign_sender, campaign_source
 from campaigns.filtersets import CampaignFilterSet, MessageFilterSet
-from campaigns.forms import AudienceForm, CampaignForm, ScheduleForm, TestSendForm
+from campaigns.forms import (
+    AudienceForm,
+    CampaignForm,
+    ScheduleForm,
+    TestSendForm,
+    dress_filter_form,
+)
 from campaigns.models import (
     Campaign,
     CampaignStatus,
@@ -83,7 +89,7 @@ class CampaignsView(WorkspaceMixin, TemplateView):
             page = keyset_page(filterset.qs, cursor=_cursor(self.request), size=PAGE_SIZE)
         filtered = any(self.request.GET.get(name) for name in filterset.filters)
         return super().get_context_data(
-            filter_form=filterset.form, page=page, filtered=filtered, **kwargs
+            filter_form=dress_filter_form(filterset.form), page=page, filtered=filtered, **kwargs
         )
 
 
@@ -416,7 +422,7 @@ class CampaignReportView(CampaignObjectMixin, TemplateView):
             progress=stats.campaign_progress(campaign),
             funnel=funnel(numbers),
             chart=timeline_chart(stats.engagement_timeline(campaign, bucket), bucket),
-            filter_form=filterset.form,
+            filter_form=dress_filter_form(filterset.form),
             filtered=any(self.request.GET.get(name) for name in filterset.filters),
             page=page,
             **kwargs,
@@ -442,7 +448,7 @@ class EmailsView(WorkspaceMixin, TemplateView):
         if filterset.is_valid():
             page = keyset_page(filterset.qs, cursor=_cursor(self.request), size=PAGE_SIZE)
         return super().get_context_data(
-            filter_form=filterset.form,
+            filter_form=dress_filter_form(filterset.form),
             filtered=any(self.request.GET.get(name) for name in filterset.filters),
             page=page,
             **kwargs,
