@@ -22,6 +22,7 @@ from contacts.models import (
     Contact,
     ContactTag,
     ListMembership,
+    SegmentKind,
     SegmentMembership,
 )
 from contacts.segmentation import segments_contacts_changed
@@ -125,14 +126,13 @@ def _take_values(primary: Contact, duplicates: list[Contact]) -> None:
 
 
 def _inherit_links(model, column: str, primary_id: Any, dup_ids: list[Any]) -> None:
-    """INSERT … SELECT-style: the duplicates' links the primary lacks become the primary's."""
+    """The duplicates' links the primary lacks become its own: one read, one bulk insert."""
     have = model.objects.filter(contact_id=primary_id).values_list(column, flat=True)
-    wanted = (
-        model.objects.filter(contact_id__in=dup_ids)
-        .exclude(**{f"{column}__in": have})
-        .values_list(column, flat=True)
-        .distinct()
-    )
+    theirs = model.objects.filter(contact_id__in=dup_ids)
+    if model is SegmentMembership:
+        # Dynamic memberships follow the query: the primary is re-evaluated instead.
+        theirs = theirs.filter(segment__kind=SegmentKind.STATIC)
+    wanted = theirs.exclude(**{f"{column}__in": have}).values_list(column, flat=True).distinct()
     extra = {"role": ""} if model is CompanyRole else {}
     model.objects.bulk_create(
         [model(contact_id=primary_id, **{column: other}, **extra) for other in wanted],

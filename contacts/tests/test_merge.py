@@ -73,6 +73,8 @@ def test_merge_moves_everything_to_the_primary(api, workspace, trio):
     role = CompanyRoleFactory(contact=first, role="Buyer")
     static = SegmentFactory(workspace=workspace, kind=SegmentKind.STATIC, query="")
     SegmentMembership.objects.create(segment=static, contact=second)
+    dynamic = SegmentFactory(workspace=workspace, query="job_title = CEO")
+    SegmentMembership.objects.create(segment=dynamic, contact=second)
     note = ActivityFactory(contact=first)
     campaign = Campaign.objects.create(workspace=workspace, name="Spring")
     moved = _message(first, campaign)
@@ -102,6 +104,7 @@ def test_merge_moves_everything_to_the_primary(api, workspace, trio):
     assert CompanyRole.objects.get(contact=primary).role == "Buyer"
     assert CompanyRole.objects.get(contact=primary).company_id == role.company_id
     assert SegmentMembership.objects.filter(segment=static, contact=primary).exists()
+    assert not SegmentMembership.objects.filter(segment=dynamic, contact=primary).exists()
     note.refresh_from_db()
     assert note.contact_id == primary.id
     moved.refresh_from_db()
