@@ -189,3 +189,38 @@ def workspace_contacts(workspace):
     from contacts.models import Contact
 
     return Contact.objects.filter(workspace=workspace)
+
+
+def test_the_bulk_bar_still_works_after_filtering(sign_in, owner, workspace, people):
+    page = sign_in(owner, workspace)
+    page.goto("/contacts/")
+    page.get_by_label("Search").fill("ada")
+    expect()(page.locator("#results tbody tr")).to_have_count(1)
+    page.get_by_label("Select every contact on this page").check()
+    expect()(page.get_by_label("Select ada@example.com")).to_be_checked()
+    page.get_by_label("Bulk action").select_option("set_lifecycle_stage")
+    expect()(page.get_by_label("Tag name")).to_be_hidden()
+    page.get_by_label("Lifecycle stage").select_option("customer")
+    page.get_by_role("button", name="Apply").click()
+    expect()(page.locator(".flash-success")).to_contain_text("1 contact changed")
+    stages = dict(workspace_contacts(workspace).values_list("email", "lifecycle_stage"))
+    assert stages["ada@example.com"] == "customer"
+    assert stages["bob@example.com"] != "customer"
+
+
+def test_merging_suggested_duplicates(sign_in, owner, workspace):
+    ContactFactory(workspace=workspace, email="jane.doe@gmail.com", first_name="")
+    ContactFactory(workspace=workspace, email="janedoe+news@gmail.com", first_name="Jane")
+    page = sign_in(owner, workspace)
+    page.goto("/contacts/")
+    page.get_by_role("button", name="Find duplicates").click()
+    page.get_by_label("Keep janedoe+news@gmail.com").check()
+    page.get_by_label("Merge jane.doe@gmail.com").check()
+    page.get_by_role("button", name="Merge into the kept contact").click()
+    expect()(page.locator(".flash-success")).to_contain_text(
+        "Merged jane.doe@gmail.com into janedoe+news@gmail.com"
+    )
+    expect()(page.get_by_text("No likely duplicates")).to_be_visible()
+    assert list(workspace_contacts(workspace).values_list("email", flat=True)) == [
+        "janedoe+news@gmail.com"
+    ]
