@@ -184,3 +184,15 @@ def test_list_ids_in_any_spelling_and_updated_contacts_are_enriched(workspace):
     assert results[0]["status"] == "updated"
     assert list(old.lists.all()) == [newsletter]
     assert old.companies.get().domain == "hooli.example"
+
+
+def test_a_racing_insert_of_the_same_address_is_a_409(api, workspace, monkeypatch):
+    from django.db import IntegrityError
+
+    def racing(*args, **kwargs):
+        raise IntegrityError("duplicate key value violates unique constraint")
+
+    monkeypatch.setattr(Contact.objects, "bulk_create", racing)
+    response = api.post(URL, {"contacts": [{"email": "race@acme.example"}]}, format="json")
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "conflict"
