@@ -213,3 +213,16 @@ def test_viewers_see_history_but_cannot_import(client, viewer, workspace, dashbo
     assert upload(client).status_code == 403
     assert client.post(url("import_map", uploaded), mapping_body()).status_code == 403
     assert ImportJob.objects.count() == 1
+
+
+def test_history_queries_a_bounded_number_of_times(
+    dashboard, workspace, owner, django_assert_max_num_queries
+):
+    newsletter = ContactListFactory(workspace=workspace)
+    for i in range(20):
+        ImportJob.objects.create(
+            workspace=workspace, filename=f"f{i}.csv", created_by=owner, contact_list=newsletter
+        )
+    with django_assert_max_num_queries(8):
+        response = dashboard.get(url("imports"))
+    assert len(response.context["page"].rows) == 20

@@ -280,3 +280,17 @@ def test_builder_json_is_safe_in_the_page(dashboard, workspace, audience):
     body = dashboard.get(url("segment_new")).content.decode()
     data = body.split('id="builder-fields" type="application/json">')[1].split("</script>")[0]
     assert "</script><b>x" in [c for f in json.loads(data) for c in f["choices"]]
+
+
+def test_the_members_page_queries_a_bounded_number_of_times(
+    dashboard, workspace, audience, django_assert_max_num_queries
+):
+    for i in range(30):
+        contact = ContactFactory(workspace=workspace, score=90 + i)
+        ContactTagFactory(contact=contact, tag__workspace=workspace, tag__name=f"t{i}")
+    segmentation.segment_refresh(segment=audience)
+    with django_assert_max_num_queries(10) as captured:
+        response = dashboard.get(url("segment", audience.pk))
+    assert len(response.context["page"].rows) == 31
+    assert "OFFSET" not in " ".join(q["sql"].upper() for q in captured.captured_queries)
+    assert f"?segment={audience.pk}" in response.content.decode()
