@@ -259,6 +259,14 @@ class CampaignProgressView(CampaignObjectMixin, TemplateView):
             campaign=self.campaign, progress=stats.campaign_progress(self.campaign), **kwargs
         )
 
+    def render_to_response(self, context, **kwargs):
+        response = super().render_to_response(context, **kwargs)
+        if self.request.htmx and self.campaign.status != CampaignStatus.SENDING:
+            # Done, paused or cancelled while the page watched: reload it whole, so the
+            # status, the actions and the report link follow.
+            response["HX-Refresh"] = "true"
+        return response
+
 
 class CampaignActionView(CampaignObjectMixin, View):
     """POST: send now, pause, resume or cancel, through the service of the same name."""
@@ -503,11 +511,12 @@ def outbox_page(workspace, *, before: int | None, size: int = OUTBOX_PAGE):
         if not chunk:
             return found, None
         ids = {row.id: header_message_id(row.head) for row in chunk}
+        # The capture backend reports the Message-ID as the provider's id, which is indexed.
         owned = {
-            m.message_id: m
+            m.provider_message_id: m
             for m in Message.objects.for_workspace(workspace)
-            .filter(message_id__in=[v for v in ids.values() if v])
-            .only("id", "kind", "campaign_id", "message_id", "status")
+            .filter(provider_message_id__in=[v for v in ids.values() if v])
+            .only("id", "kind", "campaign_id", "provider_message_id", "status")
         }
         for row in chunk:
             scanned += 1
@@ -557,7 +566,11 @@ class CapturedObjectMixin(WorkspaceMixin):
     def captured(self) -> CapturedEmail:
         captured = CapturedEmail.objects.filter(pk=self.kwargs["pk"]).first()
         message_id = header_message_id(captured.message) if captured else ""
-        sent = self.scoped(Message).filter(message_id=message_id).first() if message_id else None
+        sent = (
+            self.scoped(Message).filter(provider_message_id=message_id).first()
+            if message_id
+            else None
+        )
         if sent is None:  # not this workspace's mail: not found, as for any other object
             raise Http404("No such email.")
         captured.sent_message = sent

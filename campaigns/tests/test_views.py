@@ -519,10 +519,12 @@ def test_progress_polls_while_sending_and_stops_after(dashboard, world, send_now
     assert 'data-stat="sent">1<' in body
     assert 'data-stat="failed">1<' in body
     assert 'data-stat="remaining">1<' in body
+    polled = dashboard.get(url("campaign_progress", world.draft.pk), HTTP_HX_REQUEST="true")
+    assert "HX-Refresh" not in polled
     Campaign.objects.filter(pk=world.draft.pk).update(status=CampaignStatus.SENT)
-    assert (
-        "every 2s" not in dashboard.get(url("campaign_progress", world.draft.pk)).content.decode()
-    )
+    done = dashboard.get(url("campaign_progress", world.draft.pk), HTTP_HX_REQUEST="true")
+    assert "every 2s" not in done.content.decode()
+    assert done["HX-Refresh"] == "true"  # the page reloads to show the outcome
 
 
 def _events(campaign, when):
