@@ -9,7 +9,14 @@ import re
 import pytest
 from django.test import override_settings
 
-from campaigns.models import Campaign, CampaignStatus, CapturedEmail
+from campaigns.models import (
+    Campaign,
+    CampaignStatus,
+    CapturedEmail,
+    Message,
+    MessageKind,
+    MessageStatus,
+)
 from contacts.tests.factories import ContactFactory, ContactListFactory, ListMembershipFactory
 from templates.tests.factories import EmailTemplateFactory
 
@@ -125,3 +132,39 @@ def test_a_script_in_a_template_never_runs_in_the_dashboard(sign_in, owner, work
     page.goto(f"/templates/{template.pk}/preview/")
     expect()(page.locator("#body")).to_have_text("Visible body")
     assert_not_owned(page)
+
+
+def test_progress_updates_live_while_sending_and_the_page_settles_when_done(
+    sign_in, owner, workspace
+):
+    campaign = Campaign.objects.create(
+        workspace=workspace,
+        name="Big send",
+        subject="Hi",
+        html="<p>Hi</p>",
+        from_email="news@acme.example",
+        status=CampaignStatus.SENDING,
+    )
+    messages = Message.objects.bulk_create(
+        Message(
+            workspace=workspace,
+            campaign=campaign,
+            kind=MessageKind.CAMPAIGN,
+            email=f"r{n}@example.com",
+            status=MessageStatus.QUEUED,
+        )
+        for n in range(3)
+    )
+    page = sign_in(owner, workspace)
+    page.goto(f"/campaigns/{campaign.pk}/")
+    expect()(page.locator("[data-stat=remaining]")).to_have_text("3")
+
+    Message.objects.filter(pk__in=[m.pk for m in messages[:2]]).update(status=MessageStatus.SENT)
+    expect()(page.locator("[data-stat=sent]")).to_have_text("2")
+    expect()(page.locator("[data-stat=remaining]")).to_have_text("1")
+
+    Message.objects.filter(pk=messages[2].pk).update(status=MessageStatus.FAILED)
+    Campaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.SENT)
+    expect()(page.locator("#campaign-status")).to_have_text("Sent")
+    expect()(page.locator("[data-stat=failed]")).to_have_text("1")
+    expect()(page.get_by_role("button", name="Report")).to_be_visible()
