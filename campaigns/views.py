@@ -223,6 +223,9 @@ class CampaignDetailView(PreviewContactMixin, CampaignObjectMixin, TemplateView)
             "preview_asked": self.request.GET.get("contact", ""),
             "preview_value": self.request.GET.get("contact") or (contact.email if contact else ""),
             "preview_url": preview_url,
+            "preview_choices": audience_contacts(campaign)
+            .order_by("pk")
+            .values_list("email", flat=True)[:20],
             "can_edit": may_edit(self.membership),
             "editable": campaign.status in EDITABLE,
         }

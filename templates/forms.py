@@ -42,3 +42,4 @@ class PreviewForm(forms.Form):
     html = forms.CharField(required=False, strip=False)
     text = forms.CharField(required=False, strip=False)
     contact = forms.CharField(required=False, label="Preview as")
+    template = forms.UUIDField(required=False, help_text="Fills what the content leaves empty.")

@@ -228,13 +228,16 @@ class LivePreviewView(WorkspaceMixin, TemplateView):
         form.is_valid()
         data = form.cleaned_data
         contact = _contact_by_email(self.workspace, data.get("contact", ""))
-        preview = render_preview(
-            workspace=self.workspace,
-            subject=data.get("subject", ""),
-            html=data.get("html", ""),
-            text=data.get("text", ""),
-            contact=contact,
+        content = {part: data.get(part, "") for part in ("subject", "html", "text")}
+        # The campaign composer sends its template: it fills what the campaign leaves empty,
+        # as at send time. Another workspace's template id finds nothing.
+        template_id = data.get("template")
+        template = (
+            self.scoped(EmailTemplate).filter(pk=template_id).first() if template_id else None
         )
+        if template is not None:
+            content = {part: value or getattr(template, part) for part, value in content.items()}
+        preview = render_preview(workspace=self.workspace, contact=contact, **content)
         context = self.get_context_data(
             preview=preview,
             document=SANDBOX_META + preview_document(preview),

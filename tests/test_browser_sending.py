@@ -75,6 +75,10 @@ def test_compose_preview_send_and_read_the_report_and_outbox(
         "<h1>Hello {{ contact.first_name }}</h1><p><a href='https://example.org/'>More</a></p>"
     )
     page.locator("#id_from_email").fill("news@acme.example")
+    page.locator("#preview-contact").fill("ada@example.com")
+    live = page.frame_locator("#live-preview iframe")
+    expect()(live.get_by_role("heading")).to_have_text("Hello Ada")
+    expect()(page.locator("#live-preview .preview-subject")).to_contain_text("Autumn, Ada")
     page.get_by_role("button", name="Save draft").click()
     expect()(page.get_by_role("heading", name="Autumn news")).to_be_visible()
 

@@ -239,3 +239,21 @@ def test_a_contact_of_another_workspace_is_not_used_for_a_preview(dashboard, wel
     )
     assert "secret@outsider.example" not in srcdoc(response.content.decode())
     assert response.context["contact"] is None
+
+
+def test_the_composer_preview_fills_empty_content_from_the_chosen_template(
+    dashboard, welcome, jane, outsider
+):
+    response = dashboard.post(
+        url("live_preview"),
+        {"subject": "", "html": "", "template": str(welcome.pk), "contact": "jane@example.com"},
+    )
+    assert "Hi Jane" in response.content.decode()
+    assert "Welcome Jane" in srcdoc(response.content.decode())
+    own = dashboard.post(url("live_preview"), {"html": "<p>Own</p>", "template": str(welcome.pk)})
+    assert "Own" in srcdoc(own.content.decode())
+    assert "Welcome" not in srcdoc(own.content.decode())
+    theirs = EmailTemplateFactory(workspace=outsider.workspace, html="<p>Their secret</p>")
+    response = dashboard.post(url("live_preview"), {"template": str(theirs.pk)})
+    assert "Their secret" not in response.content.decode()
+    assert dashboard.post(url("live_preview"), {"template": "junk"}).status_code == 200
