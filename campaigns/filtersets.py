@@ -16,7 +16,8 @@ from campaigns.models import (
 )
 
 
-def _engaged(event_type: str) -> Exists:
+def engaged(event_type: str) -> Exists:
+    """Whether a message has had an event of this type (for filters and annotations)."""
     return Exists(MessageEvent.objects.filter(message_id=OuterRef("pk"), type=event_type))
 
 
@@ -42,8 +43,8 @@ class MessageFilterSet(django_filters.FilterSet):
     def _by_event(queryset: QuerySet, event_type: str, value: bool | None) -> QuerySet:
         if value is None:
             return queryset
-        engaged = _engaged(event_type)
-        return queryset.filter(engaged if value else ~engaged)
+        condition = engaged(event_type)
+        return queryset.filter(condition if value else ~condition)
 
 
 class CampaignFilterSet(django_filters.FilterSet):

@@ -16,7 +16,6 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, OuterRef
 from django.db.models.functions import Lower, Substr
 from django.http import Http404
 from django.shortcuts import redirect
@@ -27,7 +26,7 @@ from django.views.generic import TemplateView
 from campaigns import services, stats
 from campaigns.audience import audience_contacts
 from campaigns.content import campaign_sender, campaign_source
-from campaigns.filtersets import CampaignFilterSet, MessageFilterSet
+from campaigns.filtersets import CampaignFilterSet, MessageFilterSet, engaged
 from campaigns.forms import (
     AudienceForm,
     CampaignForm,
@@ -41,7 +40,6 @@ from campaigns.models import (
     CapturedEmail,
     EventType,
     Message,
-    MessageEvent,
     MessageKind,
 )
 from contacts.models import Contact, ContactList, Segment, Tag
@@ -353,10 +351,6 @@ class AudienceCountView(WorkspaceMixin, TemplateView):
 # --- report --------------------------------------------------------------------------------------
 
 
-def _engaged(event_type: str) -> Exists:
-    return Exists(MessageEvent.objects.filter(message_id=OuterRef("pk"), type=event_type))
-
-
 def funnel(numbers: dict) -> list[dict]:
     steps = [
         ("Recipients", numbers["recipients"]),
@@ -421,7 +415,7 @@ class CampaignReportView(CampaignObjectMixin, TemplateView):
         recipients = (
             Message.objects.for_workspace(self.workspace)
             .filter(campaign=campaign)
-            .annotate(opened=_engaged(EventType.OPENED), clicked=_engaged(EventType.CLICKED))
+            .annotate(opened=engaged(EventType.OPENED), clicked=engaged(EventType.CLICKED))
         )
         filterset = MessageFilterSet(self.request.GET, queryset=recipients)
         page = None
@@ -452,7 +446,7 @@ class EmailsView(WorkspaceMixin, TemplateView):
         emails = (
             self.scoped(Message)
             .filter(kind=MessageKind.TRANSACTIONAL)
-            .annotate(opened=_engaged(EventType.OPENED), clicked=_engaged(EventType.CLICKED))
+            .annotate(opened=engaged(EventType.OPENED), clicked=engaged(EventType.CLICKED))
         )
         filterset = MessageFilterSet(self.request.GET, queryset=emails)
         page = None
