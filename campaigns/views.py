@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models.functions import Lower, Substr
+from django.db.models.functions import Substr
 from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -47,7 +47,12 @@ from mailcrm.dashboard.access import WorkspaceMixin, may_edit
 from mailcrm.dashboard.generic import ConfirmDeleteView, ServiceFormView
 from mailcrm.exceptions import DomainError
 from mailcrm.keyset import InvalidCursor, decode_cursor, keyset_page
-from templates.views import preview_document, render_preview, sandboxed_html
+from templates.views import (
+    contact_by_email,
+    preview_document,
+    render_preview,
+    sandboxed_html,
+)
 
 PAGE_SIZE = 50
 EDITABLE = (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED)
@@ -184,14 +189,9 @@ class PreviewContactMixin:
     """The contact a preview is rendered for: ``?contact=<email>``, else the audience's first."""
 
     def preview_contact(self, campaign: Campaign) -> Contact | None:
-        wanted = (self.request.GET.get("contact") or "").strip()
-        if wanted:
-            return (
-                self.scoped(Contact)
-                .annotate(email_lower=Lower("email"))
-                .filter(email_lower=wanted.lower())
-                .first()
-            )
+        wanted = self.request.GET.get("contact") or ""
+        if wanted.strip():
+            return contact_by_email(self.workspace, wanted)
         return audience_contacts(campaign).order_by("pk").first()
 
 

@@ -98,7 +98,8 @@ def sandboxed_html(html: str) -> HttpResponse:
     return response
 
 
-def _contact_by_email(workspace: Any, value: str) -> Any:
+def contact_by_email(workspace: Any, value: str) -> Contact | None:
+    """The workspace's contact with this address (any case), for "preview as"."""
     if not value.strip():
         return None
     return (
@@ -178,7 +179,7 @@ class TemplateDetailView(TemplateObjectMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         asked = self.request.GET.get("contact", "")
-        contact = _contact_by_email(self.workspace, asked)
+        contact = contact_by_email(self.workspace, asked)
         preview_url = reverse("dashboard:templates:template_preview", args=[self.template.pk])
         if contact is not None:
             preview_url += "?" + urlencode({"contact": contact.email})
@@ -206,7 +207,7 @@ class TemplatePreviewView(TemplateObjectMixin, View):
 
     def get(self, request, pk):
         template = self.template
-        contact = _contact_by_email(self.workspace, request.GET.get("contact", ""))
+        contact = contact_by_email(self.workspace, request.GET.get("contact", ""))
         try:
             rendered = services.template_preview(template=template, contact=contact)
         except Exception as exc:  # a stored template the sandbox now refuses: say so
@@ -227,7 +228,7 @@ class LivePreviewView(WorkspaceMixin, TemplateView):
         form = PreviewForm(request.POST)
         form.is_valid()
         data = form.cleaned_data
-        contact = _contact_by_email(self.workspace, data.get("contact", ""))
+        contact = contact_by_email(self.workspace, data.get("contact", ""))
         content = {part: data.get(part, "") for part in ("subject", "html", "text")}
         # The campaign composer sends its template: it fills what the campaign leaves empty,
         # as at send time. Another workspace's template id finds nothing.
