@@ -51,6 +51,7 @@ urlpatterns = [
     path("campaigns/<uuid:pk>/test/", views.CampaignTestSendView.as_view(), name="campaign_test"),
     path("emails/", views.EmailsView.as_view(), name="emails"),
     path("emails/<uuid:pk>/", views.EmailDetailView.as_view(), name="email"),
+    path("emails/<uuid:pk>/preview/", views.EmailPreviewView.as_view(), name="email_preview"),
     path("outbox/", views.OutboxView.as_view(), name="outbox"),
     path("outbox/<int:pk>/", views.OutboxDetailView.as_view(), name="outbox_email"),
     path("outbox/<int:pk>/html/", views.OutboxHtmlView.as_view(), name="outbox_html"),

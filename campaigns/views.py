@@ -475,6 +475,27 @@ class EmailDetailView(WorkspaceMixin, TemplateView):
         )
 
 
+class EmailPreviewView(WorkspaceMixin, View):
+    """A transactional email's content rendered for its recipient, for the sandboxed iframe
+    (what was asked for; the outbox keeps what went out when mail is captured)."""
+
+    def get(self, request, pk):
+        message = self.get_scoped(
+            self.scoped(Message).filter(kind=MessageKind.TRANSACTIONAL), pk=pk
+        )
+        payload = message.payload or {}
+        variables = payload.get("variables")
+        preview = render_preview(
+            workspace=self.workspace,
+            subject=payload.get("subject", ""),
+            html=payload.get("html", ""),
+            text=payload.get("text", ""),
+            contact=self.scoped(Contact).filter(pk=message.contact_id).first(),
+            variables=variables if isinstance(variables, dict) else None,
+        )
+        return sandboxed_html(preview_document(preview))
+
+
 # --- the local outbox ----------------------------------------------------------------------------
 
 _MESSAGE_ID = re.compile(r"^Message-ID:[ \t]*(<[^>\s]+>)", re.IGNORECASE | re.MULTILINE)

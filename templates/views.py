@@ -67,8 +67,10 @@ def render_preview(
     text: str,
     contact: Any = None,
     campaign: Any = None,
+    variables: dict[str, Any] | None = None,
 ) -> Preview:
-    """Render content through the sandbox as ``contact`` would get it; a syntax error, a
+    """Render content through the sandbox as ``contact`` would get it (with a transactional
+    email's ``variables`` beside the standard ones, as at send time); a syntax error, a
     sandbox violation or a limit comes back as ``Preview.error``, never an exception."""
     from templates.rendering import build_context, compile_template
 
@@ -80,6 +82,8 @@ def render_preview(
             campaign=campaign,
             urls=dict(services.PREVIEW_URLS),
         )
+        if variables:
+            context = {**variables, **context} if contact else {**context, **variables}
         rendered = compiled.render(context)
     except Exception as exc:  # anything the sandbox refuses is shown, never a 500
         return Preview(error=_error_text(exc))

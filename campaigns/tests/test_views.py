@@ -147,6 +147,7 @@ def read_pages(w):
         url("audience_count") + f"?lists={w.list.pk}",
         url("emails"),
         url("email", w.email.pk),
+        url("email_preview", w.email.pk),
         url("outbox"),
     ]
 
@@ -630,6 +631,36 @@ def test_an_email_shows_its_events_and_not_a_campaign_message(dashboard, world, 
     campaign = sent_campaign(dashboard, send_now, world.draft)
     campaign_message = Message.objects.filter(campaign=campaign).first()
     assert dashboard.get(url("email", campaign_message.pk)).status_code == 404
+
+
+def test_an_emails_content_is_rendered_for_its_recipient_in_the_sandbox(
+    dashboard, workspace, world, outsider
+):
+    email = Message.objects.create(
+        workspace=workspace,
+        kind=MessageKind.TRANSACTIONAL,
+        email="ann@example.com",
+        contact=world.people[0],
+        payload={
+            "subject": "Order {{ order }}",
+            "html": "<p>{{ contact.first_name }}, order {{ order }} ships</p><script>x()</script>",
+            "variables": {"order": "A-42"},
+        },
+    )
+    response = dashboard.get(url("email_preview", email.pk))
+    assert response["Content-Security-Policy"] == SANDBOX_CSP
+    assert "Ann, order A-42 ships" in response.content.decode()
+    page = dashboard.get(url("email", email.pk)).content.decode()
+    assert f'sandbox src="{url("email_preview", email.pk)}"' in page
+    assert "x()" not in page
+    theirs = Message.objects.create(
+        workspace=outsider.workspace, kind=MessageKind.TRANSACTIONAL, email="s@outsider.example"
+    )
+    assert dashboard.get(url("email_preview", theirs.pk)).status_code == 404
+    campaign_message = Message.objects.create(
+        workspace=workspace, kind=MessageKind.CAMPAIGN, email="c@example.com"
+    )
+    assert dashboard.get(url("email_preview", campaign_message.pk)).status_code == 404
 
 
 # --- outbox ------------------------------------------------------------------------------------
