@@ -25,6 +25,7 @@ from html.parser import HTMLParser
 from typing import Any, NamedTuple
 
 import css_inline
+import nh3
 from django.core.exceptions import ValidationError
 from jinja2 import ChainableUndefined, TemplateSyntaxError, nodes, pass_context
 from jinja2 import filters as jinja_filters
@@ -41,6 +42,7 @@ MAX_OUTPUT_CHARS = 1_000_000  # per part (subject, HTML, text) and per value bui
 MAX_STEPS = 100_000  # loop iterations, calls and lookups per render
 MAX_SECONDS = 1.0  # wall time per render
 MAX_RANGE = 10_000
+MAX_HTML_DEPTH = 200
 CACHED_SOURCE_CHARS = 200_000
 MAX_INT_BITS = 4_096
 
@@ -644,11 +646,40 @@ _INLINER = css_inline.CSSInliner(load_remote_stylesheets=False, keep_style_tags=
 _HAS_STYLES = re.compile(r"<(style|link)\b", re.IGNORECASE)
 
 
+_TAG_OPENING = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)")
+# Void elements, and those HTML closes by itself when the next one starts (<p>, <li>, <td>…):
+# they never nest deeply, so counting them would only refuse ordinary email.
+_NOT_NESTING = frozenset(
+    {
+        "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
+        "source", "track", "wbr", "p", "li", "dt", "dd", "td", "th", "tr", "tbody", "thead",
+        "tfoot", "option", "optgroup", "colgroup", "caption", "rp", "rt",
+    }
+)  # fmt: skip
+
+
+def check_nesting(html: str, limit: int = MAX_HTML_DEPTH) -> None:
+    """Refuse HTML nested deeper than ``limit`` elements, counted in one linear pass (and
+    generously: a stray "<div" in a comment counts). The HTML parsers behind CSS inlining and
+    the text part recurse per level: some ten thousand levels crash the process outright."""
+    depth = 0
+    for match in _TAG_OPENING.finditer(html):
+        if match.group(2).lower() in _NOT_NESTING:
+            continue
+        if match.group(1):
+            depth = max(0, depth - 1)
+            continue
+        depth += 1
+        if depth > limit:
+            raise RenderLimitExceeded(f"The HTML nests more than {limit} elements deep.")
+
+
 def inline_css(html: str) -> str:
     """Move ``<style>`` rules into ``style`` attributes (mail clients drop style sheets).
     Remote and local style sheets are never fetched."""
     if not _HAS_STYLES.search(html):
         return html
+    check_nesting(html)
     try:
         return _INLINER.inline(html)
     except ValueError:
@@ -699,8 +730,19 @@ class _TextExtractor(HTMLParser):
 
 def html_to_text(html: str) -> str:
     """A readable plain-text part from HTML: blocks on their own lines, links spelled out."""
+    check_nesting(html)
+    # nh3 (html5ever) first: the standard library's parser is quadratic on some broken input
+    # (a run of unclosed "<!--" takes minutes); what nh3 returns is well-formed.
+    cleaned = nh3.clean(
+        html,
+        tags=set(_BLOCKS | {"a"}),
+        clean_content_tags=set(_SKIPPED),
+        attributes={"a": {"href"}},
+        link_rel=None,
+        strip_comments=True,
+    )
     parser = _TextExtractor()
-    parser.feed(html)
+    parser.feed(cleaned)
     parser.close()
     text = "".join(parser.out)
     lines = [line.strip() for line in text.splitlines()]

@@ -229,3 +229,42 @@ def test_large_sources_are_compiled_but_not_kept():
     first = compile_template("s", html)
     assert first is not compile_template("s", html)
     assert first.render({"name": "Jo"}).html.startswith("<p>Jo</p>")
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "<style>div { color: red }</style>" + "<div>" * 20_000,
+        "<style>b { color: red }</style>" + "<b>" * 20_000,
+        "{% for i in range(5000) %}<span><i>{% endfor %}",
+    ],
+)
+def test_html_nested_too_deep_is_refused_before_any_parser_sees_it(html):
+    # css-inline crashes the whole process (SIGSEGV) at some 15,000 levels.
+    with pytest.raises(RenderLimitExceeded):
+        render("s", html)
+
+
+def test_ordinary_nesting_and_unclosed_paragraphs_are_fine():
+    html = "<table><tr><td>" * 30 + "x" + "<p>para" * 3000 + "<li>item" * 3000
+    rendered = render("s", "<style>td { color: red }</style>" + html)
+    assert 'style="color: red;"' in rendered.html and "para" in rendered.text
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "<!--" * 100_000,
+        "</" * 150_000,
+        "<!" * 150_000,
+        "<?" * 150_000,
+        "<![CDATA[" * 50_000,
+        "<p " + 'a="' * 100_000,
+        "<" * 300_000,
+        "&#" * 200_000,
+    ],
+)
+def test_the_text_part_of_broken_html_takes_linear_time(html):
+    started = time.monotonic()
+    html_to_text(html)
+    assert time.monotonic() - started < 3
