@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 import css_inline
 import nh3
 from django.core.exceptions import ValidationError
-from jinja2 import ChainableUndefined, TemplateSyntaxError, nodes, pass_context
+from jinja2 import ChainableUndefined, TemplateError, TemplateSyntaxError, nodes, pass_context
 from jinja2 import filters as jinja_filters
 from jinja2.runtime import LoopContext, Macro, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -491,9 +491,14 @@ def _compile_part(field_name: str, source: str, env: _GuardedSandbox) -> Any:
     try:
         return env.from_string(source)
     except TemplateSyntaxError as exc:
-        raise ValidationError(
-            {field_name: [f"Line {exc.lineno}: {exc.message}"]}, code="template_syntax"
-        ) from None
+        reason = f"Line {exc.lineno}: {exc.message}"
+    except TemplateError as exc:
+        reason = f"Line {getattr(exc, 'lineno', None) or 1}: {exc.message}"
+    except (RecursionError, SyntaxError, MemoryError):
+        # Jinja's parser and Python's compiler recurse per nesting level (IndentationError
+        # past 100 blocks); the exact line is lost on the way.
+        reason = "Line 1: the template nests too deeply (blocks, brackets or filters)."
+    raise ValidationError({field_name: [reason]}, code="template_syntax")
 
 
 @dataclass

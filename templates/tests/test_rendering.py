@@ -165,6 +165,9 @@ def test_loops_macros_and_allowed_filters_work():
         ("text", "line one\n{{ x | }}", 2),
         ("html", "<p>ok</p>\n{% include 'other.html' %}", 2),
         ("html", "{{ x|attr('y') }}", 1),
+        ("html", "{% if x %}" * 200 + "{% endif %}" * 200, 1),
+        ("subject", "{{ " + "(" * 500 + "1" + ")" * 500 + " }}", 1),
+        ("text", "{{ x" + "|upper" * 3000 + " }}", 1),
     ],
 )
 def test_a_syntax_error_names_the_part_and_the_line(field, source, line):
