@@ -398,6 +398,9 @@ _REFUSED_TAGS = {
     nodes.Include: "{% include %}",
     nodes.Import: "{% import %}",
     nodes.FromImport: "{% from … import %}",
+    # Contact data is always escaped in HTML: the template cannot switch that off.
+    nodes.ScopedEvalContextModifier: "{% autoescape %}",
+    nodes.EvalContextModifier: "{% autoescape %}",
 }
 
 

@@ -42,6 +42,10 @@ STATIC_PAYLOADS = [
     "{% import 'os' as os %}",
     "{% extends 'base.html' %}",
     "{% from 'x' import y %}",
+    "{% autoescape false %}{{ contact.first_name }}{% endautoescape %}",
+    "{{ contact.first_name|safe }}",
+    "{{ contact.first_name|forceescape|e }}",
+    "{{ contact.first_name|tojson }}{{ contact|pprint }}{{ contact|xmlattr }}",
 ]
 
 # Well-formed, refused (or harmless) when run.
