@@ -42,7 +42,7 @@ MAX_OUTPUT_CHARS = 1_000_000  # per part (subject, HTML, text) and per value bui
 MAX_STEPS = 100_000  # loop iterations, calls and lookups per render
 MAX_SECONDS = 1.0  # wall time per render
 MAX_RANGE = 10_000
-MAX_HTML_DEPTH = 200
+MAX_HTML_DEPTH = 100  # counted generously; real depth can be ~2.5x (implied tbody, tr)
 CACHED_SOURCE_CHARS = 200_000
 MAX_INT_BITS = 4_096
 
