@@ -111,8 +111,9 @@ def _send_one(campaign, message, contact, compiled, sender, links, transport) ->
     try:
         rendered = compiled.render(_context(contact, campaign, message))
     except Exception as exc:  # a template error must not stop the campaign
+        message.error = f"rendering failed: {exc}"[:2000]  # the pause reason quotes it
         Message.objects.filter(id=message.id).update(
-            status=MessageStatus.FAILED, error=f"rendering failed: {exc}"[:2000]
+            status=MessageStatus.FAILED, error=message.error
         )
         return "error"
     from_name, from_email = sender

@@ -2,6 +2,8 @@
 the template's content is rendered per recipient, its from name and address are the defaults,
 and a template that fails in the sandbox at send time fails its messages cleanly."""
 
+import time
+
 import pytest
 from django.test import override_settings
 
@@ -187,3 +189,23 @@ def test_a_transactional_email_renders_its_template_with_variables(api, workspac
     message = smtp.handler.to("new@example.com")[0].message
     assert message["Subject"] == "Order A-7 for you"
     assert message["From"] == "Acme Team <orders@acme.example>"
+
+
+def test_a_template_over_its_limits_pauses_the_campaign_after_a_burst(workspace, template, smtp):
+    contact_list = ContactListFactory(workspace=workspace, name="Many")
+    for n in range(25):
+        contact = ContactFactory(workspace=workspace, email=f"m{n}@example.com")
+        ListMembershipFactory(contact=contact, contact_list=contact_list)
+    template.html = "{% for i in range(9999) %}{% for j in range(9999) %}{% endfor %}{% endfor %}"
+    template.save()
+    started = time.monotonic()
+    campaign = _campaign(workspace, contact_list, template_id=template.pk)
+    services.campaign_send(campaign=campaign)
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.PAUSED
+    assert "rendering failed" in campaign.status_reason
+    assert "too many steps" in campaign.status_reason
+    failed = Message.objects.filter(campaign=campaign, status=MessageStatus.FAILED).count()
+    assert failed == 20
+    assert not smtp.received
+    assert time.monotonic() - started < 30
