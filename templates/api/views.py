@@ -13,12 +13,14 @@ from templates.api.serializers import (
     PreviewRequestSerializer,
     RenderedSerializer,
 )
+from templates.filtersets import EmailTemplateFilterSet
 from templates.models import EmailTemplate
 
 
 class EmailTemplateViewSet(WorkspaceViewSet):
     model = EmailTemplate
     serializer_class = EmailTemplateSerializer
+    filterset_class = EmailTemplateFilterSet
     ordering_fields = ["name", "created_at"]
     default_ordering = "name"
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]

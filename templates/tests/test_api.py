@@ -36,6 +36,15 @@ def test_create_read_update_delete(api, workspace):
     assert not EmailTemplate.objects.filter(pk=template_id).exists()
 
 
+def test_the_list_searches_names_and_subjects(api, workspace):
+    EmailTemplateFactory(workspace=workspace, name="Welcome", subject="Hi")
+    EmailTemplateFactory(workspace=workspace, name="Receipt", subject="Your order")
+    EmailTemplateFactory(workspace=workspace, name="Other", subject="Welcome aboard")
+    names = [t["name"] for t in api.get("/api/v1/templates?q=welcome").json()["results"]]
+    assert sorted(names) == ["Other", "Welcome"]
+    assert len(api.get("/api/v1/templates?q=").json()["results"]) == 3
+
+
 def test_put_is_not_part_of_the_contract(api, workspace):
     template = EmailTemplateFactory(workspace=workspace)
     assert api.put(f"/api/v1/templates/{template.pk}", BODY, format="json").status_code == 405
