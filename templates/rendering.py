@@ -114,21 +114,22 @@ def _measure(value: Any, limit: int = MAX_OUTPUT_CHARS) -> int:
     total, stack = 0, [value]
     while stack:
         item = stack.pop()
+        children: Iterable[Any] = ()
         if isinstance(item, str):
             total += len(item) + 2
         elif isinstance(item, dict):
             total += 2 + 4 * len(item)
-            stack.extend(item.keys())
-            stack.extend(item.values())
+            children = [*item.keys(), *item.values()] if total <= limit else ()
         elif isinstance(item, list | tuple | set | frozenset):
             total += 2 + 2 * len(item)
-            stack.extend(item)
+            children = item
         elif isinstance(item, int) and not isinstance(item, bool):
             total += item.bit_length() // 3 + 1
         else:
             total += 8
         if total > limit:
             raise RenderLimitExceeded("The template builds a value that is too large.")
+        stack.extend(children)
     return total
 
 
