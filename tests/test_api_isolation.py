@@ -11,6 +11,7 @@ from contacts.models import (
     Company,
     Contact,
     ContactList,
+    ImportJob,
     PropertyDefinition,
     Segment,
     Tag,
@@ -44,6 +45,7 @@ LIST_ENDPOINTS = [
     "/api/v1/campaigns",
     "/api/v1/events",
     "/api/v1/templates",
+    "/api/v1/imports",
 ]
 
 
@@ -78,6 +80,7 @@ def foreign(outsider):
         workspace=ws, kind="transactional", email=email, payload={"subject": "secret"}
     )
     template = EmailTemplate.objects.create(workspace=ws, name="Outsider template")
+    import_job = ImportJob.objects.create(workspace=ws, filename="outsider.csv")
     return {
         "contacts": outsider.contact.id,
         "tags": outsider.tag.id,
@@ -93,6 +96,7 @@ def foreign(outsider):
         "templates": template.id,
         "events": Event.objects.filter(workspace=ws).first().id,
         "api-keys": outsider.key.id,
+        "imports": import_job.id,
     }
 
 
@@ -128,6 +132,7 @@ def _snapshot(workspace):
         list(Campaign.objects.filter(workspace=workspace).values()),
         list(Message.objects.filter(workspace=workspace).values()),
         list(EmailTemplate.objects.filter(workspace=workspace).values()),
+        list(ImportJob.objects.filter(workspace=workspace).values()),
     )
 
 
