@@ -1,11 +1,13 @@
 """CSV import of N rows (default 100,000) into a workspace of its own.
 
-    DATABASE_URL=postgres://… python -m bench.imports 100000
+    DATABASE_URL=postgres://… python -m bench.imports 100000 [--existing 1000000]
 
-Makes a realistic file (standard fields, four typed properties, 1 % bad rows and a few
-duplicate emails), then times three runs of the import task itself: all rows new, the same
-file again (every row an update), and new rows again with a tag and a list applied. Prints
-JSON figures; rows/s counts every row of the file, bad ones included.
+With --existing, the workspace first gets that many generated contacts (bench/generate.py),
+so the import meets a large table. The file is realistic: standard fields, four typed
+properties, 1 % bad emails, 1 % bad numbers and a few duplicate emails. Three runs of the
+import task itself are timed: all rows new, the same file again (every row an update), and
+other new rows with a tag and a list applied. Prints JSON; rows/s counts every row of the
+file, rejected ones included.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import time
 
 from django.db import connection
 
-from bench.generate import bench_workspace
+from bench.generate import bench_workspace, generate
 from contacts import imports
 from contacts.models import Contact
 from contacts.services import contact_list_create
@@ -78,14 +80,21 @@ def timed_import(workspace: Workspace, data: bytes, **options) -> dict:
     }
 
 
-def main(rows: int) -> dict:
+def main(rows: int, existing: int) -> dict:
     workspace, _ = bench_workspace("bench-imports")
     # The bench calls the task body itself instead of queueing it for a worker.
     imports._enqueue = lambda job_id: None
-    figures: dict = {"scenario": "imports", "database": connection.vendor, "rows": rows}
+    figures: dict = {
+        "scenario": "imports",
+        "database": connection.vendor,
+        "rows": rows,
+        "existing_contacts": existing,
+    }
     try:
+        if existing:
+            figures["generate_s"] = round(generate(workspace, existing, progress=False), 1)
         started = time.perf_counter()
-        data = make_csv(rows)
+        data = make_csv(rows, prefix="fresh")
         figures["file_mb"] = round(len(data) / 1024 / 1024, 1)
         figures["make_csv_s"] = round(time.perf_counter() - started, 2)
         figures["all_new"] = timed_import(workspace, data)
@@ -104,4 +113,7 @@ def main(rows: int) -> dict:
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(int(sys.argv[1]) if len(sys.argv) > 1 else 100_000), indent=2))
+    args = sys.argv[1:]
+    existing = int(args[args.index("--existing") + 1]) if "--existing" in args else 0
+    size = int(args[0]) if args and args[0].isdigit() else 100_000
+    print(json.dumps(main(size, existing), indent=2))
