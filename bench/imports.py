@@ -22,6 +22,7 @@ from django.db import connection
 
 from bench.generate import bench_workspace, generate
 from contacts import imports
+from contacts.imports import jobs
 from contacts.models import Contact
 from contacts.services import contact_list_create
 from mailcrm.models import Workspace
@@ -83,7 +84,7 @@ def timed_import(workspace: Workspace, data: bytes, **options) -> dict:
 def main(rows: int, existing: int) -> dict:
     workspace, _ = bench_workspace("bench-imports")
     # The bench calls the task body itself instead of queueing it for a worker.
-    imports._enqueue = lambda job_id: None
+    jobs._enqueue = lambda job_id: None
     figures: dict = {
         "scenario": "imports",
         "database": connection.vendor,

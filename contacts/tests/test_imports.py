@@ -7,7 +7,14 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from contacts import imports
-from contacts.imports import ImportFileError, ImportTooLarge, import_run, import_start
+from contacts.imports import (
+    ImportFileError,
+    ImportTooLarge,
+    import_run,
+    import_start,
+    jobs,
+    writing,
+)
 from contacts.models import (
     Activity,
     ActivityKind,
@@ -327,7 +334,7 @@ def test_standard_fields_are_validated(workspace):
 
 
 def test_rows_are_written_in_chunks_with_progress(workspace, monkeypatch):
-    monkeypatch.setattr(imports, "CHUNK_ROWS", 3)
+    monkeypatch.setattr(jobs, "CHUNK_ROWS", 3)
     rows = "".join(f"user{n}@example.com\n" for n in range(10)) + "USER1@example.com\n"
     job = run(workspace, "email\n" + rows, None)
     assert (job.total_rows, job.processed, job.created, job.error_count) == (11, 11, 10, 1)
@@ -384,17 +391,17 @@ def test_an_unreadable_row_keeps_the_rows_before_it(workspace):
 
 
 def test_a_failure_midway_fails_the_job_and_keeps_finished_chunks(workspace, monkeypatch):
-    monkeypatch.setattr(imports, "CHUNK_ROWS", 2)
-    real_write = imports._write_chunk
+    monkeypatch.setattr(jobs, "CHUNK_ROWS", 2)
+    real_write = writing.write_chunk
     calls = []
 
-    def write_then_break(job, rows):
+    def write_then_break(job, rows, **options):
         calls.append(rows)
         if len(calls) == 2:
             raise RuntimeError("database went away")
-        return real_write(job, rows)
+        return real_write(job, rows, **options)
 
-    monkeypatch.setattr(imports, "_write_chunk", write_then_break)
+    monkeypatch.setattr(writing, "write_chunk", write_then_break)
     rows = "".join(f"user{n}@example.com\n" for n in range(5))
     job = run(workspace, "email\n" + rows)
     assert job.status == JobStatus.FAILED

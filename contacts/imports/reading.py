@@ -1,0 +1,256 @@
+"""Reading an uploaded CSV: encoding, delimiter, header, and a preview with a suggested
+column mapping. Nothing here touches the database except the workspace's property names."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+
+from contacts.imports.rows import PROPERTY_PREFIX
+from contacts.models import PropertyDefinition
+from contacts.services import normalize_email
+from mailcrm.models import Workspace
+
+PREVIEW_ROWS = 5
+DELIMITERS = (",", ";", "\t")
+SNIFF_CHARS = 64 * 1024
+
+_BINARY_SIGNATURES = {
+    b"PK\x03\x04": "a ZIP archive or an Excel workbook (.xlsx); save it as CSV first",
+    b"\xd0\xcf\x11\xe0": "an Excel 97 workbook (.xls); save it as CSV first",
+    b"%PDF": "a PDF document",
+    b"\x89PNG": "a PNG image",
+    b"GIF8": "a GIF image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"\x1f\x8b": "a gzip archive",
+}
+# Header spellings (lower-cased, letters and digits only) and the field each suggests.
+_HEADER_ALIASES = {
+    alias: target
+    for target, aliases in {
+        "email": "email emailaddress mail emailadresse",
+        "name": "name fullname contactname",
+        "first_name": "firstname givenname first forename prenom vorname",
+        "last_name": "lastname surname familyname last nom nachname",
+        "phone": "phone phonenumber mobile mobilephone telephone tel",
+        "company": "company companyname organization organisation org",
+        "job_title": "jobtitle title position role",
+        "status": "status",
+        "lifecycle_stage": "lifecyclestage lifecycle stage",
+        "tracking_opt_out": "trackingoptout",
+    }.items()
+    for alias in aliases.split()
+}
+
+
+class ImportFileError(ValidationError):
+    """The upload is not a CSV we can read (a 400 naming ``file``); ``message`` says why."""
+
+    def __init__(self, message: str):
+        super().__init__({"file": [message]})
+        self.reason = message
+
+
+@dataclass
+class CsvPreview:
+    columns: list[str]
+    rows: list[list[str]]
+    delimiter: str
+    encoding: str
+    suggested_mapping: dict[str, str]
+    has_header: bool = True
+
+
+def _decodes(data: bytes, encoding: str) -> bool:
+    decoder = codecs.getincrementaldecoder(encoding)()
+    view = memoryview(data)
+    step = 1 << 20
+    try:
+        for start in range(0, len(view), step):
+            decoder.decode(view[start : start + step])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def detect_encoding(data: bytes) -> str:
+    """UTF-8 (with or without BOM) or UTF-16 with a BOM; otherwise Windows-1252, whose
+    printable range is a superset of Latin-1, and Latin-1 itself as the last resort."""
+    if data.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    for encoding in ("utf-8", "cp1252"):
+        if _decodes(data, encoding):
+            return encoding
+    return "latin-1"
+
+
+def _check_not_binary(data: bytes, encoding: str) -> None:
+    for signature, what in _BINARY_SIGNATURES.items():
+        if data.startswith(signature):
+            raise ImportFileError(f"This is not a CSV file: it looks like {what}.")
+    head = data[:SNIFF_CHARS].decode(encoding, errors="replace")
+    controls = sum(1 for ch in head if ord(ch) < 32 and ch not in "\t\r\n")
+    if "\x00" in head or controls > len(head) // 100:
+        raise ImportFileError("This is not a CSV file: it contains binary data.")
+
+
+def _text_stream(data: bytes, encoding: str) -> io.TextIOWrapper:
+    return io.TextIOWrapper(io.BytesIO(data), encoding=encoding, newline="")
+
+
+def _sniff_delimiter(sample: str) -> str:
+    """The candidate that splits the first lines into the same number (> 1) of columns most
+    often; ties go to the one giving more columns, then to the comma."""
+    cut = sample.rfind("\n")
+    lines = sample[: cut if cut > 0 else len(sample)]
+    best, best_score = ",", (0, 0)
+    for delimiter in DELIMITERS:
+        rows = [row for row in csv.reader(io.StringIO(lines), delimiter=delimiter) if row][:50]
+        if not rows or len(rows[0]) < 2:
+            continue
+        width = len(rows[0])
+        score = (sum(1 for row in rows if len(row) == width), width)
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+def _normalise_header(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def suggest_mapping(columns: list[str], workspace: Workspace | None = None) -> dict[str, str]:
+    """Guess a target for each column from its header (``E-mail`` → email, ``First Name`` →
+    first_name, a property's key or label → properties.<key>)."""
+    properties: dict[str, str] = {}
+    if workspace is not None:
+        for definition in PropertyDefinition.objects.for_workspace(workspace):
+            for text in (definition.key, definition.label):
+                if text:
+                    properties.setdefault(_normalise_header(text), definition.key)
+    mapping: dict[str, str] = {}
+    used: set[str] = set()
+    for column in columns:
+        normal = _normalise_header(column)
+        target = _HEADER_ALIASES.get(normal)
+        if target is None and normal in properties:
+            target = PROPERTY_PREFIX + properties[normal]
+        if target is None and column.lower().startswith(PROPERTY_PREFIX):
+            key = column[len(PROPERTY_PREFIX) :]
+            target = PROPERTY_PREFIX + key if key in properties.values() else None
+        if target and target not in used:
+            mapping[column] = target
+            used.add(target)
+    return mapping
+
+
+def _looks_like_email(value: str) -> bool:
+    try:
+        normalize_email(value)
+    except ValidationError:
+        return False
+    return True
+
+
+def _column_names(header: list[str]) -> list[str]:
+    names: list[str] = []
+    for index, raw in enumerate(header, start=1):
+        name = raw.strip() or f"Column {index}"
+        if name in names:
+            name = f"{name} ({index})"
+        names.append(name)
+    return names
+
+
+@dataclass
+class Layout:
+    encoding: str
+    delimiter: str
+    columns: list[str]
+    has_header: bool
+
+
+def file_layout(data: bytes) -> Layout:
+    """Work out how to read the file: encoding, delimiter, columns."""
+    if not data.strip():
+        raise ImportFileError("The file is empty.")
+    encoding = detect_encoding(data)
+    _check_not_binary(data, encoding)
+    stream = _text_stream(data, encoding)
+    try:
+        delimiter = _sniff_delimiter(stream.read(SNIFF_CHARS))
+        stream.seek(0)
+        _, header = next(_records(csv.reader(stream, delimiter=delimiter)))
+    except StopIteration:
+        raise ImportFileError("The file has no rows.") from None
+    except Unreadable as exc:
+        raise ImportFileError(f"Row {exc.row} cannot be read: {exc.reason}.") from None
+    # A file without a header starts with an address; its columns get plain names.
+    has_header = not any(_looks_like_email(cell) for cell in header)
+    columns = _column_names(header if has_header else [""] * len(header))
+    return Layout(encoding, delimiter, columns, has_header)
+
+
+def data_rows(data: bytes, layout: Layout) -> Iterator[tuple[int, list[str]]]:
+    """(row number, cells) of every data row, blank lines skipped."""
+    stream = _text_stream(data, layout.encoding)
+    records = _records(csv.reader(stream, delimiter=layout.delimiter))
+    if layout.has_header:
+        next(records, None)
+    return records
+
+
+def _records(reader) -> Iterator[tuple[int, list[str]]]:
+    number = 0
+    try:
+        for number, row in enumerate(reader, start=1):
+            if any(cell.strip() for cell in row):
+                yield number, row
+    except csv.Error as exc:
+        raise Unreadable(number + 1, str(exc)) from None
+    except UnicodeDecodeError as exc:
+        raise Unreadable(number + 1, "the text cannot be decoded") from exc
+
+
+class Unreadable(Exception):
+    def __init__(self, row: int, reason: str):
+        super().__init__(reason)
+        self.row = row
+        self.reason = reason
+
+
+def read_preview(data: bytes, workspace: Workspace | None = None) -> CsvPreview:
+    """The columns, the first rows and how the file is read; raises ImportFileError."""
+    layout = file_layout(data)
+    rows: list[list[str]] = []
+    try:
+        for _, row in data_rows(data, layout):
+            rows.append(row)
+            if len(rows) == PREVIEW_ROWS:
+                break
+    except Unreadable:
+        pass  # the preview shows what reads; the run reports the row
+    suggested = suggest_mapping(layout.columns, workspace)
+    if not layout.has_header:
+        # Point the mapping at the column holding addresses.
+        for index, cell in enumerate(rows[0] if rows else []):
+            if _looks_like_email(cell):
+                suggested = {layout.columns[index]: "email"}
+                break
+    return CsvPreview(
+        columns=layout.columns,
+        rows=rows,
+        delimiter=layout.delimiter,
+        encoding=layout.encoding,
+        suggested_mapping=suggested,
+        has_header=layout.has_header,
+    )
