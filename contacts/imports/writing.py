@@ -65,6 +65,10 @@ class _Writer:
     temp_types = {
         "row_no": "integer",
         "id": "char(32)",
+        # No declared type, hence no affinity: a TEXT column compared with lower(email) stops
+        # SQLite from using the (workspace, lower(email)) index, and every match would scan
+        # the whole workspace.
+        "email_lower": "",
         "tracking_opt_out": "boolean",
         "properties": "text",
     }
@@ -77,7 +81,9 @@ class _Writer:
         return value.hex
 
     def create_temp(self) -> None:
-        columns = ", ".join(f"{name} {self.temp_types.get(name, 'text')}" for name in _TEMP_COLUMNS)
+        columns = ", ".join(
+            f"{name} {self.temp_types.get(name, 'text')}".strip() for name in _TEMP_COLUMNS
+        )
         self.cursor.execute(f"DROP TABLE IF EXISTS {_TEMP}")
         self.cursor.execute(f"CREATE TEMP TABLE {_TEMP} ({columns})")
 
