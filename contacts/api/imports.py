@@ -124,6 +124,7 @@ class ImportViewSet(WorkspaceReadOnlyViewSet):
         responses={
             202: QueuedSerializer,
             413: OpenApiResponse(ErrorSerializer, description="The file is over 50 MB."),
+            415: OpenApiResponse(ErrorSerializer, description="The body is not multipart."),
         },
         summary="Import contacts from a CSV file (runs in the background)",
     )

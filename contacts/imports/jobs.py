@@ -149,7 +149,10 @@ def import_start(
     with transaction.atomic():
         for key, kind in new_properties.items():
             property_definition_create(workspace=workspace, key=key, type=kind)
-        tag_names = [tag.name for tag in tags_get_or_create(workspace=workspace, names=tags)]
+        if isinstance(tags, str):
+            tags = tags.split(",")
+        names = [name for name in tags if name.strip()]
+        tag_names = [tag.name for tag in tags_get_or_create(workspace=workspace, names=names)]
         job = ImportJob.objects.create(
             workspace=workspace,
             created_by=created_by if getattr(created_by, "pk", None) else None,

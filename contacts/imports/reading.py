@@ -83,11 +83,12 @@ def _decodes(data: bytes, encoding: str) -> bool:
 def detect_encoding(data: bytes) -> str:
     """UTF-8 (with or without BOM) or UTF-16 with a BOM; otherwise Windows-1252, whose
     printable range is a superset of Latin-1, and Latin-1 itself as the last resort."""
+    candidates = ["utf-8", "cp1252"]
     if data.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    for encoding in ("utf-8", "cp1252"):
+        candidates.insert(0, "utf-8-sig")
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        candidates.insert(0, "utf-16")
+    for encoding in candidates:
         if _decodes(data, encoding):
             return encoding
     return "latin-1"
@@ -114,7 +115,11 @@ def _sniff_delimiter(sample: str) -> str:
     lines = sample[: cut if cut > 0 else len(sample)]
     best, best_score = ",", (0, 0)
     for delimiter in DELIMITERS:
-        rows = [row for row in csv.reader(io.StringIO(lines), delimiter=delimiter) if row][:50]
+        try:
+            reader = csv.reader(io.StringIO(lines, newline=""), delimiter=delimiter)
+            rows = [row for row in reader if row][:50]
+        except csv.Error:
+            continue
         if not rows or len(rows[0]) < 2:
             continue
         width = len(rows[0])

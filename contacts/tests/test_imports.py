@@ -1,10 +1,13 @@
 """CSV import: reading messy files, validating rows, writing in chunks, the API, isolation."""
 
+import codecs
 import json
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from contacts import imports
 from contacts.imports import (
@@ -136,6 +139,20 @@ def test_unreadable_files_are_refused_with_a_reason(data, reason):
         imports.read_preview(data)
     assert reason in exc.value.reason
     assert "file" in exc.value.message_dict
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    prefix=st.sampled_from([b"", codecs.BOM_UTF8, codecs.BOM_UTF16_LE, b"email;name\r\n"]),
+    data=st.binary(max_size=300),
+)
+def test_any_bytes_either_preview_or_give_a_file_error(prefix, data):
+    try:
+        preview = imports.read_preview(prefix + data)
+    except ImportFileError as exc:
+        assert exc.reason
+    else:
+        assert preview.columns
 
 
 # --- starting ----------------------------------------------------------------------------------
@@ -305,6 +322,12 @@ def test_tags_and_list_are_applied_to_every_imported_contact(workspace):
     assert ListMembership.objects.filter(contact=existing).count() == 1
 
 
+def test_tags_may_be_given_as_comma_separated_text(workspace):
+    run(workspace, "email\na@example.com\n", None, tags="fair, 2025,")
+    contact = Contact.objects.get(email="a@example.com")
+    assert sorted(contact.tags.values_list("name", flat=True)) == ["2025", "fair"]
+
+
 def test_standard_fields_are_validated(workspace):
     job = run(
         workspace,
@@ -438,6 +461,40 @@ def test_the_same_email_in_two_workspaces_stays_separate(workspace, outsider):
     assert Contact.objects.for_workspace(outsider.workspace).count() == 1
 
 
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    body=st.lists(
+        st.lists(
+            st.text(
+                alphabet=st.characters(
+                    blacklist_categories=["Cs", "Cc"], whitelist_characters='",;\n'
+                ),
+                max_size=12,
+            ),
+            min_size=1,
+            max_size=4,
+        ),
+        max_size=8,
+    )
+)
+def test_any_rows_end_in_a_finished_job(workspace, body):
+    PropertyDefinition.objects.get_or_create(
+        workspace=workspace, key="n", defaults={"type": PropertyType.NUMBER}
+    )
+    lines = ["email,first_name,n"] + [",".join(cells) for cells in body] + ["ok@example.com,a,1"]
+    job = run(
+        workspace,
+        "\n".join(lines),
+        {"email": "email", "first_name": "first_name", "n": "properties.n"},
+    )
+    assert job.status == JobStatus.DONE, job.failure_reason
+    assert job.created + job.updated + job.skipped + job.error_count == job.total_rows
+
+
 # --- API ---------------------------------------------------------------------------------------
 
 
@@ -516,6 +573,12 @@ def test_api_hides_another_workspaces_imports(api, outsider, django_capture_on_c
     assert api.get(f"/api/v1/imports/{theirs['id']}").status_code == 404
     assert api.get("/api/v1/imports").json()["results"] == []
     assert outsider.api.get(f"/api/v1/imports/{theirs['id']}").status_code == 200
+
+
+def test_api_wants_multipart(api):
+    response = api.post("/api/v1/imports", {"file": "email\na@example.com"}, format="json")
+    assert response.status_code == 415
+    assert response.json()["error"]["code"] == "unsupported_media_type"
 
 
 def test_api_needs_a_key(anon_api):
