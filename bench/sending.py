@@ -53,7 +53,9 @@ def ceiling(sink: CountingSink, total: int, workers: int) -> float:
     """Messages/s the sink accepts from ``workers`` processes over persistent connections."""
     data = (
         b"From: news@example.com\r\nTo: someone@example.com\r\nSubject: Hello\r\n"
-        b"MIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" + HTML.encode() * 3
+        b"MIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+        + HTML.replace("\n", "\r\n").encode()
+        * 3
     )
     start_count = sink.count
     context = multiprocessing.get_context("fork")
