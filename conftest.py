@@ -16,8 +16,9 @@ from mailcrm.tests.factories import ApiKeyFactory, MembershipFactory, UserFactor
 
 PASSWORD = "secret-pass-1"
 
-# Real-browser fixtures (browser, page, sign_in) for the dashboard journeys.
-pytest_plugins = ["tests.browser"]
+# Real-browser fixtures (browser, page, sign_in) for the dashboard journeys; a real DNS
+# server on loopback (dns_zone, dns_silent) for the DNS checks.
+pytest_plugins = ["tests.browser", "tests.dns"]
 
 
 @pytest.fixture

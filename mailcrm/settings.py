@@ -186,6 +186,15 @@ EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 # Messages a minute through the server-wide EMAIL_BACKEND, across every worker (0 = no limit).
 EMAIL_RATE_PER_MINUTE = env_int("EMAIL_RATE_PER_MINUTE", 0)
 DNS_NAMESERVERS = env_list("DNS_NAMESERVERS")
+DNS_TIMEOUT = env_int("DNS_TIMEOUT", 3)  # seconds per lookup
+# What sending domains publish: SPF authorises these (include: domains and ip4:/ip6: ranges),
+# DMARC reports go to DMARC_REPORT_EMAIL, the return path is a CNAME to BOUNCE_DOMAIN.
+SPF_INCLUDES = env_list("SPF_INCLUDES")
+SPF_IPS = env_list("SPF_IPS")
+DMARC_REPORT_EMAIL = env_str("DMARC_REPORT_EMAIL")
+BOUNCE_DOMAIN = env_str("BOUNCE_DOMAIN")
+# Tracking domains are CNAMEs to this host (default: PUBLIC_BASE_URL's host).
+TRACKING_CNAME_TARGET = env_str("TRACKING_CNAME_TARGET")
 WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", False)
 ANYMAIL_WEBHOOK_SECRET = env_str("ANYMAIL_WEBHOOK_SECRET")
 

@@ -16,4 +16,7 @@ urlpatterns = [
     path("", include("campaigns.urls")),
     # /templates/ — namespace "dashboard:templates".
     path("", include("templates.urls")),
+    # /domains/, /tracking-domains/, /suppressions/, /unsubscribes/, /validation/, /health/ —
+    # namespace "dashboard:deliverability".
+    path("", include("deliverability.urls")),
 ]
