@@ -107,3 +107,43 @@ def test_bursts_share_one_drain_request(workspace, deferred, monkeypatch):
         _hit(message)
     assert queued == ["campaigns.tasks.apply_engagement"]
     cache.delete("campaigns:engagement-drain")
+
+
+def _drain_counting_queries() -> tuple[int, int]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        applied = engagement.drain()
+    return applied, len(queries)
+
+
+def test_a_drain_counts_many_contacts_set_based(workspace, deferred, monkeypatch):
+    monkeypatch.setattr(engagement, "request_drain", lambda: None)
+    _hit(_message(ContactFactory(workspace=workspace)))
+    _hit(_message(ContactFactory(workspace=workspace)), kind=EventType.CLICKED)
+    assert _drain_counting_queries()[0] == 2  # settings created; the next drain is steady
+    people = [ContactFactory(workspace=workspace) for _ in range(2)]
+    for contact in people:
+        message = _message(contact)
+        _hit(message)
+        _hit(message, kind=EventType.CLICKED)
+    few = _drain_counting_queries()
+
+    people = [ContactFactory(workspace=workspace) for _ in range(6)]
+    latest = {}
+    for n, contact in enumerate(people):
+        message = _message(contact)
+        for _ in range(n % 3 + 1):  # one, two or three opens each
+            latest[contact.pk] = _hit(message).occurred_at
+        _hit(message, kind=EventType.CLICKED)
+    many = _drain_counting_queries()
+    assert many[0] == 12 + 6
+    for n, contact in enumerate(people):
+        contact.refresh_from_db()
+        assert (contact.opens, contact.clicks) == (n % 3 + 1, 1)
+        assert contact.last_opened_at == latest[contact.pk]
+        assert contact.score == (n % 3 + 1) * 1 + 5
+        assert Activity.objects.filter(contact=contact).count() == n % 3 + 2
+    # Statements per kind of event, not per hit or contact.
+    assert many[1] == few[1]
