@@ -1,18 +1,26 @@
-"""Suppressions, the whitelist and unsubscribes, and the one question the sending pipeline asks:
-may this address be mailed?"""
+"""Suppressions, the whitelist, bounces and unsubscribes, and the one question the sending
+pipeline asks: may this address be mailed?"""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, models, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Lower
+from django.utils import timezone
 
 from contacts import services as contact_services
 from deliverability.models import (
+    Bounce,
+    BounceKind,
+    DeliverabilitySettings,
     SendingDomain,
     Suppression,
+    SuppressionSource,
     SuppressionType,
     SuppressionWhitelist,
     Unsubscribe,
@@ -30,6 +38,22 @@ _CONTACT_STATUS = {
     SuppressionType.HARD_BOUNCE: "bounced",
     SuppressionType.COMPLAINT: "complained",
 }
+# Where a suppression came from when the caller does not say.
+_DEFAULT_SOURCE = {
+    SuppressionType.HARD_BOUNCE: SuppressionSource.BOUNCE,
+    SuppressionType.SOFT_BOUNCE: SuppressionSource.BOUNCE,
+    SuppressionType.COMPLAINT: SuppressionSource.COMPLAINT,
+    SuppressionType.MANUAL: SuppressionSource.MANUAL,
+}
+
+
+def stronger(new_type: str, old_type: str) -> bool:
+    """Does a suppression of ``new_type`` replace one of ``old_type`` on the same address?"""
+    return _SEVERITY[SuppressionType(new_type)] > _SEVERITY[SuppressionType(old_type)]
+
+
+def default_source(type: str) -> str:
+    return _DEFAULT_SOURCE[SuppressionType(type)]
 
 
 def normalize(email: str) -> str:
@@ -54,30 +78,139 @@ def suppression_add(
     type: str,
     domain: SendingDomain | None = None,
     reason: str = "",
+    source: str | None = None,
 ) -> Suppression:
-    """Suppress an address (idempotent; a stronger type replaces a weaker one). A hard bounce
-    or a complaint also marks the contact bounced or complained."""
+    """Suppress an address (idempotent; a stronger type replaces a weaker one, and then its
+    source and reason too). ``source`` defaults from the type: a bounce type → bounce, a
+    complaint → complaint, manual → manual. A global hard bounce or complaint also marks the
+    contact bounced or complained."""
+    _check_choice("type", type, SuppressionType)
+    source = source or default_source(type)
+    _check_choice("source", source, SuppressionSource)
     email = normalize(email)
-    suppression = Suppression.objects.filter(
+    existing = Suppression.objects.select_for_update().filter(
         workspace=workspace, email=email, domain=domain
-    ).first()
+    )
+    suppression = existing.first()
     if suppression is None:
-        suppression = Suppression.objects.create(
-            workspace=workspace, email=email, type=type, domain=domain, reason=reason
-        )
-    elif _SEVERITY[SuppressionType(type)] > _SEVERITY[SuppressionType(suppression.type)]:
-        suppression.type, suppression.reason = type, reason or suppression.reason
-        suppression.save(update_fields=["type", "reason"])
+        try:
+            # A savepoint: a concurrent add of the same address wins the unique constraint,
+            # and this one then upgrades that row like any other existing one.
+            with transaction.atomic():
+                suppression = Suppression.objects.create(
+                    workspace=workspace,
+                    email=email,
+                    type=type,
+                    domain=domain,
+                    reason=reason,
+                    source=source,
+                )
+        except IntegrityError:
+            suppression = existing.get()
+    if stronger(type, suppression.type):
+        suppression.type, suppression.source = type, source
+        suppression.reason = reason or suppression.reason
+        suppression.save(update_fields=["type", "source", "reason"])
     if type in _CONTACT_STATUS and domain is None:
         contact_services.contact_set_status_by_email(
-            workspace=workspace, email=email, status=_CONTACT_STATUS[type], reason=reason
+            workspace=workspace,
+            email=email,
+            status=_CONTACT_STATUS[suppression.type],
+            reason=suppression.reason,
         )
     return suppression
+
+
+def _check_choice(field: str, value: str, choices: type[models.TextChoices]) -> None:
+    if value not in choices.values:
+        raise ValidationError({field: [f"Must be one of: {', '.join(choices.values)}."]})
 
 
 @transaction.atomic
 def suppression_remove(*, suppression: Suppression) -> None:
     suppression.delete()
+
+
+# --- bounces -----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def bounce_record(
+    workspace: Workspace,
+    email: str,
+    kind: str,
+    *,
+    domain: SendingDomain | None = None,
+    message_id: uuid.UUID | str | None = None,
+    diagnostic: str = "",
+    at: datetime | None = None,
+) -> Bounce:
+    """Record a bounce and suppress when it calls for it: a hard bounce at once (globally:
+    the mailbox does not exist whoever sends), soft bounces once the workspace's threshold
+    is reached within its window (default 3 within 7 days). The entry point for the sending
+    pipeline (SMTP 5xx) and inbound ESP bounce events."""
+    kind = BounceKind(kind)
+    at = at or timezone.now()
+    # Lock the workspace's settings row: two workers recording soft bounces for one address
+    # at once would each count the other's uncommitted row out and neither would suppress.
+    settings = _locked_settings(workspace)
+    bounce = Bounce.objects.create(
+        workspace=workspace,
+        email=normalize(email),
+        kind=kind,
+        domain=domain,
+        message_id=message_id,
+        diagnostic=diagnostic[:2000],
+        occurred_at=at,
+    )
+    if kind == BounceKind.HARD:
+        suppression_add(
+            workspace=workspace,
+            email=bounce.email,
+            type=SuppressionType.HARD_BOUNCE,
+            reason=diagnostic[:500] or "Hard bounce",
+            source=SuppressionSource.BOUNCE,
+        )
+    elif soft_bounces_within_window(workspace, bounce.email, at=at, settings=settings) >= (
+        settings.soft_bounce_threshold
+    ):
+        suppression_add(
+            workspace=workspace,
+            email=bounce.email,
+            type=SuppressionType.SOFT_BOUNCE,
+            reason=(
+                f"{settings.soft_bounce_threshold} soft bounces within "
+                f"{settings.soft_bounce_window_days} days"
+                + (f" (last: {diagnostic[:300]})" if diagnostic else "")
+            ),
+            source=SuppressionSource.BOUNCE,
+        )
+    return bounce
+
+
+def _locked_settings(workspace: Workspace) -> DeliverabilitySettings:
+    DeliverabilitySettings.for_workspace(workspace)
+    return DeliverabilitySettings.objects.select_for_update().get(workspace=workspace)
+
+
+def soft_bounces_within_window(
+    workspace: Workspace,
+    email: str,
+    *,
+    at: datetime | None = None,
+    settings: DeliverabilitySettings | None = None,
+) -> int:
+    """Soft bounces of an address in the workspace's window ending at ``at`` (one indexed
+    count on (workspace, email, occurred_at))."""
+    at = at or timezone.now()
+    settings = settings or DeliverabilitySettings.for_workspace(workspace)
+    return Bounce.objects.filter(
+        workspace=workspace,
+        email=normalize(email),
+        kind=BounceKind.SOFT,
+        occurred_at__gt=at - timedelta(days=settings.soft_bounce_window_days),
+        occurred_at__lte=at,
+    ).count()
 
 
 @transaction.atomic
