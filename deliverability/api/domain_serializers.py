@@ -1,0 +1,138 @@
+"""Bodies of the sending-domain and tracking-domain endpoints (API.md, "Deliverability")."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from deliverability import domains, tracking_domains
+from deliverability.models import RecordStatus, SendingDomain, TrackingDomain
+
+PURPOSES = [("spf", "SPF"), ("dkim", "DKIM"), ("dmarc", "DMARC"), ("return_path", "Return path")]
+
+
+class DnsRecordSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=[("TXT", "TXT"), ("CNAME", "CNAME")])
+    host = serializers.CharField(help_text="The full name the record is published at.")
+    value = serializers.CharField(help_text="The value to publish.")
+    purpose = serializers.ChoiceField(choices=PURPOSES)
+    status = serializers.ChoiceField(choices=RecordStatus.choices)
+    found = serializers.ListField(
+        child=serializers.CharField(), help_text="What DNS answered at the last check."
+    )
+    explanation = serializers.CharField(help_text="What the last check found, for a person.")
+
+
+class TrackingDomainIdField(serializers.PrimaryKeyRelatedField):
+    """A tracking domain of the request's workspace, or null for our own tracking host."""
+
+    def get_queryset(self):
+        workspace = self.context.get("workspace")
+        if workspace is None:
+            return TrackingDomain.objects.none()
+        return TrackingDomain.objects.for_workspace(workspace)
+
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError:
+            # Unknown, malformed or another workspace's: one answer for all three.
+            raise serializers.ValidationError("No such tracking domain.") from None
+
+
+class SendingDomainSerializer(serializers.ModelSerializer):
+    domain = serializers.CharField(max_length=253, help_text="e.g. example.com")
+    tracking_domain_id = TrackingDomainIdField(
+        source="tracking_domain",
+        allow_null=True,
+        read_only=True,
+        help_text="The tracking domain used in the links of mail from this domain.",
+    )
+    dns_records = serializers.SerializerMethodField()
+
+    class Meta:
+        model = SendingDomain
+        fields = [
+            "id",
+            "domain",
+            "is_verified",
+            "verified_at",
+            "dkim_selector",
+            "tracking_domain_id",
+            "dns_records",
+            "last_checked_at",
+            "created_at",
+        ]
+        read_only_fields = [
+            "id",
+            "is_verified",
+            "verified_at",
+            "dkim_selector",
+            "last_checked_at",
+            "created_at",
+        ]
+
+    @extend_schema_field(DnsRecordSerializer(many=True))
+    def get_dns_records(self, obj: SendingDomain) -> list[dict]:
+        return domains.dns_records(obj)
+
+
+class SendingDomainCreateSerializer(serializers.Serializer):
+    domain = serializers.CharField(max_length=253, help_text="e.g. example.com")
+
+
+class SendingDomainUpdateSerializer(serializers.Serializer):
+    tracking_domain_id = TrackingDomainIdField(
+        source="tracking_domain",
+        allow_null=True,
+        help_text="A tracking domain of this workspace, or null for our own tracking host.",
+    )
+
+
+class DnsSetupSerializer(serializers.Serializer):
+    record_type = serializers.ChoiceField(choices=[("CNAME", "CNAME")])
+    hostname = serializers.CharField()
+    value = serializers.CharField()
+    instructions = serializers.CharField()
+
+
+class TrackingDomainSerializer(serializers.ModelSerializer):
+    domain = serializers.CharField(max_length=253, help_text="e.g. links.example.com")
+    https_url = serializers.CharField(
+        read_only=True, allow_null=True, help_text="Set once HTTPS works on the domain."
+    )
+    dns_setup = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TrackingDomain
+        fields = [
+            "id",
+            "domain",
+            "cname_target",
+            "is_verified",
+            "verified_at",
+            "ssl_enabled",
+            "https_url",
+            "created_at",
+            "dns_setup",
+        ]
+        read_only_fields = [
+            "id",
+            "cname_target",
+            "is_verified",
+            "verified_at",
+            "ssl_enabled",
+            "created_at",
+        ]
+
+    @extend_schema_field(DnsSetupSerializer)
+    def get_dns_setup(self, obj: TrackingDomain) -> dict:
+        return tracking_domains.dns_setup(obj)
+
+
+class TrackingDomainCreateSerializer(serializers.Serializer):
+    domain = serializers.CharField(max_length=253, help_text="e.g. links.example.com")
+
+
+class TrackingDomainListSerializer(serializers.Serializer):
+    tracking_domains = TrackingDomainSerializer(many=True)
