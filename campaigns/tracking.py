@@ -4,15 +4,18 @@ machine (privacy proxy, security scanner) made it, and what it changes."""
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 from functools import lru_cache
+from urllib.parse import urlparse
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from ua_parser import parse as ua_parse
 
 from campaigns import engagement
-from campaigns.models import EventType, Link, Message, MessageEvent
+from campaigns.models import Campaign, EventType, Link, Message, MessageEvent
 from campaigns.pipeline import message_event
 from campaigns.tokens import read_token
 
@@ -24,6 +27,71 @@ _MACHINE_AGENTS = re.compile(
     r"Go-http-client|HeadlessChrome",
     re.IGNORECASE,
 )
+
+
+# How long a campaign's tracking host is remembered in a process: one lookup per campaign and
+# worker instead of one per message; a newly verified (or dropped) tracking domain is picked up
+# within this time.
+BASE_URL_TTL = 60.0
+_base_urls: dict[tuple, tuple[float, str]] = {}
+
+
+def tracking_base_url(message: Message) -> str:
+    """The scheme and host of a message's open pixel and click links: the verified tracking
+    domain of its sending domain, else PUBLIC_BASE_URL."""
+    if message.campaign_id:
+        key: tuple = (settings.PUBLIC_BASE_URL, message.campaign_id)
+    else:
+        sender = (message.payload or {}).get("from_email", "")
+        key = (settings.PUBLIC_BASE_URL, message.workspace_id, sender.rpartition("@")[2].lower())
+    cached = _base_urls.get(key)
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
+    base = _base_url_for(message)
+    if len(_base_urls) > 10_000:
+        _base_urls.clear()
+    _base_urls[key] = (time.monotonic() + BASE_URL_TTL, base)
+    return base
+
+
+def _base_url_for(message: Message) -> str:
+    from campaigns.content import campaign_sender
+    from deliverability.domains import sending_domain_for
+
+    default = settings.PUBLIC_BASE_URL
+    if message.campaign_id:
+        campaign = (
+            Campaign.objects.select_related("sending_domain__tracking_domain")
+            .filter(pk=message.campaign_id)
+            .first()
+        )
+        if campaign is None:
+            return default
+        domain = sending_domain_for(
+            campaign.workspace_id,
+            sending_domain=campaign.sending_domain,
+            from_email=campaign_sender(campaign)[1],
+        )
+    else:
+        domain = sending_domain_for(
+            message.workspace_id,
+            sending_domain=None,
+            from_email=(message.payload or {}).get("from_email", ""),
+        )
+    tracking = domain.tracking_domain if domain is not None else None
+    if tracking is None or not tracking.is_verified:
+        return default
+    if tracking.ssl_enabled:
+        return f"https://{tracking.domain}"
+    # No certificate yet: plain http only where our own links are plain http too (never
+    # downgrade https links).
+    if urlparse(default).scheme == "http":
+        return f"http://{tracking.domain}"
+    return default
+
+
+def forget_tracking_base_urls() -> None:
+    _base_urls.clear()
 
 
 # ua-parser's family names of mail clients that render HTML in a web view, mapped to the
