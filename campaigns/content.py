@@ -68,7 +68,11 @@ class LinkBook:
 
 
 def track(html: str, message: Message, links: LinkBook | None, *, opens: bool) -> str:
-    """Point http(s) links at the click redirect and add the open pixel."""
+    """Point http(s) links at the click redirect and add the open pixel, on the sending
+    domain's verified tracking domain when it has one."""
+    from campaigns.tracking import tracking_base_url
+
+    base = tracking_base_url(message)
     skip = {message_urls(message)["unsubscribe_url"], message_urls(message)["preferences_url"]}
 
     def rewrite(match: re.Match) -> str:
@@ -78,11 +82,11 @@ def track(html: str, message: Message, links: LinkBook | None, *, opens: bool) -
         if links is None or clean in skip or urlparse(clean).scheme not in ("http", "https"):
             return match.group(0)
         token = make_token("click", message.id, links.id_for(clean))
-        return f"{prefix}{quote}{public_url(f'/t/c/{token}')}{quote}"
+        return f"{prefix}{quote}{base}/t/c/{token}{quote}"
 
     html = _rewrite_anchors(html, lambda tag: _HREF.sub(rewrite, tag, count=1))
     if opens:
-        src = public_url("/t/o/" + make_token("open", message.id))
+        src = f"{base}/t/o/" + make_token("open", message.id)
         pixel = f'<img src="{src}" width="1" height="1" alt="" style="display:block;border:0">'
 
         html = html.replace("</body>", f"{pixel}</body>") if "</body>" in html else html + pixel
