@@ -4,8 +4,13 @@
 2. Chains: a few ``send_batch`` tasks run per campaign; each claims up to BATCH_SIZE queued
    messages, sends them and enqueues its successor, so the queue never holds a whole campaign
    and transactional mail is never stuck behind one.
-3. At most once: a claimed message is marked ``sending`` just before its hand-off and ``sent``
-   after; a crash leaves it ``sending``, which the sweeper reports as ``interrupted``.
+3. At most once: a claimed message is marked ``sending`` (committed) before its hand-off and
+   ``sent`` after; a crash leaves it ``sending``, which the sweeper reports as ``interrupted``.
+   A batch works in chunks of SEND_CHUNK: one UPDATE marks a chunk ``sending``, the chunk goes
+   out over one connection, and its outcomes are written set-based (one UPDATE for the sent,
+   one bulk_update for the rest, bulk inserts of events, contact counters per chunk) — a few
+   statements per chunk instead of about ten per message. A crash mid-chunk leaves at most one
+   chunk ``interrupted``.
 4. 4xx → deferred and retried with backoff; 5xx → bounced (and suppressed when permanent).
 """
 
@@ -14,10 +19,13 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from datetime import timedelta
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Case, CharField, F, Q, Value, When
 from django.utils import timezone
 
 from campaigns.models import (
@@ -32,10 +40,14 @@ from campaigns.models import (
 )
 from campaigns.transport import ConnectionLost, DeliveryError, PermanentFailure
 from mailcrm import events
+from mailcrm.models import Workspace
 
 logger = logging.getLogger("mailcrm.sending")
 
 BATCH_SIZE = 500
+# Messages marked ``sending`` together: the statements per message shrink with it, the number
+# of messages a crash leaves ``interrupted`` grows with it.
+SEND_CHUNK = 100
 CHAINS = 2
 CLAIM_SECONDS = 600
 STALE_SENDING = timedelta(minutes=15)
@@ -129,6 +141,55 @@ def mark_sending(message_id) -> bool:
     )
 
 
+def mark_sending_many(message_ids: dict[uuid.UUID, str]) -> set[uuid.UUID]:
+    """Mark a chunk ``sending`` in one UPDATE, writing each message's Message-ID, and return
+    the ids this worker won (those still queued). In autocommit the UPDATE is committed before
+    the caller hands anything off. A message won by another worker carries that worker's
+    Message-ID, which is how the follow-up SELECT tells them apart."""
+    if not message_ids:
+        return set()
+    ids = list(message_ids)
+    Message.objects.filter(id__in=ids, status=MessageStatus.QUEUED).update(
+        status=MessageStatus.SENDING,
+        sending_at=timezone.now(),
+        attempts=F("attempts") + 1,
+        message_id=_per_row(message_ids),
+    )
+    return {
+        pk
+        for pk, value in Message.objects.filter(
+            id__in=ids, status=MessageStatus.SENDING
+        ).values_list("id", "message_id")
+        if value == message_ids[pk]
+    }
+
+
+def unmark_sending(message_ids: Iterable[uuid.UUID]) -> None:
+    """Back to the queue: messages marked ``sending`` that were never handed off (the batch
+    stopped early — a pause for errors, say)."""
+    ids = list(message_ids)
+    if ids:
+        Message.objects.filter(id__in=ids, status=MessageStatus.SENDING).update(
+            status=MessageStatus.QUEUED, sending_at=None, attempts=F("attempts") - 1
+        )
+
+
+def has_unclaimed(campaign_id) -> bool:
+    """Whether queued messages of the campaign wait that no worker holds."""
+    free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=timezone.now())
+    return Message.objects.filter(
+        free, campaign_id=campaign_id, status=MessageStatus.QUEUED
+    ).exists()
+
+
+def _per_row(values: dict[Any, str]) -> Any:
+    """``values[id]`` as an SQL expression over the primary key."""
+    return Case(
+        *[When(pk=pk, then=Value(value)) for pk, value in values.items()],
+        output_field=CharField(),
+    )
+
+
 def release(message_ids) -> None:
     Message.objects.filter(id__in=list(message_ids), status=MessageStatus.QUEUED).update(
         claimed_until=None
@@ -173,45 +234,126 @@ def message_event(message: Message, kind: str, *, occurred_at=None, **data) -> M
 
 
 def record_sent(message: Message, provider_id: str) -> None:
-    now = timezone.now()
-    Message.objects.filter(id=message.id).update(
-        status=MessageStatus.SENT, sent_at=now, provider_message_id=provider_id[:255], error=""
-    )
-    message_event(message, EventType.SENT, occurred_at=now)
+    record_outcomes(workspace=message.workspace, sent=[(message, provider_id)], engagement=False)
 
 
 def record_failure(message: Message, error: DeliveryError) -> str:
     """Deferred with backoff on a temporary failure, bounced on a permanent one (a hard bounce
     suppresses the address). Returns the new status."""
+    record_outcomes(workspace=message.workspace, failed=[(message, error)])
+    return message.status
+
+
+def record_outcomes(
+    *,
+    workspace: Workspace,
+    sent: Sequence[tuple[Message, str]] = (),
+    failed: Sequence[tuple[Message, DeliveryError]] = (),
+    engagement: bool = True,
+) -> None:
+    """Write what became of messages handed off, set-based: one UPDATE for the sent, one
+    bulk_update for the failed, one INSERT of MessageEvents, one of outbox events per kind, and
+    (with ``engagement``) the contacts' ``sent`` counters and timeline in one batch.
+
+    A failure is classified here: temporary → deferred with backoff (failed after
+    MAX_ATTEMPTS); permanent → bounced, and the address suppressed as a hard bounce; a lost
+    connection → interrupted (whether it left is unknown: never resent silently). The
+    in-memory messages get their new ``status`` and ``error``."""
     now = timezone.now()
-    detail = f"{error.code or ''} {error.message}".strip()[:2000]
+    records: list[tuple[Message, str, dict]] = []  # (message, event type, data)
+    changed: list[Message] = []
+    bounced: list[Message] = []
+    for message, error in failed:
+        data = _classify_failure(message, error, now)
+        changed.append(message)
+        if message.status == MessageStatus.BOUNCED:
+            bounced.append(message)
+        if data is not None:
+            records.append((message, message.status, data))
+    with transaction.atomic():
+        if sent:
+            provider_ids = {m.id: (pid or m.message_id)[:255] for m, pid in sent}
+            same = all(provider_ids[m.id] == m.message_id for m, _ in sent)
+            Message.objects.filter(id__in=list(provider_ids)).update(
+                status=MessageStatus.SENT,
+                sent_at=now,
+                error="",
+                provider_message_id=F("message_id") if same else _per_row(provider_ids),
+            )
+            for message, _ in sent:
+                message.status, message.sent_at, message.error = MessageStatus.SENT, now, ""
+                records.append((message, EventType.SENT, {}))
+        if changed:
+            Message.objects.bulk_update(
+                changed, ["status", "error", "next_attempt_at", "claimed_until"]
+            )
+        _record_events(workspace, records, now)
+        if engagement and sent:
+            _count_sent(workspace, [m for m, _ in sent], now)
+    for message in bounced:
+        _suppress_hard_bounce(message, message.error)
+
+
+def _classify_failure(message: Message, error: DeliveryError, now: datetime) -> dict | None:
+    """Set the message's new status and error; return the data of its event (None: none)."""
+    message.error = f"{error.code or ''} {error.message}".strip()[:2000]
     if isinstance(error, PermanentFailure):
-        Message.objects.filter(id=message.id).update(status=MessageStatus.BOUNCED, error=detail)
-        message_event(
-            message, EventType.BOUNCED, code=error.code, reason=error.message[:500], hard=True
-        )
-        _suppress_hard_bounce(message, detail)
-        return MessageStatus.BOUNCED
+        message.status = MessageStatus.BOUNCED
+        return {"code": error.code, "reason": error.message[:500], "hard": True}
     if isinstance(error, ConnectionLost):
-        # Unknown whether the server took it: never resend silently.
-        Message.objects.filter(id=message.id).update(status=MessageStatus.INTERRUPTED, error=detail)
-        return MessageStatus.INTERRUPTED
+        message.status = MessageStatus.INTERRUPTED
+        return None
     attempts = message.attempts + 1
     if attempts >= MAX_ATTEMPTS:
-        Message.objects.filter(id=message.id).update(status=MessageStatus.FAILED, error=detail)
-        return MessageStatus.FAILED
+        message.status = MessageStatus.FAILED
+        return None
     retry_at = now + timedelta(minutes=2**attempts)
-    Message.objects.filter(id=message.id).update(
-        status=MessageStatus.DEFERRED, error=detail, next_attempt_at=retry_at, claimed_until=None
+    message.status, message.next_attempt_at, message.claimed_until = (
+        MessageStatus.DEFERRED,
+        retry_at,
+        None,
     )
-    message_event(
-        message,
-        EventType.DEFERRED,
-        code=error.code,
-        reason=error.message[:500],
-        retry_at=retry_at.isoformat(),
+    return {"code": error.code, "reason": error.message[:500], "retry_at": retry_at.isoformat()}
+
+
+def _record_events(workspace: Workspace, records: list[tuple[Message, str, dict]], now) -> None:
+    if not records:
+        return
+    MessageEvent.objects.bulk_create(
+        [
+            MessageEvent(
+                workspace_id=message.workspace_id,
+                message=message,
+                type=kind,
+                occurred_at=now,
+                data=data,
+            )
+            for message, kind, data in records
+        ]
     )
-    return MessageStatus.DEFERRED
+    by_kind: dict[str, list] = defaultdict(list)
+    for message, kind, data in records:
+        by_kind[kind].append((message.id, {**_outbox_data(message), "url": "", **data}))
+    for kind, items in by_kind.items():
+        events.emit_many(workspace, f"email.{kind}", items)
+
+
+def _outbox_data(message: Message) -> dict:
+    return {
+        "email_id": message.id,
+        "email": message.email,
+        "campaign_id": message.campaign_id,
+        "tag": message.tag,
+        "metadata": message.metadata,
+    }
+
+
+def _count_sent(workspace: Workspace, messages: list[Message], now: datetime) -> None:
+    """The contacts' ``sends``, ``last_sent_at``, score and timeline, for the whole chunk."""
+    from contacts.scoring import Engagement, record_engagement_many
+
+    engagements = [Engagement(m.contact_id, now, m.campaign_id) for m in messages if m.contact_id]
+    record_engagement_many(workspace_id=workspace.pk, event="sent", engagements=engagements)
 
 
 def _suppress_hard_bounce(message: Message, reason: str) -> None:
@@ -233,19 +375,25 @@ def record_suppressed(message_ids) -> None:
 
 def take_slot(key: str, per_minute: int) -> bool:
     """Take one send from ``key``'s budget for this minute, across every worker process."""
+    return take_slots(key, per_minute, 1) == 1
+
+
+def take_slots(key: str, per_minute: int, wanted: int) -> int:
+    """Take up to ``wanted`` sends from ``key``'s budget for this minute, across every worker
+    process; returns how many were granted. The window's row is locked while it is read and
+    bumped (FOR UPDATE on PostgreSQL, the IMMEDIATE transaction on SQLite)."""
     window = int(time.time() // 60)
-    for _ in range(2):
-        taken = ThrottleWindow.objects.filter(key=key, window=window, used__lt=per_minute).update(
-            used=F("used") + 1
-        )
-        if taken:
-            return True
-        if ThrottleWindow.objects.filter(key=key, window=window).exists():
-            return False
-        ThrottleWindow.objects.bulk_create(
-            [ThrottleWindow(key=key, window=window, used=0)], ignore_conflicts=True
-        )
-    return False
+    if wanted <= 0:
+        return 0
+    ThrottleWindow.objects.bulk_create(
+        [ThrottleWindow(key=key, window=window, used=0)], ignore_conflicts=True
+    )
+    with transaction.atomic():
+        row = ThrottleWindow.objects.select_for_update().get(key=key, window=window)
+        granted = max(0, min(wanted, per_minute - row.used))
+        if granted:
+            ThrottleWindow.objects.filter(pk=row.pk).update(used=F("used") + granted)
+    return granted
 
 
 # --- campaign completion and housekeeping ------------------------------------------------------

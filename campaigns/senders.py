@@ -65,12 +65,17 @@ class Senders:
 
     def take_slot(self, address: str) -> bool:
         """Take one send from the budget of the backend carrying ``address`` this minute."""
+        return self.take_slots(address, 1) == 1
+
+    def take_slots(self, address: str, wanted: int) -> int:
+        """Take up to ``wanted`` sends from the budget of the backend carrying ``address``
+        this minute; returns how many were granted (all of them when it has no limit)."""
         backend = self.backend_for(address)
         if backend is not None:
             limit, key = backend.rate_per_minute, f"backend:{backend.pk}"
         else:
             limit, key = settings.EMAIL_RATE_PER_MINUTE, f"backend:{SERVER_DEFAULT}"
-        return not limit or pipeline.take_slot(key, limit)
+        return pipeline.take_slots(key, limit, wanted) if limit else wanted
 
     def close(self) -> None:
         for transport in self._transports.values():

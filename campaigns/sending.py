@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from django.core.exceptions import ValidationError
-from django.utils import timezone
 
 from campaigns import pipeline
 from campaigns.content import (
@@ -18,7 +18,12 @@ from campaigns.content import (
 )
 from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus
 from campaigns.senders import Senders
-from campaigns.transport import ConnectionLost, DeliveryError, new_message_id
+from campaigns.transport import (
+    ConnectionLost,
+    DeliveryError,
+    PermanentFailure,
+    new_message_id,
+)
 from contacts.models import Contact
 from deliverability.services import blocked_addresses
 
@@ -42,10 +47,19 @@ def _context(contact: Contact | None, campaign: Campaign | None, message: Messag
     return context
 
 
-def send_batch(campaign_id) -> int:
+HandOn = Callable[[str], None]
+
+
+def send_batch(campaign_id, *, hand_on: HandOn | None = None) -> int:
     """Send up to one batch of a sending campaign; returns how many messages were settled
     (sent, failed, suppressed …). Safe to run twice or concurrently: messages are claimed,
-    then won one by one."""
+    then won chunk by chunk.
+
+    ``hand_on(campaign_id)`` queues the chain's next batch. It is called at most once: as soon
+    as this batch has settled something while unclaimed messages wait (so the next batch is
+    queued while this one still sends, and a worker never idles waiting for the broker), or
+    at the end. A batch that settles nothing (throttled, paused) hands on nothing: the chain
+    rests until the minute's housekeeping starts it again."""
     campaign = Campaign.objects.select_related("workspace").filter(pk=campaign_id).first()
     if campaign is None or campaign.status != CampaignStatus.SENDING:
         return 0
@@ -53,107 +67,189 @@ def send_batch(campaign_id) -> int:
     if not ids:
         pipeline.finish_if_done(campaign.pk)
         return 0
-    messages = list(Message.objects.filter(id__in=ids).select_related("workspace").order_by("id"))
-    blocked = blocked_addresses(
-        campaign.workspace_id,
-        [m.email for m in messages],
-        domain_id=campaign.sending_domain_id,
-        marketing=True,
-    )
-    pipeline.record_suppressed(m.id for m in messages if m.email.lower() in blocked)
-    settled = len(messages)
-    messages = [m for m in messages if m.email.lower() not in blocked]
-    settled -= len(messages)
-    contacts = Contact.objects.in_bulk([m.contact_id for m in messages if m.contact_id])
-    subject, html, text = campaign_source(campaign)
-    compiled = _compile(subject, html, text)
-    sender = campaign_sender(campaign)
-    links = (
-        LinkBook(campaign.workspace_id, campaign_id=campaign.pk) if campaign.track_clicks else None
-    )
-    senders = Senders(campaign.workspace)
-    transport = senders.for_address(sender[1])
-    errors_in_a_row = 0
+    run = _BatchRun(campaign, hand_on)
     try:
-        for index, message in enumerate(messages):
-            if index % pipeline.STATUS_CHECK_EVERY == 0 and index and not _still_sending(campaign):
-                break
-            if campaign.rate_per_minute and not pipeline.take_slot(
-                f"campaign:{campaign.pk}", campaign.rate_per_minute
-            ):
-                break  # the budget of this minute is spent; the chain comes back later
-            if not senders.take_slot(sender[1]):
-                break  # so is the sending backend's
-            settled += 1
-            contact = contacts.get(message.contact_id)
-            if contact is None or contact.status != "active" or contact.archived_at:
-                pipeline.record_suppressed([message.id])
-                continue
-            outcome = _send_one(campaign, message, contact, compiled, sender, links, transport)
-            errors_in_a_row = errors_in_a_row + 1 if outcome in ("error", None) else 0
-            if errors_in_a_row >= pipeline.ERROR_BURST:
-                pipeline.pause_for_errors(
-                    campaign.pk, f"{errors_in_a_row} failures in a row; last: {message.error}"
-                )
-                break
+        run.send(run.prepare(ids))
     finally:
-        senders.close()
+        run.close()
         pipeline.release(ids)
+    if not run.handed and run.settled and _still_sending(campaign):
+        run.maybe_hand_on()
     pipeline.finish_if_done(campaign.pk)
-    return settled
+    return run.settled
+
+
+class _BatchRun:
+    """One batch of one campaign: its recipients, compiled content and open connection."""
+
+    def __init__(self, campaign: Campaign, hand_on: HandOn | None):
+        self.campaign = campaign
+        self.hand_on = hand_on
+        self.handed = False
+        self.settled = 0
+        self.errors_in_a_row = 0
+        self.stopped = False
+        self.senders = Senders(campaign.workspace)
+
+    def prepare(self, ids: list) -> list[tuple[Message, Contact]]:
+        """Load the claimed messages; settle at once those that may not be mailed any more
+        (suppressed or unsubscribed since the snapshot, contact archived or inactive)."""
+        campaign = self.campaign
+        messages = list(
+            Message.objects.filter(id__in=ids).select_related("workspace").order_by("id")
+        )
+        blocked = blocked_addresses(
+            campaign.workspace_id,
+            [m.email for m in messages],
+            domain_id=campaign.sending_domain_id,
+            marketing=True,
+        )
+        contacts = Contact.objects.in_bulk([m.contact_id for m in messages if m.contact_id])
+        sendable, suppressed = [], []
+        for message in messages:
+            contact = contacts.get(message.contact_id)
+            if message.email.lower() in blocked or not _mailable(contact):
+                suppressed.append(message.id)
+            else:
+                sendable.append((message, contact))
+        pipeline.record_suppressed(suppressed)
+        self.settled += len(suppressed)
+        if sendable:
+            self.compiled = _compile(*campaign_source(campaign))
+            self.sender = campaign_sender(campaign)
+            self.links = (
+                LinkBook(campaign.workspace_id, campaign_id=campaign.pk)
+                if campaign.track_clicks
+                else None
+            )
+            self.transport = self.senders.for_address(self.sender[1])
+        return sendable
+
+    def send(self, sendable: list[tuple[Message, Contact]]) -> None:
+        for start in range(0, len(sendable), pipeline.SEND_CHUNK):
+            if start and not _still_sending(self.campaign):
+                return
+            chunk = sendable[start : start + pipeline.SEND_CHUNK]
+            allowed = self._slots(len(chunk))
+            self._send_chunk(chunk[:allowed])
+            if self.stopped or allowed < len(chunk):
+                return  # paused for errors, or this minute's budget is spent
+            self.maybe_hand_on()
+
+    def _slots(self, wanted: int) -> int:
+        """Sends granted by the campaign's and the backend's budgets this minute."""
+        campaign = self.campaign
+        if campaign.rate_per_minute:
+            wanted = pipeline.take_slots(
+                f"campaign:{campaign.pk}", campaign.rate_per_minute, wanted
+            )
+        return self.senders.take_slots(self.sender[1], wanted) if wanted else 0
+
+    def _send_chunk(self, chunk: list[tuple[Message, Contact]]) -> None:
+        """Render the chunk, mark it ``sending`` (one UPDATE, committed), hand the messages
+        off one by one over the open connection, then record the outcomes set-based."""
+        built = self._build_all(chunk)
+        if self.stopped:
+            return  # a burst of rendering failures: nothing of this chunk is sent
+        won = pipeline.mark_sending_many({m.id: m.message_id for m, _ in built})
+        to_send = [(m, email) for m, email in built if m.id in won]
+        sent: list[tuple[Message, str]] = []
+        failed: list[tuple[Message, DeliveryError]] = []
+        attempted = 0
+        try:
+            for message, email in to_send:
+                attempted += 1
+                if not self._hand_off(message, email, sent, failed):
+                    break
+        finally:
+            # Never handed off: back to the queue. The message whose hand-off raised
+            # something unexpected stays ``sending`` for the sweeper.
+            pipeline.unmark_sending(m.id for m, _ in to_send[attempted:])
+            pipeline.record_outcomes(workspace=self.campaign.workspace, sent=sent, failed=failed)
+        if self.stopped:
+            self._pause(failed[-1][0].error if failed else "")
+
+    def _hand_off(self, message, email, sent: list, failed: list) -> bool:
+        """Send one message; False once errors in a row call for a pause."""
+        try:
+            sent.append((message, self.transport.send(email) or message.message_id))
+            self.errors_in_a_row = 0
+            return True
+        except DeliveryError as exc:
+            failed.append((message, exc))
+            if isinstance(exc, ConnectionLost):
+                self.transport.close()
+            bounced = isinstance(exc, PermanentFailure)
+            self.errors_in_a_row = 0 if bounced else self.errors_in_a_row + 1
+        self.stopped = self.errors_in_a_row >= pipeline.ERROR_BURST
+        return not self.stopped
+
+    def _build_all(self, chunk: list[tuple[Message, Contact]]) -> list:
+        """The chunk's emails; messages whose template fails are failed (set-based)."""
+        built, broken = [], []
+        for message, contact in chunk:
+            self.settled += 1
+            try:
+                built.append((message, self._build(message, contact)))
+                self.errors_in_a_row = 0
+            except Exception as exc:  # a template error must not stop the campaign
+                message.status = MessageStatus.FAILED
+                message.error = f"rendering failed: {exc}"[:2000]
+                broken.append(message)
+                self.errors_in_a_row += 1
+                if self.errors_in_a_row >= pipeline.ERROR_BURST:
+                    self.stopped = True
+                    break
+        if broken:
+            Message.objects.bulk_update(broken, ["status", "error"])
+        if self.stopped:
+            self._pause(broken[-1].error)
+        return built
+
+    def _build(self, message: Message, contact: Contact):
+        campaign = self.campaign
+        rendered = self.compiled.render(_context(contact, campaign, message))
+        from_name, from_email = self.sender
+        message.message_id = new_message_id(from_email.rpartition("@")[2])
+        html = (
+            track(rendered.html, message, self.links, opens=campaign.track_opens)
+            if rendered.html
+            else ""
+        )
+        return build_email(
+            message=message,
+            subject=rendered.subject,
+            html=html,
+            text=rendered.text,
+            from_email=from_email,
+            from_name=from_name,
+            reply_to=campaign.reply_to,
+            marketing=True,
+        )
+
+    def _pause(self, last_error: str) -> None:
+        pipeline.pause_for_errors(
+            self.campaign.pk,
+            f"{self.errors_in_a_row} failures in a row; last: {last_error}",
+        )
+
+    def maybe_hand_on(self) -> None:
+        if self.hand_on is None or self.handed or not self.settled:
+            return
+        if pipeline.has_unclaimed(self.campaign.pk):
+            self.handed = True
+            self.hand_on(str(self.campaign.pk))
+
+    def close(self) -> None:
+        self.senders.close()
+
+
+def _mailable(contact: Contact | None) -> bool:
+    return contact is not None and contact.status == "active" and not contact.archived_at
 
 
 def _still_sending(campaign: Campaign) -> bool:
     return Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.SENDING).exists()
-
-
-def _send_one(campaign, message, contact, compiled, sender, links, transport) -> str | None:
-    try:
-        rendered = compiled.render(_context(contact, campaign, message))
-    except Exception as exc:  # a template error must not stop the campaign
-        message.error = f"rendering failed: {exc}"[:2000]  # the pause reason quotes it
-        Message.objects.filter(id=message.id).update(
-            status=MessageStatus.FAILED, error=message.error
-        )
-        return "error"
-    from_name, from_email = sender
-    message.message_id = new_message_id(from_email.rpartition("@")[2])
-    html = track(rendered.html, message, links, opens=campaign.track_opens) if rendered.html else ""
-    email = build_email(
-        message=message,
-        subject=rendered.subject,
-        html=html,
-        text=rendered.text,
-        from_email=from_email,
-        from_name=from_name,
-        reply_to=campaign.reply_to,
-        marketing=True,
-    )
-    if not pipeline.mark_sending(message.id):
-        return None  # another worker won it
-    Message.objects.filter(id=message.id).update(message_id=message.message_id)
-    try:
-        provider_id = transport.send(email)
-    except DeliveryError as exc:
-        message.error = exc.message
-        status = pipeline.record_failure(message, exc)
-        if isinstance(exc, ConnectionLost):
-            transport.close()
-        return "error" if status != MessageStatus.BOUNCED else "bounced"
-    pipeline.record_sent(message, provider_id or message.message_id)
-    _engagement(contact, campaign)
-    return "sent"
-
-
-def _engagement(contact: Contact, campaign: Campaign | None) -> None:
-    try:
-        from contacts.scoring import record_engagement
-    except ImportError:
-        Contact.objects.filter(pk=contact.pk).update(
-            sends=contact.sends + 1, last_sent_at=timezone.now()
-        )
-        return
-    record_engagement(contact=contact, event="sent", campaign_id=campaign.pk if campaign else None)
 
 
 def send_transactional(message_id) -> str:

@@ -9,15 +9,13 @@ from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus
 
 
 def send_batch(campaign_id: str) -> int:
-    """Send one batch, then hand the chain on while the campaign has queued messages."""
-    settled = sending.send_batch(campaign_id)
-    # A batch that settled nothing was throttled or found nothing: the chain rests, and the
-    # minute-by-minute housekeeping starts it again.
-    more = Message.objects.filter(campaign_id=campaign_id, status=MessageStatus.QUEUED).exists()
-    sending_now = Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.SENDING).exists()
-    if more and sending_now and settled:
-        async_task("campaigns.tasks.send_batch", campaign_id, group="campaigns")
-    return settled
+    """Send one batch; the chain goes on with the next while queued messages remain (handed
+    on from inside the batch, as soon as it has settled something)."""
+    return sending.send_batch(campaign_id, hand_on=_next_batch)
+
+
+def _next_batch(campaign_id: str) -> None:
+    async_task("campaigns.tasks.send_batch", campaign_id, group="campaigns")
 
 
 def send_transactional(message_id: str) -> str:

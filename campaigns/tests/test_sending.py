@@ -271,3 +271,89 @@ def test_a_scheduled_campaign_starts_and_a_long_missed_one_waits(workspace, audi
     assert Campaign.objects.get(pk=due.pk).status == CampaignStatus.SENT
     missed = Campaign.objects.get(pk=missed.pk)
     assert missed.status == CampaignStatus.DRAFT and "Missed" in missed.status_reason
+
+
+def _sending_campaign(workspace, size: int, name: str):
+    """A campaign in ``sending`` with ``size`` snapshotted recipients, none sent yet."""
+    contact_list = ContactListFactory(workspace=workspace, name=name)
+    for n in range(size):
+        contact = ContactFactory(workspace=workspace, email=f"{name}{n}@example.com")
+        ListMembershipFactory(contact=contact, contact_list=contact_list)
+    campaign = make_campaign(workspace, contact_list, name=name)
+    pipeline.snapshot(campaign)
+    campaign.status = CampaignStatus.SENDING
+    campaign.save()
+    return campaign
+
+
+def _queries_of_one_batch(campaign) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        send_batch(str(campaign.pk))
+    statuses = Message.objects.filter(campaign=campaign).values_list("status", flat=True)
+    assert set(statuses) == {MessageStatus.SENT}
+    return len(queries)
+
+
+def test_the_statements_of_a_batch_do_not_grow_with_its_size(workspace, smtp, monkeypatch):
+    monkeypatch.setattr(pipeline, "SEND_CHUNK", 50)  # one chunk per batch here
+    _queries_of_one_batch(_sending_campaign(workspace, 2, "warm"))  # scoring settings …
+    few = _queries_of_one_batch(_sending_campaign(workspace, 3, "few"))
+    many = _queries_of_one_batch(_sending_campaign(workspace, 30, "many"))
+    assert len(smtp.received) == 2 + 3 + 30
+    assert many == few
+    contact = Contact.objects.get(email="many7@example.com")
+    assert contact.sends == 1 and contact.last_sent_at is not None
+    assert MessageEvent.objects.filter(type="sent", message__campaign__name="many").count() == 30
+
+
+def test_chunks_add_a_fixed_number_of_statements(workspace, smtp, monkeypatch):
+    monkeypatch.setattr(pipeline, "SEND_CHUNK", 5)
+    _queries_of_one_batch(_sending_campaign(workspace, 2, "warm"))
+    two = _queries_of_one_batch(_sending_campaign(workspace, 10, "two"))
+    four = _queries_of_one_batch(_sending_campaign(workspace, 20, "four"))
+    six = _queries_of_one_batch(_sending_campaign(workspace, 30, "six"))
+    assert six - four == four - two
+
+
+def test_a_campaign_budget_sends_what_it_allows_and_keeps_the_rest(workspace, audience, smtp):
+    newsletter, _ = audience
+    campaign = make_campaign(workspace, newsletter, rate_per_minute=2)
+    services.campaign_send(campaign=campaign)
+    statuses = sorted(Message.objects.filter(campaign=campaign).values_list("status", flat=True))
+    assert statuses == [MessageStatus.QUEUED, MessageStatus.SENT, MessageStatus.SENT]
+    assert len(smtp.received) == 2
+    assert send_batch(str(campaign.pk)) == 0  # the minute's budget is spent
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.SENDING
+
+
+def test_an_unexpected_error_mid_chunk_keeps_what_is_known(workspace, audience, smtp, monkeypatch):
+    from campaigns.transport import SmtpTransport
+
+    newsletter, _ = audience
+    campaign = make_campaign(workspace, newsletter)
+    pipeline.snapshot(campaign)
+    campaign.status = CampaignStatus.SENDING
+    campaign.save()
+    real_send, calls = SmtpTransport.send, []
+
+    def send(self, email):
+        calls.append(email.to[0])
+        if len(calls) == 2:
+            raise UnicodeError("something nobody expected")
+        return real_send(self, email)
+
+    monkeypatch.setattr(SmtpTransport, "send", send)
+    with pytest.raises(UnicodeError):
+        send_batch(str(campaign.pk))
+    status = dict(Message.objects.filter(campaign=campaign).values_list("email", "status"))
+    assert status[calls[0]] == MessageStatus.SENT  # recorded although the chunk broke off
+    assert status[calls[1]] == MessageStatus.SENDING  # unknown: the sweeper reports it
+    untouched = set(status) - set(calls)
+    assert {status[email] for email in untouched} == {MessageStatus.QUEUED}  # never handed off
+    monkeypatch.setattr(SmtpTransport, "send", real_send)
+    send_batch(str(campaign.pk))
+    assert sorted(r.recipients[0] for r in smtp.received) == sorted([calls[0], *untouched])
