@@ -3,17 +3,24 @@ pipeline asks: may this address be mailed?"""
 
 from __future__ import annotations
 
+import codecs
+import csv
+import io
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, models, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Lower
 from django.utils import timezone
 
 from contacts import services as contact_services
+from contacts.models import Contact
 from deliverability.models import (
     Bounce,
     BounceKind,
@@ -25,6 +32,8 @@ from deliverability.models import (
     SuppressionWhitelist,
     Unsubscribe,
 )
+from mailcrm.exceptions import DomainError
+from mailcrm.ids import uuid7
 from mailcrm.models import Workspace
 
 # A stronger reason replaces a weaker one on the same address.
@@ -121,9 +130,9 @@ def suppression_add(
     return suppression
 
 
-def _check_choice(field: str, value: str, choices: type[models.TextChoices]) -> None:
+def _check_choice(name: str, value: str, choices: type[models.TextChoices]) -> None:
     if value not in choices.values:
-        raise ValidationError({field: [f"Must be one of: {', '.join(choices.values)}."]})
+        raise ValidationError({name: [f"Must be one of: {', '.join(choices.values)}."]})
 
 
 @transaction.atomic
@@ -347,3 +356,217 @@ def mailable(contacts: QuerySet, *, domain: SendingDomain | None = None) -> Quer
         _domain_q(domain), workspace=OuterRef("workspace"), email=OuterRef("email_key")
     )
     return contacts.filter(~Exists(unsubscribed) & (~Exists(suppressed) | Exists(whitelisted)))
+
+
+# --- CSV import ----------------------------------------------------------------------------------
+
+# Read in one request; 5 MB is about 150,000 addresses with a short reason each.
+MAX_IMPORT_BYTES = 5 * 1024 * 1024
+MAX_REPORTED_ERRORS = 1000
+MAX_REASON_CHARS = 1000
+_IMPORT_CHUNK = 1000
+_EMAIL_HEADERS = {"email", "e-mail", "emailaddress", "email_address", "email address", "address"}
+
+
+class SuppressionImportTooLarge(DomainError):
+    status_code = 413
+    code = "too_large"
+
+    def __init__(self, size: int):
+        limit = MAX_IMPORT_BYTES // (1024 * 1024)
+        super().__init__(
+            f"The file is {size / (1024 * 1024):.1f} MB; suppression imports take at most "
+            f"{limit} MB (split it, or import in several files).",
+            limit_bytes=MAX_IMPORT_BYTES,
+        )
+
+
+@dataclass
+class SuppressionImportResult:
+    rows: int = 0
+    created: int = 0
+    upgraded: int = 0
+    unchanged: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    error_count: int = 0
+
+
+@transaction.atomic
+def suppressions_import_csv(
+    *,
+    workspace: Workspace,
+    data: bytes,
+    domain: SendingDomain | None = None,
+    default_type: str = SuppressionType.MANUAL,
+) -> SuppressionImportResult:
+    """Suppress every address of a CSV (``email[,type,reason]``, with or without a header)
+    with source "import", globally or for ``domain``. Rows are validated in Python and
+    written a thousand at a time with set-based statements (insert ignoring existing rows,
+    one UPDATE for the rows whose type grows stronger). A bad row is reported with its number
+    (the first line is row 1) and reason; the good rows are kept. A global hard bounce or
+    complaint also marks the contact, as ``suppression_add`` does."""
+    if len(data) > MAX_IMPORT_BYTES:
+        raise SuppressionImportTooLarge(len(data))
+    _check_choice("type", default_type, SuppressionType)
+    result = SuppressionImportResult()
+    rows = _read_suppression_rows(data, default_type, result)
+    items = list(rows.items())
+    for start in range(0, len(items), _IMPORT_CHUNK):
+        _write_suppression_chunk(
+            workspace, domain, dict(items[start : start + _IMPORT_CHUNK]), result
+        )
+    return result
+
+
+def _decode_csv(data: bytes) -> str:
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding = "utf-16"
+    else:
+        encoding = "utf-8-sig"
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError:
+        text = data.decode("cp1252", errors="replace")
+    if "\x00" in text:
+        raise ValidationError({"file": ["This is not a CSV file: it contains binary data."]})
+    return text
+
+
+def _read_suppression_rows(
+    data: bytes, default_type: str, result: SuppressionImportResult
+) -> dict[str, tuple[str, str]]:
+    """{email: (type, reason)} of the valid rows, the strongest type kept for an address that
+    appears twice; bad rows are added to ``result``."""
+    text = _decode_csv(data)
+    first_line = text.split("\n", 1)[0]
+    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    columns = {"email": 0, "type": 1, "reason": 2}
+    rows: dict[str, tuple[str, str]] = {}
+    for number, row in enumerate(reader, start=1):
+        cells = [cell.strip() for cell in row]
+        if not any(cells):
+            continue
+        if number == 1 and cells[0].lower() in _EMAIL_HEADERS:
+            header = [cell.lower() for cell in cells]
+            columns = {name: header.index(name) for name in ("type", "reason") if name in header}
+            columns["email"] = 0
+            continue
+        result.rows += 1
+        try:
+            email, type, reason = _clean_suppression_row(cells, columns, default_type)
+        except ValidationError as exc:
+            _report(result, number, exc.messages[0])
+            continue
+        if email not in rows or stronger(type, rows[email][0]):
+            rows[email] = (type, reason)
+    return rows
+
+
+def _cell(cells: list[str], columns: dict[str, int], name: str) -> str:
+    index = columns.get(name)
+    return cells[index] if index is not None and index < len(cells) else ""
+
+
+def _clean_suppression_row(
+    cells: list[str], columns: dict[str, int], default_type: str
+) -> tuple[str, str, str]:
+    email = normalize(_cell(cells, columns, "email"))
+    if not email:
+        raise ValidationError("No email address.")
+    if len(email) > 254:
+        raise ValidationError("The email address is longer than 254 characters.")
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ValidationError(f"“{email[:100]}” is not an email address.") from None
+    type = _cell(cells, columns, "type").lower().replace(" ", "_").replace("-", "_")
+    type = type or default_type
+    if type not in SuppressionType.values:
+        allowed = ", ".join(SuppressionType.values)
+        raise ValidationError(f"Unknown type “{type[:50]}”: use one of {allowed}.")
+    reason = _cell(cells, columns, "reason")
+    if len(reason) > MAX_REASON_CHARS:
+        raise ValidationError(f"The reason is longer than {MAX_REASON_CHARS} characters.")
+    return email, type, reason
+
+
+def _report(result: SuppressionImportResult, row: int, reason: str) -> None:
+    result.error_count += 1
+    if len(result.errors) < MAX_REPORTED_ERRORS:
+        result.errors.append({"row": row, "reason": reason})
+
+
+def _write_suppression_chunk(
+    workspace: Workspace,
+    domain: SendingDomain | None,
+    rows: dict[str, tuple[str, str]],
+    result: SuppressionImportResult,
+) -> None:
+    in_scope = Suppression.objects.filter(workspace=workspace, email__in=list(rows))
+    in_scope = in_scope.filter(domain=domain) if domain else in_scope.filter(domain__isnull=True)
+    existing = {
+        email: (pk, type, reason)
+        for pk, email, type, reason in in_scope.values_list("pk", "email", "type", "reason")
+    }
+    new = [
+        Suppression(
+            id=uuid7(),
+            workspace=workspace,
+            email=email,
+            type=type,
+            domain=domain,
+            reason=reason,
+            source=SuppressionSource.IMPORT,
+        )
+        for email, (type, reason) in rows.items()
+        if email not in existing
+    ]
+    # ignore_conflicts: a row added by someone else meanwhile is kept as it is.
+    Suppression.objects.bulk_create(new, ignore_conflicts=True)
+    created = Suppression.objects.filter(pk__in=[row.pk for row in new]).count()
+    upgrades = [
+        Suppression(
+            pk=pk,
+            email=email,
+            type=rows[email][0],
+            source=SuppressionSource.IMPORT,
+            reason=rows[email][1] or old_reason,
+        )
+        for email, (pk, old_type, old_reason) in existing.items()
+        if stronger(rows[email][0], old_type)
+    ]
+    # One UPDATE … CASE for the chunk.
+    Suppression.objects.bulk_update(upgrades, ["type", "source", "reason"])
+    result.created += created
+    result.upgraded += len(upgrades)
+    result.unchanged += len(rows) - created - len(upgrades)
+    if domain is None:
+        final = {
+            email: existing.get(email, (None, type, ""))[1] for email, (type, _) in rows.items()
+        }
+        final.update({row.email: row.type for row in upgrades})
+        _mark_contacts(
+            workspace,
+            {email: final[email] for email, (type, _) in rows.items() if type in _CONTACT_STATUS},
+        )
+
+
+def _mark_contacts(workspace: Workspace, types: dict[str, str]) -> None:
+    """Contacts of addresses now suppressed as a hard bounce or complaint are marked bounced or
+    complained. Only contacts whose status changes are touched, each through the contacts
+    service (its timeline entry and event)."""
+    if not types:
+        return
+    targets = {email: _CONTACT_STATUS[type] for email, type in types.items()}
+    changing = (
+        Contact.objects.for_workspace(workspace)
+        .annotate(email_key=Lower("email"))
+        .filter(email_key__in=list(targets))
+        .values_list("email_key", "status")
+    )
+    for email, status in changing:
+        if status != targets[email]:
+            contact_services.contact_set_status_by_email(
+                workspace=workspace, email=email, status=targets[email], reason="suppression import"
+            )

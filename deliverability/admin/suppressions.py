@@ -4,7 +4,12 @@ from django.contrib import admin
 from django.db import transaction
 
 from deliverability import services
-from deliverability.models import Suppression, SuppressionWhitelist, Unsubscribe
+from deliverability.models import (
+    Suppression,
+    SuppressionSource,
+    SuppressionWhitelist,
+    Unsubscribe,
+)
 
 
 class AddThroughServiceAdmin(admin.ModelAdmin):
@@ -19,8 +24,9 @@ class AddThroughServiceAdmin(admin.ModelAdmin):
 
 @admin.register(Suppression)
 class SuppressionAdmin(AddThroughServiceAdmin):
-    list_display = ["email", "type", "domain", "workspace", "created_at"]
-    list_filter = ["type", "workspace"]
+    list_display = ["email", "type", "source", "domain", "workspace", "created_at"]
+    list_filter = ["type", "source", "workspace"]
+    list_select_related = ["workspace", "domain"]
     search_fields = ["email", "reason"]
     fields = ["workspace", "email", "type", "domain", "reason"]
 
@@ -32,6 +38,7 @@ class SuppressionAdmin(AddThroughServiceAdmin):
             type=data["type"],
             domain=data.get("domain"),
             reason=data.get("reason", ""),
+            source=SuppressionSource.MANUAL,
         )
         obj.pk = saved.pk
 
@@ -58,6 +65,7 @@ class WhitelistAdmin(AddThroughServiceAdmin):
 class UnsubscribeAdmin(AddThroughServiceAdmin):
     list_display = ["email", "source", "domain", "workspace", "created_at"]
     list_filter = ["source", "workspace"]
+    list_select_related = ["workspace", "domain"]
     search_fields = ["email"]
     fields = ["workspace", "email", "domain", "source"]
 

@@ -5,6 +5,7 @@ from rest_framework import serializers
 from deliverability.models import (
     SendingDomain,
     Suppression,
+    SuppressionSource,
     SuppressionType,
     SuppressionWhitelist,
     Unsubscribe,
@@ -26,11 +27,50 @@ class SuppressionSerializer(serializers.ModelSerializer):
     email = serializers.EmailField(max_length=254)
     type = serializers.ChoiceField(choices=SuppressionType.choices, default=SuppressionType.MANUAL)
     domain_id = DomainIdField(source="domain", allow_null=True, required=False, default=None)
+    source = serializers.ChoiceField(
+        choices=SuppressionSource.choices,
+        read_only=True,
+        help_text="How it came: bounce, complaint, api, import or manual (set by the server).",
+    )
 
     class Meta:
         model = Suppression
-        fields = ["id", "email", "type", "domain_id", "reason", "created_at"]
-        read_only_fields = ["id", "created_at"]
+        fields = ["id", "email", "type", "domain_id", "source", "reason", "created_at"]
+        read_only_fields = ["id", "source", "created_at"]
+
+
+class SuppressionImportSerializer(serializers.Serializer):
+    file = serializers.FileField(
+        help_text="CSV of `email[,type,reason]`, with or without a header row; at most 5 MB."
+    )
+    type = serializers.ChoiceField(
+        choices=SuppressionType.choices,
+        default=SuppressionType.MANUAL,
+        help_text="The type of rows whose type column is empty or missing.",
+    )
+    domain_id = DomainIdField(
+        source="domain",
+        allow_null=True,
+        required=False,
+        default=None,
+        help_text="Suppress for this sending domain only; empty: from every domain.",
+    )
+
+
+class ImportRowErrorSerializer(serializers.Serializer):
+    row = serializers.IntegerField(help_text="As a spreadsheet shows it: the first line is 1.")
+    reason = serializers.CharField()
+
+
+class SuppressionImportResultSerializer(serializers.Serializer):
+    rows = serializers.IntegerField(help_text="Data rows read (blank lines and header excluded).")
+    created = serializers.IntegerField()
+    upgraded = serializers.IntegerField(help_text="Existing suppressions given a stronger type.")
+    unchanged = serializers.IntegerField()
+    error_count = serializers.IntegerField()
+    errors = ImportRowErrorSerializer(
+        many=True, help_text="The rejected rows (the first 1,000), with why."
+    )
 
 
 class WhitelistSerializer(serializers.ModelSerializer):
