@@ -24,7 +24,13 @@ from contacts.tests.factories import (
     PropertyDefinitionFactory,
     SegmentFactory,
 )
-from deliverability.models import Suppression, SuppressionWhitelist, Unsubscribe
+from deliverability.models import (
+    SendingDomain,
+    Suppression,
+    SuppressionWhitelist,
+    TrackingDomain,
+    Unsubscribe,
+)
 from deliverability.services import suppression_add, unsubscribe_record, whitelist_add
 from mailcrm.models import ApiKey, Event
 from templates.models import EmailTemplate
@@ -46,6 +52,8 @@ LIST_ENDPOINTS = [
     "/api/v1/events",
     "/api/v1/templates",
     "/api/v1/imports",
+    "/api/v1/customer/domains",
+    "/api/v1/customer/tracking-domains",
 ]
 
 
@@ -81,6 +89,12 @@ def foreign(outsider):
     )
     template = EmailTemplate.objects.create(workspace=ws, name="Outsider template")
     import_job = ImportJob.objects.create(workspace=ws, filename="outsider.csv")
+    tracking_domain = TrackingDomain.objects.create(
+        workspace=ws, domain="links.outsider.example", cname_target="track.mailcrm.test"
+    )
+    sending_domain = SendingDomain.objects.create(
+        workspace=ws, domain="outsider.example", tracking_domain=tracking_domain
+    )
     return {
         "contacts": outsider.contact.id,
         "tags": outsider.tag.id,
@@ -97,6 +111,8 @@ def foreign(outsider):
         "events": Event.objects.filter(workspace=ws).first().id,
         "api-keys": outsider.key.id,
         "imports": import_job.id,
+        "domains": sending_domain.id,
+        "tracking-domains": tracking_domain.id,
     }
 
 
@@ -133,6 +149,8 @@ def _snapshot(workspace):
         list(Message.objects.filter(workspace=workspace).values()),
         list(EmailTemplate.objects.filter(workspace=workspace).values()),
         list(ImportJob.objects.filter(workspace=workspace).values()),
+        list(SendingDomain.objects.filter(workspace=workspace).values()),
+        list(TrackingDomain.objects.filter(workspace=workspace).values()),
     )
 
 

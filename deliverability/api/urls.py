@@ -1,11 +1,15 @@
 from rest_framework.routers import SimpleRouter
 
-from deliverability.api import views
+from deliverability.api import domains, views
 
 router = SimpleRouter(trailing_slash=False)
 # The whitelist is registered first: "suppressions/whitelist" must not be taken for an id.
 router.register("suppressions/whitelist", views.WhitelistViewSet, basename="whitelist")
 router.register("suppressions", views.SuppressionViewSet, basename="suppression")
 router.register("unsubscribes", views.UnsubscribeViewSet, basename="unsubscribe")
+router.register("customer/domains", domains.SendingDomainViewSet, basename="sending-domain")
+router.register(
+    "customer/tracking-domains", domains.TrackingDomainViewSet, basename="tracking-domain"
+)
 
 urlpatterns = router.urls
