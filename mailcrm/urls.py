@@ -5,5 +5,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("mailcrm.api.urls")),
     path("", include("campaigns.public_urls")),
+    # /tls/ask (the proxy's on-demand TLS question) and /t/health (tracking domains' HTTPS check).
+    path("", include("deliverability.public_urls")),
     path("", include("mailcrm.dashboard.urls")),
 ]
