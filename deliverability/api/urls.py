@@ -1,6 +1,7 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from deliverability.api import domains, views
+from deliverability.api import domains, health, views
 
 router = SimpleRouter(trailing_slash=False)
 # The whitelist is registered first: "suppressions/whitelist" must not be taken for an id.
@@ -12,4 +13,7 @@ router.register(
     "customer/tracking-domains", domains.TrackingDomainViewSet, basename="tracking-domain"
 )
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("health-score", health.HealthScoreView.as_view(), name="health-score"),
+    *router.urls,
+]
