@@ -16,6 +16,7 @@ from campaigns.audience import audience_contacts, clean_audience
 from campaigns.content import campaign_sender, campaign_source
 from campaigns.limits import check_monthly_sends
 from campaigns.models import Campaign, CampaignStatus, Message, MessageKind, MessageStatus
+from deliverability import domains
 from mailcrm.exceptions import Conflict, DomainError
 from mailcrm.models import Workspace
 
@@ -136,6 +137,12 @@ def campaign_send(*, campaign: Campaign) -> Campaign:
     if campaign.status not in (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED):
         raise CampaignStateError(f"A {campaign.status} campaign cannot be sent.")
     _check_ready(campaign)
+    # 422 from an unverified domain, or the warning when the workspace relaxed the rule.
+    domain_warning = domains.check_sending_domain(
+        workspace=campaign.workspace,
+        sending_domain=campaign.sending_domain,
+        from_email=campaign_sender(campaign)[1],
+    )
     check_monthly_sends(campaign.workspace, recipients_count(campaign))
     recipients = pipeline.snapshot(campaign)
     if recipients == 0:
@@ -143,7 +150,7 @@ def campaign_send(*, campaign: Campaign) -> Campaign:
     campaign.status = CampaignStatus.SENDING
     campaign.recipients = recipients
     campaign.started_at = timezone.now()
-    campaign.status_reason = ""
+    campaign.status_reason = domain_warning
     campaign.save(update_fields=["status", "recipients", "started_at", "status_reason"])
     start_chains(campaign)
     return campaign
