@@ -8,6 +8,7 @@ import re
 
 import pytest
 from django.test import override_settings
+from django.utils import timezone
 
 from campaigns.models import (
     Campaign,
@@ -18,6 +19,7 @@ from campaigns.models import (
     MessageStatus,
 )
 from contacts.tests.factories import ContactFactory, ContactListFactory, ListMembershipFactory
+from deliverability.models import SendingDomain
 from templates.tests.factories import EmailTemplateFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
@@ -46,7 +48,15 @@ def mailbox(live_server):
 
 
 @pytest.fixture
-def newsletter(workspace):
+def verified_domain(workspace):
+    """The from domain, verified: a campaign is sent only from a verified domain."""
+    return SendingDomain.objects.create(
+        workspace=workspace, domain="acme.example", is_verified=True, verified_at=timezone.now()
+    )
+
+
+@pytest.fixture
+def newsletter(workspace, verified_domain):
     contact_list = ContactListFactory(workspace=workspace, name="Newsletter")
     for name in ("ada", "bob", "cy"):
         contact = ContactFactory(

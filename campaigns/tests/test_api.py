@@ -5,7 +5,7 @@ import pytest
 from campaigns.models import Campaign, CampaignStatus, Message
 from contacts.tests.factories import ContactFactory, ContactListFactory, ListMembershipFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("verified_domains")]
 
 
 @pytest.fixture

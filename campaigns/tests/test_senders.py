@@ -250,7 +250,9 @@ def test_a_campaign_goes_out_dkim_signed_through_the_workspace_backend(workspace
     )
 
     domain = dkim_key_generate(
-        SendingDomain.objects.create(workspace=workspace, domain="news.example.test"),
+        SendingDomain.objects.create(
+            workspace=workspace, domain="news.example.test", is_verified=True
+        ),
         selector="2026",
     )
     _smtp_backend(workspace, sink, name="for news", sending_domain=domain)

@@ -19,7 +19,10 @@ from deliverability.models import Suppression
 from deliverability.services import suppression_add, unsubscribe_record
 from tests.smtp import SinkHandler, SmtpSink, free_port
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("verified_domains"),
+]
 
 HTML = """<html><body><h1>Hello {{ contact.first_name|default('friend') }}</h1>
 <p>Read <a href="https://example.org/news?a=1&amp;b=2">the news</a>.</p>

@@ -15,7 +15,10 @@ from mailcrm.exceptions import DomainError
 from templates.tests.factories import EmailTemplateFactory
 from tests.smtp import SmtpSink
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("verified_domains"),
+]
 
 
 @pytest.fixture

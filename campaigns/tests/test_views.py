@@ -33,7 +33,7 @@ from templates.services import template_create
 
 pytestmark = [
     pytest.mark.django_db,
-    pytest.mark.usefixtures("capture_mail"),
+    pytest.mark.usefixtures("capture_mail", "verified_domains"),
 ]
 
 ROLES = ["owner", "admin_user", "member", "viewer"]
