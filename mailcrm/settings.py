@@ -53,6 +53,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: lets tracking hits through on verified tracking domains (they cannot be listed in
+    # ALLOWED_HOSTS), on the tracking paths only, before anything reads the host.
+    "deliverability.middleware.TrackingHostMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
