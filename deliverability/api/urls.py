@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from deliverability.api import domains, health, views
+from deliverability.api import checks, domains, health, views
 
 router = SimpleRouter(trailing_slash=False)
 # The whitelist is registered first: "suppressions/whitelist" must not be taken for an id.
@@ -15,5 +15,9 @@ router.register(
 
 urlpatterns = [
     path("health-score", health.HealthScoreView.as_view(), name="health-score"),
+    path("validation/email", checks.ValidateEmailView.as_view(), name="validation-email"),
+    path("validation/bulk", checks.ValidateBulkView.as_view(), name="validation-bulk"),
+    path("content/score", checks.ContentScoreView.as_view(), name="content-score"),
+    path("risk/assess", checks.RiskAssessView.as_view(), name="risk-assess"),
     *router.urls,
 ]
