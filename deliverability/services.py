@@ -224,9 +224,18 @@ def soft_bounces_within_window(
 
 @transaction.atomic
 def whitelist_add(*, workspace: Workspace, email: str, reason: str = "") -> SuppressionWhitelist:
-    entry, _ = SuppressionWhitelist.objects.get_or_create(
+    """Let an address be mailed despite its suppressions (never despite an unsubscribe). A
+    contact a suppression marked bounced or complained becomes active again, or the campaign
+    audience, which takes active contacts only, would still leave it out."""
+    entry, created = SuppressionWhitelist.objects.get_or_create(
         workspace=workspace, email=normalize(email), defaults={"reason": reason}
     )
+    if created:
+        contact = contact_services.find_contact_by_email(workspace, entry.email)
+        if contact is not None and contact.status in _CONTACT_STATUS.values():
+            contact_services.contact_set_status_by_email(
+                workspace=workspace, email=entry.email, status="active", reason="whitelisted"
+            )
     return entry
 
 
