@@ -16,7 +16,7 @@ from campaigns.audience import audience_contacts, clean_audience
 from campaigns.content import campaign_sender, campaign_source
 from campaigns.limits import check_monthly_sends
 from campaigns.models import Campaign, CampaignStatus, Message, MessageKind, MessageStatus
-from deliverability import domains
+from deliverability import domains, risk
 from mailcrm.exceptions import Conflict, DomainError
 from mailcrm.models import Workspace
 
@@ -130,9 +130,18 @@ def _check_ready(campaign: Campaign) -> None:
         ) from None
 
 
+def campaign_send(*, campaign: Campaign, override_risk: bool = False, actor=None) -> Campaign:
+    """Start sending now: snapshot the recipients, then hand batches to the workers. A send
+    the risk assessment blocks is refused (422) unless an owner or admin (``actor``)
+    overrides it."""
+    if campaign.status in (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED):
+        # Assessed outside the send's transaction, so a refused send's assessment is kept.
+        risk.check_send_risk(campaign=campaign, override=override_risk, actor=actor)
+    return _send_now(campaign=campaign)
+
+
 @transaction.atomic
-def campaign_send(*, campaign: Campaign) -> Campaign:
-    """Start sending now: snapshot the recipients, then hand batches to the workers."""
+def _send_now(*, campaign: Campaign) -> Campaign:
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
     if campaign.status not in (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED):
         raise CampaignStateError(f"A {campaign.status} campaign cannot be sent.")
