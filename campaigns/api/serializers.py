@@ -75,6 +75,14 @@ class ScheduleSerializer(serializers.Serializer):
     send_at = serializers.DateTimeField()
 
 
+class SendSerializer(serializers.Serializer):
+    override_risk = serializers.BooleanField(
+        default=False,
+        help_text="Send despite a risk assessment that blocks it; only for a key created by "
+        "an owner or admin of the workspace (else 403).",
+    )
+
+
 class TestSendSerializer(serializers.Serializer):
     emails = serializers.ListField(child=serializers.EmailField(), min_length=1, max_length=10)
 

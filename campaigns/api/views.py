@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -17,10 +17,12 @@ from campaigns.api.serializers import (
     EmailRequestSerializer,
     MessageSerializer,
     ScheduleSerializer,
+    SendSerializer,
     StatsSerializer,
     TestSendSerializer,
 )
 from campaigns.models import Campaign, Message, MessageKind
+from mailcrm.api.schema import ErrorSerializer
 from mailcrm.api.viewsets import WorkspaceScopedMixin, WorkspaceViewSet
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
@@ -52,17 +54,37 @@ class CampaignViewSet(WorkspaceViewSet):
     def _respond(self, campaign: Campaign) -> Response:
         return Response(self.get_serializer(campaign).data)
 
-    @extend_schema(request=None, responses=CampaignSerializer, parameters=[IDEMPOTENCY_HEADER])
+    @extend_schema(
+        request=SendSerializer,
+        responses={
+            200: CampaignSerializer,
+            403: OpenApiResponse(ErrorSerializer, description="override_risk without the role."),
+            422: OpenApiResponse(
+                ErrorSerializer,
+                description="Cannot be sent (e.g. no recipients, an unverified domain, or "
+                "`risk_blocked` with the risk `assessment`).",
+            ),
+        },
+        parameters=[IDEMPOTENCY_HEADER],
+    )
     @action(detail=True, methods=["post"])
     def send(self, request, pk=None):
         campaign = self.get_object()
+        options = SendSerializer(data=request.data)
+        options.is_valid(raise_exception=True)
+        override = options.validated_data["override_risk"]
         code, body = transactional.idempotent(
             workspace=self.workspace,
             key=request.headers.get("Idempotency-Key"),
-            body={"campaign": str(campaign.pk), "action": "send"},
+            body={"campaign": str(campaign.pk), "action": "send"}
+            | ({"override_risk": True} if override else {}),
             action=lambda: (
                 200,
-                self.get_serializer(services.campaign_send(campaign=campaign)).data,
+                self.get_serializer(
+                    services.campaign_send(
+                        campaign=campaign, override_risk=override, actor=request.auth.created_by
+                    )
+                ).data,
             ),
         )
         return Response(body, status=code)
