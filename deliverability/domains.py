@@ -262,7 +262,8 @@ class _SpfWalk:
             elif kind in ("include", "redirect"):
                 self.lookups += 1
                 self.includes.add(value.rstrip("."))
-                if "%" not in value:  # macros expand per message: nothing to follow here
+                # A macro expands per message: nothing to follow here.
+                if "%" not in value and self.lookups <= SPF_LOOKUP_LIMIT:
                     self._follow(value.rstrip("."), seen)
 
     def _follow(self, target: str, seen: tuple[str, ...]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -35,7 +36,7 @@ class TrackingDomainIdField(serializers.PrimaryKeyRelatedField):
     def to_internal_value(self, data):
         try:
             return super().to_internal_value(data)
-        except serializers.ValidationError:
+        except (serializers.ValidationError, DjangoValidationError):
             # Unknown, malformed or another workspace's: one answer for all three.
             raise serializers.ValidationError("No such tracking domain.") from None
 
