@@ -92,7 +92,7 @@ def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 5) if whole else None
 
 
-def _pct(value: float) -> str:
+def percent(value: float) -> str:
     """0.0045 → "0.45%", 0.2 → "20%": enough digits for the small rates that matter."""
     percent = value * 100
     text = f"{percent:.2f}" if percent < 1 else f"{percent:.1f}"
@@ -281,7 +281,7 @@ def _of(metric: dict[str, Any]) -> str:
 
 def _bounce(m: dict[str, Any]) -> str:
     return (
-        f"Bounce rate is {_pct(m['value'])} ({_of(m)}); keep it under 2%"
+        f"Bounce rate is {percent(m['value'])} ({_of(m)}); keep it under 2%"
         + (", at 10% or more mailbox providers block. " if m["status"] == "critical" else ". ")
         + "Remove or re-validate old addresses and confirm new sign-ups (double opt-in)."
     )
@@ -289,10 +289,10 @@ def _bounce(m: dict[str, Any]) -> str:
 
 def _complaint(m: dict[str, Any]) -> str:
     if m["status"] == "critical":
-        head = f"Complaint rate is {_pct(m['value'])} ({_of(m)}): at or above 0.3% Gmail and "
+        head = f"Complaint rate is {percent(m['value'])} ({_of(m)}): at or above 0.3% Gmail and "
         head += "Yahoo start rejecting your mail. "
     else:
-        head = f"Complaint rate is {_pct(m['value'])} ({_of(m)}); aim under 0.1%. "
+        head = f"Complaint rate is {percent(m['value'])} ({_of(m)}); aim under 0.1%. "
     return (
         head + "Mail only people who asked for it, make the unsubscribe link easy to find and "
         "stop mailing contacts who no longer engage."
@@ -301,14 +301,14 @@ def _complaint(m: dict[str, Any]) -> str:
 
 def _unsubscribe(m: dict[str, Any]) -> str:
     return (
-        f"Unsubscribe rate is {_pct(m['value'])} ({_of(m)}); aim under 0.5%. Send less often, "
+        f"Unsubscribe rate is {percent(m['value'])} ({_of(m)}); aim under 0.5%. Send less often, "
         "or segment by interest so each mail is relevant to who gets it."
     )
 
 
 def _open(m: dict[str, Any]) -> str:
     return (
-        f"Human open rate is {_pct(m['value'])} ({_of(m)}; opens by privacy proxies and "
+        f"Human open rate is {percent(m['value'])} ({_of(m)}; opens by privacy proxies and "
         "scanners not counted); aim for 15% or more. Test subject lines and the sender name, "
         "and check that mail is not landing in spam."
     )
@@ -316,7 +316,7 @@ def _open(m: dict[str, Any]) -> str:
 
 def _click(m: dict[str, Any]) -> str:
     return (
-        f"Click rate is {_pct(m['value'])} ({_of(m)}); aim for 2% or more. Give each mail one "
+        f"Click rate is {percent(m['value'])} ({_of(m)}); aim for 2% or more. Give each mail one "
         "clear call to action, near the top."
     )
 
@@ -342,7 +342,7 @@ def _auth(m: dict[str, Any]) -> str:
 
 def _hygiene(m: dict[str, Any]) -> str:
     return (
-        f"{_pct(m['value'])} of active contacts ({m['unengaged']:,} of {m['active']:,}) have "
+        f"{percent(m['value'])} of active contacts ({m['unengaged']:,} of {m['active']:,}) have "
         f"not opened or clicked in {UNENGAGED_DAYS} days; keep it under 20%. Send them a "
         "re-engagement campaign, then suppress or archive those who still do not respond."
     )
