@@ -1,7 +1,48 @@
 """Dashboard pages of deliverability — namespace "dashboard:deliverability"."""
 
-from django.urls import path  # noqa: F401 (each area adds its pages below)
+from django.urls import path
+
+from deliverability.views import health as health_views
+from deliverability.views import suppressions as suppression_views
 
 app_name = "deliverability"
 
-urlpatterns = []
+urlpatterns = [
+    # Suppressions, the whitelist and unsubscribes ("whitelist", "import" and "export" come
+    # before anything taking an id).
+    path("suppressions/", suppression_views.SuppressionsView.as_view(), name="suppressions"),
+    path(
+        "suppressions/new/",
+        suppression_views.SuppressionCreateView.as_view(),
+        name="suppression_new",
+    ),
+    path(
+        "suppressions/import/",
+        suppression_views.SuppressionImportView.as_view(),
+        name="suppression_import",
+    ),
+    path(
+        "suppressions/export/",
+        suppression_views.SuppressionExportView.as_view(),
+        name="suppression_export",
+    ),
+    path("suppressions/whitelist/", suppression_views.WhitelistView.as_view(), name="whitelist"),
+    path(
+        "suppressions/whitelist/<uuid:pk>/delete/",
+        suppression_views.WhitelistDeleteView.as_view(),
+        name="whitelist_delete",
+    ),
+    path(
+        "suppressions/<uuid:pk>/delete/",
+        suppression_views.SuppressionDeleteView.as_view(),
+        name="suppression_delete",
+    ),
+    path("unsubscribes/", suppression_views.UnsubscribesView.as_view(), name="unsubscribes"),
+    path(
+        "unsubscribes/<uuid:pk>/resubscribe/",
+        suppression_views.ResubscribeView.as_view(),
+        name="unsubscribe_resubscribe",
+    ),
+    # Health score.
+    path("health/", health_views.HealthView.as_view(), name="health"),
+]
