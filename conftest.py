@@ -17,8 +17,9 @@ from mailcrm.tests.factories import ApiKeyFactory, MembershipFactory, UserFactor
 PASSWORD = "secret-pass-1"
 
 # Real-browser fixtures (browser, page, sign_in) for the dashboard journeys; a real DNS
-# server on loopback (dns_zone, dns_silent) for the DNS checks.
-pytest_plugins = ["tests.browser", "tests.dns"]
+# server on loopback (dns_zone, dns_silent) for the DNS checks; a real HTTP receiver on
+# loopback (receiver) for outbound webhooks.
+pytest_plugins = ["tests.browser", "tests.dns", "tests.http_receiver"]
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
+from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -179,12 +180,19 @@ class Event(models.Model):
     subject_id = models.UUIDField(null=True, blank=True, help_text="The object the event is about.")
     data = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    dispatched_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the outbox handed it to webhooks (null: not yet)."
+    )
 
     objects = EventQuerySet.as_manager()
 
     class Meta:
         ordering = ["-id"]
         indexes = [
+            # The dispatcher's queue: only undispatched rows are in it, so it stays small.
+            models.Index(
+                fields=["id"], condition=Q(dispatched_at__isnull=True), name="event_undispatched"
+            ),
             models.Index(fields=["workspace", "id"], name="event_ws_id"),
             models.Index(fields=["workspace", "type", "id"], name="event_ws_type_id"),
             models.Index(fields=["workspace", "subject_id"], name="event_ws_subject"),

@@ -130,6 +130,12 @@ Q_CLUSTER = {
     "catch_up": False,
     "label": "Background tasks",
     "sync": env_bool("Q_SYNC", False),
+    # Outbound webhooks have a queue of their own, worked by a second cluster
+    # (`Q_CLUSTER_NAME=webhooks manage.py qcluster`): a burst of events or a hanging
+    # receiver never holds up sending.
+    "ALT_CLUSTERS": {
+        "webhooks": {"workers": env_int("Q_WEBHOOK_WORKERS", 2), "timeout": 60, "retry": 120},
+    },
 }
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL

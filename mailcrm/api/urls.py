@@ -26,5 +26,6 @@ urlpatterns = [
     path("", include("deliverability.api.urls")),
     path("", include("campaigns.api.urls")),
     path("", include("templates.api.urls")),
+    path("", include("webhooks.api.urls")),
     *router.urls,
 ]

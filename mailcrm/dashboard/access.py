@@ -28,9 +28,11 @@ class WorkspaceMixin(LoginRequiredMixin):
 
     Set ``editing = True`` on pages that exist only to change something (a form, a
     confirmation): viewers are refused those even on GET, so they never see a form they
-    could not submit."""
+    could not submit. Set ``managing = True`` on settings pages (keys, webhooks): only admins
+    and owners may see those."""
 
     editing = False
+    managing = False
     workspace: Workspace
     membership: Membership
 
@@ -44,6 +46,8 @@ class WorkspaceMixin(LoginRequiredMixin):
             request.membership
         ):
             raise PermissionDenied("Viewers can look but not change anything.")
+        if self.managing and not request.membership.can_manage:
+            raise PermissionDenied("Only admins and owners manage the workspace's settings.")
         self.workspace = request.workspace
         self.membership = request.membership
         return super().dispatch(request, *args, **kwargs)

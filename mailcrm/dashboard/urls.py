@@ -19,4 +19,6 @@ urlpatterns = [
     # /domains/, /tracking-domains/, /suppressions/, /unsubscribes/, /validation/, /health/ —
     # namespace "dashboard:deliverability".
     path("", include("deliverability.urls")),
+    # /webhooks/ — namespace "dashboard:webhooks".
+    path("", include("webhooks.urls")),
 ]
