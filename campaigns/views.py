@@ -283,8 +283,13 @@ class CampaignActionView(CampaignObjectMixin, View):
 
     def post(self, request, pk):
         service, done = self.verbs[self.action]
+        options = {}
+        if self.action == "send":
+            # Only owners and admins see the box; the service checks the role again.
+            override = request.POST.get("override_risk") == "on"
+            options = {"override_risk": override, "actor": request.user}
         try:
-            campaign = service(campaign=self.campaign)
+            campaign = service(campaign=self.campaign, **options)
         except (ValidationError, DomainError) as exc:
             messages.error(request, error_text(exc))
         else:
