@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from campaigns import services as campaign_services
 from campaigns.models import Campaign, CampaignStatus, EventType, Message, MessageEvent
@@ -23,7 +24,6 @@ from deliverability.models import (
 from mailcrm.models import Role
 from mailcrm.services import api_key_create
 from mailcrm.tests.factories import MembershipFactory, UserFactory
-from rest_framework.test import APIClient
 
 pytestmark = pytest.mark.django_db
 
