@@ -10,7 +10,12 @@ from django.utils import timezone
 from contacts.models import Contact
 from contacts.tests.factories import ContactFactory
 from deliverability import services
-from deliverability.models import Suppression, SuppressionWhitelist, Unsubscribe
+from deliverability.models import (
+    DeliverabilitySettings,
+    Suppression,
+    SuppressionWhitelist,
+    Unsubscribe,
+)
 from deliverability.tests.factories import HealthSnapshotFactory, SendingDomainFactory
 
 pytestmark = pytest.mark.django_db
@@ -195,3 +200,31 @@ def test_the_health_page_without_snapshots_says_the_trend_comes_later(dashboard)
     page = text(dashboard.get("/health/"))
     assert "the trend appears after the first day" in page
     assert "<svg" not in page
+
+
+def test_the_admin_lists_bounces_settings_and_snapshots(admin_client, workspace):
+    services.bounce_record(workspace, "a@example.com", "soft", diagnostic="452 full")
+    HealthSnapshotFactory(workspace=workspace)
+    settings = DeliverabilitySettings.for_workspace(workspace)
+    for url in (
+        "/admin/deliverability/bounce/",
+        "/admin/deliverability/healthsnapshot/",
+        "/admin/deliverability/deliverabilitysettings/",
+        "/admin/deliverability/suppression/",
+        f"/admin/deliverability/deliverabilitysettings/{workspace.pk}/change/",
+    ):
+        assert admin_client.get(url).status_code == 200, url
+    response = admin_client.post(
+        f"/admin/deliverability/deliverabilitysettings/{workspace.pk}/change/",
+        {
+            "soft_bounce_threshold": 5,
+            "soft_bounce_window_days": 14,
+            "require_verified_domain": "on",
+            "risk_warn_at": 40,
+            "risk_block_at": 70,
+        },
+    )
+    assert response.status_code == 302
+    settings.refresh_from_db()
+    assert (settings.soft_bounce_threshold, settings.soft_bounce_window_days) == (5, 14)
+    assert admin_client.get("/admin/deliverability/bounce/add/").status_code == 403
