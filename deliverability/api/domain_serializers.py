@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from deliverability import domains, tracking_domains
@@ -24,6 +25,7 @@ class DnsRecordSerializer(serializers.Serializer):
     explanation = serializers.CharField(help_text="What the last check found, for a person.")
 
 
+@extend_schema_field(OpenApiTypes.UUID)
 class TrackingDomainIdField(serializers.PrimaryKeyRelatedField):
     """A tracking domain of the request's workspace, or null for our own tracking host."""
 
@@ -135,5 +137,6 @@ class TrackingDomainCreateSerializer(serializers.Serializer):
     domain = serializers.CharField(max_length=253, help_text="e.g. links.example.com")
 
 
+@extend_schema_serializer(many=False)  # one object holding the list, not an array
 class TrackingDomainListSerializer(serializers.Serializer):
     tracking_domains = TrackingDomainSerializer(many=True)
