@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from deliverability.models import (
@@ -13,6 +15,7 @@ from deliverability.models import (
 )
 
 
+@extend_schema_field(OpenApiTypes.UUID)
 class DomainIdField(serializers.PrimaryKeyRelatedField):
     """A sending domain of the request's workspace, or null for every domain."""
 

@@ -303,3 +303,31 @@ def test_the_trend_is_the_recent_snapshots_oldest_first(workspace, outsider):
         HealthSnapshotFactory(workspace=workspace, day=today - timedelta(days=days), score=score)
     HealthSnapshotFactory(workspace=outsider.workspace, day=today, score=1)
     assert [s.score for s in health.health_trend(workspace)] == [70, 80, 90]
+
+
+def test_the_api_answers_the_score_of_the_keys_workspace(api, anon_api, workspace, outsider):
+    history(workspace, sent=100, bounced=3)
+    history(outsider.workspace, sent=100, complained=50)
+    assert anon_api.get("/api/v1/health-score").status_code == 401
+    response = api.get("/api/v1/health-score")
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"score", "grade", "metrics", "insights"}
+    assert (body["score"], body["grade"]) == (63, "D")
+    assert body["metrics"]["volume"]["sent"] == 100
+    assert body["metrics"]["complaint_rate"]["value"] == 0
+    assert body["insights"][0] == {
+        "metric": "domain_authentication",
+        "severity": "critical",
+        "message": body["insights"][0]["message"],
+    }
+    assert outsider.api.get("/api/v1/health-score").json()["grade"] == "F"
+
+
+def test_the_schema_describes_the_health_score(client):
+    schema = client.get("/api/v1/schema/?format=json").json()
+    operation = schema["paths"]["/api/v1/health-score"]["get"]
+    ref = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    body = schema["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    assert set(body["required"]) == {"score", "grade", "metrics", "insights"}
+    assert "401" in operation["responses"]
