@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from deliverability.views import checks as check_views
 from deliverability.views import health as health_views
 from deliverability.views import suppressions as suppression_views
 
@@ -45,4 +46,8 @@ urlpatterns = [
     ),
     # Health score.
     path("health/", health_views.HealthView.as_view(), name="health"),
+    # Validation tool, the composer's content score, a campaign's risk panel.
+    path("validation/", check_views.ValidationToolView.as_view(), name="validation"),
+    path("content-score/", check_views.ContentScoreView.as_view(), name="content_score"),
+    path("campaign-risk/<uuid:pk>/", check_views.CampaignRiskView.as_view(), name="campaign_risk"),
 ]
