@@ -3,6 +3,7 @@
 from django.urls import path
 
 from deliverability.views import checks as check_views
+from deliverability.views import domains as domain_views
 from deliverability.views import health as health_views
 from deliverability.views import suppressions as suppression_views
 
@@ -43,6 +44,35 @@ urlpatterns = [
         "unsubscribes/<uuid:pk>/resubscribe/",
         suppression_views.ResubscribeView.as_view(),
         name="unsubscribe_resubscribe",
+    ),
+    # Sending and tracking domains.
+    path("domains/", domain_views.DomainsView.as_view(), name="domains"),
+    path("domains/<uuid:pk>/", domain_views.DomainDetailView.as_view(), name="domain"),
+    path(
+        "domains/<uuid:pk>/verify/", domain_views.DomainVerifyView.as_view(), name="domain_verify"
+    ),
+    path(
+        "domains/<uuid:pk>/tracking/",
+        domain_views.DomainTrackingView.as_view(),
+        name="domain_tracking",
+    ),
+    path(
+        "domains/<uuid:pk>/delete/", domain_views.DomainDeleteView.as_view(), name="domain_delete"
+    ),
+    path(
+        "tracking-domains/",
+        domain_views.TrackingDomainsView.as_view(),
+        name="tracking_domains",
+    ),
+    path(
+        "tracking-domains/<uuid:pk>/verify/",
+        domain_views.TrackingDomainVerifyView.as_view(),
+        name="tracking_domain_verify",
+    ),
+    path(
+        "tracking-domains/<uuid:pk>/delete/",
+        domain_views.TrackingDomainDeleteView.as_view(),
+        name="tracking_domain_delete",
     ),
     # Health score.
     path("health/", health_views.HealthView.as_view(), name="health"),
