@@ -1,3 +1,3 @@
 """The admin of deliverability, one module per area."""
 
-from deliverability.admin import domains, health, suppressions  # noqa: F401
+from deliverability.admin import checks, domains, health, suppressions  # noqa: F401
