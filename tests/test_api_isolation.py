@@ -34,6 +34,8 @@ from deliverability.models import (
 from deliverability.services import suppression_add, unsubscribe_record, whitelist_add
 from mailcrm.models import ApiKey, Event
 from templates.models import EmailTemplate
+from webhooks.models import WebhookDelivery, WebhookEndpoint
+from webhooks.tests.factories import WebhookEndpointFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -54,6 +56,7 @@ LIST_ENDPOINTS = [
     "/api/v1/imports",
     "/api/v1/customer/domains",
     "/api/v1/customer/tracking-domains",
+    "/api/v1/customer/webhooks",
 ]
 
 
@@ -95,6 +98,10 @@ def foreign(outsider):
     sending_domain = SendingDomain.objects.create(
         workspace=ws, domain="outsider.example", tracking_domain=tracking_domain
     )
+    endpoint = WebhookEndpointFactory(workspace=ws)
+    delivery = WebhookDelivery.objects.create(
+        workspace=ws, endpoint=endpoint, event_type="webhook.test", payload={}
+    )
     return {
         "contacts": outsider.contact.id,
         "tags": outsider.tag.id,
@@ -113,6 +120,8 @@ def foreign(outsider):
         "imports": import_job.id,
         "domains": sending_domain.id,
         "tracking-domains": tracking_domain.id,
+        "webhooks": endpoint.id,
+        "deliveries": delivery.id,
     }
 
 
@@ -128,7 +137,7 @@ def _foreign_url(path: str, foreign: dict) -> str:
         before = url[: match.start()].rstrip("/").split("/")[-1]
         return str(foreign[before])
 
-    url = re.sub(r"\(\?P<(pk|key)>[^)]*\)", lookup, url)
+    url = re.sub(r"\(\?P<(pk|key|delivery_id)>[^)]*\)", lookup, url)
     return url
 
 
@@ -151,6 +160,8 @@ def _snapshot(workspace):
         list(ImportJob.objects.filter(workspace=workspace).values()),
         list(SendingDomain.objects.filter(workspace=workspace).values()),
         list(TrackingDomain.objects.filter(workspace=workspace).values()),
+        list(WebhookEndpoint.objects.filter(workspace=workspace).values()),
+        list(WebhookDelivery.objects.filter(workspace=workspace).values()),
     )
 
 
@@ -161,6 +172,7 @@ def test_every_route_needs_a_key(anon_api):
         url = "/" + path.replace("^", "").replace("$", "")
         url = url.replace("(?P<pk>[^/]+)", "00000000-0000-0000-0000-000000000000")
         url = url.replace("(?P<key>[^/]+)", "k").replace("(?P<tag_name>[^/]+)", "t")
+        url = url.replace("(?P<delivery_id>[^/]+)", "00000000-0000-0000-0000-000000000000")
         url = url.replace("<str:contact_pk>", "00000000-0000-0000-0000-000000000000")
         for method in ("get", "post", "put", "patch", "delete"):
             response = getattr(anon_api, method)(url, {}, format="json")
