@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 
@@ -21,6 +23,7 @@ from campaigns.senders import Senders
 from campaigns.transport import (
     ConnectionLost,
     DeliveryError,
+    Outgoing,
     PermanentFailure,
     new_message_id,
 )
@@ -87,7 +90,10 @@ class _BatchRun:
         self.hand_on = hand_on
         self.handed = False
         self.settled = 0
-        self.errors_in_a_row = 0
+        # Failures in a row, counted apart for rendering (here) and delivery (in the delivery
+        # thread); ERROR_BURST of either pauses the campaign.
+        self.render_errors = 0
+        self.delivery_errors = 0
         self.stopped = False
         self.senders = Senders(campaign.workspace)
 
@@ -126,15 +132,31 @@ class _BatchRun:
         return sendable
 
     def send(self, sendable: list[tuple[Message, Contact]]) -> None:
-        for start in range(0, len(sendable), pipeline.SEND_CHUNK):
-            if start and not _still_sending(self.campaign):
-                return
-            chunk = sendable[start : start + pipeline.SEND_CHUNK]
-            allowed = self._slots(len(chunk))
-            self._send_chunk(chunk[:allowed])
-            if self.stopped or allowed < len(chunk):
-                return  # paused for errors, or this minute's budget is spent
-            self.maybe_hand_on()
+        """Chunk by chunk, two at a time: while one chunk is delivered by the batch's
+        delivery thread, the next is rendered and built here (CPU), and the database is only
+        touched from this thread. A chunk is marked ``sending`` only after the previous one's
+        outcomes are written, so a crash leaves at most one chunk in ``sending``."""
+        delivering: _Delivery | None = None
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="smtp") as pool:
+            try:
+                for start in range(0, len(sendable), pipeline.SEND_CHUNK):
+                    if start and not _still_sending(self.campaign):
+                        break
+                    chunk = sendable[start : start + pipeline.SEND_CHUNK]
+                    allowed = self._slots(len(chunk))
+                    built = self._build_all(chunk[:allowed])
+                    if delivering is not None:
+                        previous, delivering = delivering, None
+                        self._settle(previous)
+                    if self.stopped:
+                        break  # paused for errors: what was just built stays queued
+                    delivering = self._start_delivery(pool, built)
+                    if allowed < len(chunk):
+                        break  # this minute's budget is spent
+                    self.maybe_hand_on()
+            finally:
+                if delivering is not None:
+                    self._settle(delivering)
 
     def _slots(self, wanted: int) -> int:
         """Sends granted by the campaign's and the backend's budgets this minute."""
@@ -145,65 +167,80 @@ class _BatchRun:
             )
         return self.senders.take_slots(self.sender[1], wanted) if wanted else 0
 
-    def _send_chunk(self, chunk: list[tuple[Message, Contact]]) -> None:
-        """Render the chunk, mark it ``sending`` (one UPDATE, committed), hand the messages
-        off one by one over the open connection, then record the outcomes set-based."""
-        built = self._build_all(chunk)
-        if self.stopped:
-            return  # a burst of rendering failures: nothing of this chunk is sent
+    def _start_delivery(self, pool: ThreadPoolExecutor, built: list) -> _Delivery | None:
+        """Mark the chunk ``sending`` (one UPDATE, committed before anything leaves), then
+        hand what this worker won to the delivery thread."""
         won = pipeline.mark_sending_many({m.id: m.message_id for m, _ in built})
-        to_send = [(m, email) for m, email in built if m.id in won]
-        sent: list[tuple[Message, str]] = []
-        failed: list[tuple[Message, DeliveryError]] = []
-        attempted = 0
-        try:
-            for message, email in to_send:
-                attempted += 1
-                if not self._hand_off(message, email, sent, failed):
-                    break
-        finally:
-            # Never handed off: back to the queue. The message whose hand-off raised
-            # something unexpected stays ``sending`` for the sweeper.
-            pipeline.unmark_sending(m.id for m, _ in to_send[attempted:])
-            pipeline.record_outcomes(workspace=self.campaign.workspace, sent=sent, failed=failed)
-        if self.stopped:
-            self._pause(failed[-1][0].error if failed else "")
+        delivery = _Delivery([(m, outgoing) for m, outgoing in built if m.id in won])
+        if delivery.items and self.transport.background_delivery:
+            delivery.future = pool.submit(self._deliver, delivery)
+        elif delivery.items:
+            # Here and now; an unexpected error surfaces in _settle, after the outcomes known
+            # so far are written, as it would from the thread.
+            delivery.future = Future()
+            try:
+                self._deliver(delivery)
+                delivery.future.set_result(None)
+            except Exception as exc:  # noqa: BLE001 (re-raised by _settle)
+                delivery.future.set_exception(exc)
+        return delivery
 
-    def _hand_off(self, message, email, sent: list, failed: list) -> bool:
-        """Send one message; False once errors in a row call for a pause."""
+    def _deliver(self, delivery: _Delivery) -> None:
+        """In the delivery thread: one message after the other over the open connection,
+        until the chunk is done or errors in a row call for a pause. No database access."""
+        for message, outgoing in delivery.items:
+            delivery.attempted += 1
+            try:
+                provider_id = self.transport.deliver(outgoing)
+                delivery.sent.append((message, provider_id or message.message_id))
+                self.delivery_errors = 0
+            except DeliveryError as exc:
+                delivery.failed.append((message, exc))
+                if isinstance(exc, ConnectionLost):
+                    self.transport.close()
+                bounced = isinstance(exc, PermanentFailure)
+                self.delivery_errors = 0 if bounced else self.delivery_errors + 1
+                if self.delivery_errors >= pipeline.ERROR_BURST:
+                    delivery.burst = True
+                    return
+
+    def _settle(self, delivery: _Delivery) -> None:
+        """Wait for a chunk's delivery and write its outcomes set-based. Messages never
+        handed off go back to the queue; one whose hand-off raised something unexpected stays
+        ``sending`` for the sweeper (whether it left is unknown)."""
         try:
-            sent.append((message, self.transport.send(email) or message.message_id))
-            self.errors_in_a_row = 0
-            return True
-        except DeliveryError as exc:
-            failed.append((message, exc))
-            if isinstance(exc, ConnectionLost):
-                self.transport.close()
-            bounced = isinstance(exc, PermanentFailure)
-            self.errors_in_a_row = 0 if bounced else self.errors_in_a_row + 1
-        self.stopped = self.errors_in_a_row >= pipeline.ERROR_BURST
-        return not self.stopped
+            if delivery.future is not None:
+                delivery.future.result()
+        finally:
+            pipeline.unmark_sending(m.id for m, _ in delivery.items[delivery.attempted :])
+            pipeline.record_outcomes(
+                workspace=self.campaign.workspace, sent=delivery.sent, failed=delivery.failed
+            )
+        if delivery.burst:
+            self.stopped = True
+            self._pause(self.delivery_errors, delivery.failed[-1][0].error)
 
     def _build_all(self, chunk: list[tuple[Message, Contact]]) -> list:
-        """The chunk's emails; messages whose template fails are failed (set-based)."""
+        """The chunk's emails, prepared for the wire; messages whose template fails are
+        failed (set-based)."""
         built, broken = [], []
         for message, contact in chunk:
             self.settled += 1
             try:
-                built.append((message, self._build(message, contact)))
-                self.errors_in_a_row = 0
+                built.append((message, self.transport.prepare(self._build(message, contact))))
+                self.render_errors = 0
             except Exception as exc:  # a template error must not stop the campaign
                 message.status = MessageStatus.FAILED
                 message.error = f"rendering failed: {exc}"[:2000]
                 broken.append(message)
-                self.errors_in_a_row += 1
-                if self.errors_in_a_row >= pipeline.ERROR_BURST:
+                self.render_errors += 1
+                if self.render_errors >= pipeline.ERROR_BURST:
                     self.stopped = True
                     break
         if broken:
             Message.objects.bulk_update(broken, ["status", "error"])
         if self.stopped:
-            self._pause(broken[-1].error)
+            self._pause(self.render_errors, broken[-1].error)
         return built
 
     def _build(self, message: Message, contact: Contact):
@@ -227,10 +264,9 @@ class _BatchRun:
             marketing=True,
         )
 
-    def _pause(self, last_error: str) -> None:
+    def _pause(self, failures: int, last_error: str) -> None:
         pipeline.pause_for_errors(
-            self.campaign.pk,
-            f"{self.errors_in_a_row} failures in a row; last: {last_error}",
+            self.campaign.pk, f"{failures} failures in a row; last: {last_error}"
         )
 
     def maybe_hand_on(self) -> None:
@@ -242,6 +278,18 @@ class _BatchRun:
 
     def close(self) -> None:
         self.senders.close()
+
+
+@dataclass
+class _Delivery:
+    """One chunk on its way: what was won, how far the delivery thread got, what happened."""
+
+    items: list[tuple[Message, Outgoing]]
+    attempted: int = 0
+    burst: bool = False  # ERROR_BURST failures in a row: the campaign pauses
+    sent: list[tuple[Message, str]] = field(default_factory=list)
+    failed: list[tuple[Message, DeliveryError]] = field(default_factory=list)
+    future: Future | None = None
 
 
 def _mailable(contact: Contact | None) -> bool:
@@ -265,8 +313,8 @@ def send_transactional(message_id) -> str:
         *payload.get("bcc", []),
     ]
     blocked = blocked_addresses(message.workspace_id, everyone, marketing=False)
-    for field in ("to", "cc", "bcc"):
-        payload[field] = [a for a in payload.get(field) or [] if a.lower() not in blocked]
+    for part in ("to", "cc", "bcc"):
+        payload[part] = [a for a in payload.get(part) or [] if a.lower() not in blocked]
     if not payload["to"]:
         pipeline.record_suppressed([message.id])
         return MessageStatus.SUPPRESSED

@@ -8,6 +8,7 @@ from __future__ import annotations
 import smtplib
 import ssl
 from collections.abc import Callable
+from dataclasses import dataclass
 from email.utils import make_msgid, parseaddr
 
 import dkim
@@ -86,6 +87,15 @@ class DkimSigner:
 SignerLookup = Callable[[str], "DkimSigner | None"]
 
 
+@dataclass
+class Outgoing:
+    """A message ready for the wire: ``prepare`` (CPU: MIME bytes, DKIM) then ``deliver``
+    (network), so a batch can build the next messages while one is being delivered."""
+
+    message: EmailMultiAlternatives
+    data: bytes = b""
+
+
 def from_domain(address: str) -> str:
     return parseaddr(address)[1].rpartition("@")[2].lower()
 
@@ -93,6 +103,9 @@ def from_domain(address: str) -> str:
 class SmtpTransport:
     """smtplib over one connection, reopened when it breaks; DKIM-signed when ``signer_for``
     knows a key for the sender's domain."""
+
+    # ``deliver`` only talks to the socket: it may run in a thread of its own.
+    background_delivery = True
 
     def __init__(
         self,
@@ -144,14 +157,25 @@ class SmtpTransport:
 
     def send(self, message: EmailMultiAlternatives) -> str:
         """Send to every recipient; raise a DeliveryError when the server refuses."""
-        self.open()
-        recipients = message.recipients()
+        return self.deliver(self.prepare(message))
+
+    def prepare(self, message: EmailMultiAlternatives) -> Outgoing:
+        """The CPU half of a send: the message's bytes, DKIM-signed when the sender's domain
+        has a key. Touches no connection, so it may run while another message is delivered."""
         data = message.message().as_bytes(linesep="\r\n")
         signer = self.signer_for(from_domain(message.from_email)) if self.signer_for else None
         if signer is not None:
             data = signer.sign(data)
+        return Outgoing(message, data)
+
+    def deliver(self, outgoing: Outgoing) -> str:
+        """The network half: hand prepared bytes to the server over the open connection."""
+        self.open()
+        message = outgoing.message
         try:
-            refused = self.connection.sendmail(message.from_email, recipients, data)
+            refused = self.connection.sendmail(
+                message.from_email, message.recipients(), outgoing.data
+            )
         except smtplib.SMTPRecipientsRefused as exc:
             code, reply = next(iter(exc.recipients.values()))
             raise _classify(code, _text(reply)) from None
@@ -178,6 +202,10 @@ class SmtpTransport:
 class BackendTransport:
     """Any Django email backend, one connection per batch (django-anymail ESPs included)."""
 
+    # A backend may write to the database (the development capture backend does): deliver in
+    # the thread that owns the connection and transaction.
+    background_delivery = False
+
     def __init__(self, backend: str, **options):
         self.backend = backend
         self.options = options
@@ -193,8 +221,15 @@ class BackendTransport:
             self.connection.close()
             self.connection = None
 
+    def prepare(self, message: EmailMultiAlternatives) -> Outgoing:
+        return Outgoing(message)  # the backend builds its own request
+
     def send(self, message: EmailMultiAlternatives) -> str:
+        return self.deliver(self.prepare(message))
+
+    def deliver(self, outgoing: Outgoing) -> str:
         self.open()
+        message = outgoing.message
         message.connection = self.connection
         try:
             self.connection.send_messages([message])

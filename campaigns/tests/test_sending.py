@@ -341,15 +341,15 @@ def test_an_unexpected_error_mid_chunk_keeps_what_is_known(workspace, audience, 
     pipeline.snapshot(campaign)
     campaign.status = CampaignStatus.SENDING
     campaign.save()
-    real_send, calls = SmtpTransport.send, []
+    real_deliver, calls = SmtpTransport.deliver, []
 
-    def send(self, email):
-        calls.append(email.to[0])
+    def deliver(self, outgoing):
+        calls.append(outgoing.message.to[0])
         if len(calls) == 2:
             raise UnicodeError("something nobody expected")
-        return real_send(self, email)
+        return real_deliver(self, outgoing)
 
-    monkeypatch.setattr(SmtpTransport, "send", send)
+    monkeypatch.setattr(SmtpTransport, "deliver", deliver)
     with pytest.raises(UnicodeError):
         send_batch(str(campaign.pk))
     status = dict(Message.objects.filter(campaign=campaign).values_list("email", "status"))
@@ -357,6 +357,6 @@ def test_an_unexpected_error_mid_chunk_keeps_what_is_known(workspace, audience, 
     assert status[calls[1]] == MessageStatus.SENDING  # unknown: the sweeper reports it
     untouched = set(status) - set(calls)
     assert {status[email] for email in untouched} == {MessageStatus.QUEUED}  # never handed off
-    monkeypatch.setattr(SmtpTransport, "send", real_send)
+    monkeypatch.setattr(SmtpTransport, "deliver", real_deliver)
     send_batch(str(campaign.pk))
     assert sorted(r.recipients[0] for r in smtp.received) == sorted([calls[0], *untouched])
