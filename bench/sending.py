@@ -7,9 +7,15 @@
 2. ours: a tracked, personalised campaign to N contacts, sent by ``--workers`` django-q2 worker
    processes (``manage.py qcluster``) through the same sink, timed from "send" to the last
    message received; reported as messages/s and as a fraction of the ceiling;
-3. snapshot: the time to snapshot M recipients (default 1,000,000) into Message rows.
+3. post-office: the same N personalised messages queued in django-post-office and sent by its
+   ``send_queued`` with ``--workers`` processes through the same sink (``bench.postoffice``, in
+   a process of its own with ``bench.postoffice_settings`` and a database of its own);
+4. snapshot: the time to snapshot M recipients (default 1,000,000) into Message rows.
 
-Prints one JSON object. Uses workspaces of its own (``bench-sending``, ``bench-snapshot``).
+Prints one JSON object. Uses workspaces of its own (``bench-sending``, ``bench-snapshot``) and
+migrates the bench database first (workers whose models are ahead of it fail every task). The
+workers' output goes to ``var/bench-qcluster.log``; a run that stalls for a minute stops and
+shows its tail.
 """
 
 from __future__ import annotations
@@ -24,8 +30,11 @@ import sys
 import time
 from pathlib import Path
 
+from django.conf import settings
+from django.core.management import call_command
 from django.db import connection, transaction
 from django.db.models import Count
+from django.utils import timezone
 
 from bench.generate import bench_workspace, generate
 from bench.smtp_sink import CountingSink
@@ -33,6 +42,7 @@ from campaigns import pipeline, services
 from campaigns.models import Campaign, CampaignStatus, Message
 from contacts import services as contact_services
 from contacts.models import Contact, ListMembership
+from deliverability.models import SendingDomain
 
 ROOT = Path(__file__).resolve().parent.parent
 HTML = """<html><head><style>p { color: #333; font-family: sans-serif }</style></head>
@@ -86,6 +96,13 @@ def _everyone(workspace, name: str) -> str:
 
 
 def _campaign(workspace, list_id: str) -> Campaign:
+    # Campaigns leave only from a verified sending domain; this one has no DKIM key, so the
+    # figures leave out signing.
+    SendingDomain.objects.get_or_create(
+        workspace=workspace,
+        domain="example.com",
+        defaults={"is_verified": True, "verified_at": timezone.now()},
+    )
     return services.campaign_create(
         workspace=workspace,
         name="Benchmark",
@@ -97,34 +114,61 @@ def _campaign(workspace, list_id: str) -> Campaign:
     )
 
 
+def _worker_env(sink: CountingSink, workers: int) -> dict[str, str]:
+    """What the worker processes need: the same database and keys as this process, the
+    server-wide EMAIL_* pointing at the sink (the bench workspace has no sending backend of
+    its own, so the server's default carries its mail), and real asynchronous tasks."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.DATABASE_URL,
+        "SECRET_KEY": settings.SECRET_KEY,
+        "FIELD_ENCRYPTION_KEY": settings.FIELD_ENCRYPTION_KEY,
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(sink.port),
+        "EMAIL_USE_TLS": "0",
+        "EMAIL_RATE_PER_MINUTE": "0",
+        "Q_WORKERS": str(workers),
+        "Q_SYNC": "0",
+    }
+    if settings.REDIS_URL:
+        env["REDIS_URL"] = settings.REDIS_URL
+    return env
+
+
+def _start_cluster(env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    """``manage.py qcluster`` with its output in ``log_path``; returns once it is running."""
+    log = log_path.open("w")
+    cluster = subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while "running." not in log_path.read_text():
+        if cluster.poll() is not None or time.monotonic() > deadline:
+            cluster.kill()
+            raise RuntimeError(f"qcluster did not start:\n{log_path.read_text()[-3000:]}")
+        time.sleep(0.2)
+    return cluster
+
+
 def campaign_rate(sink: CountingSink, total: int, workers: int) -> dict:
     workspace, _ = bench_workspace("bench-sending")
     workspace.limit_monthly_sends = None
     workspace.save()
     generate(workspace, total, progress=False)
     campaign = _campaign(workspace, _everyone(workspace, "Everyone"))
-    env = {
-        **os.environ,
-        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-        "EMAIL_HOST": "127.0.0.1",
-        "EMAIL_PORT": str(sink.port),
-        "Q_WORKERS": str(workers),
-        "Q_SYNC": "0",
-    }
-    cluster = subprocess.Popen(
-        [sys.executable, "manage.py", "qcluster"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    log_path = ROOT / "var" / "bench-qcluster.log"
+    cluster = _start_cluster(_worker_env(sink, workers), log_path)
     try:
-        time.sleep(3)  # let the workers start
         before = sink.count
         started = time.perf_counter()
         services.campaign_send(campaign=campaign)
         queued = time.perf_counter() - started
-        done = sink.wait_for(before + total, timeout=max(600, total / 50))
+        done = sink.wait_for(before + total, timeout=max(600, total / 50), stall=60)
         elapsed = time.perf_counter() - started
         deadline = time.monotonic() + 60
         while Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.SENDING:
@@ -148,6 +192,9 @@ def campaign_rate(sink: CountingSink, total: int, workers: int) -> dict:
         "message_statuses": statuses,
         "campaign_status": Campaign.objects.get(pk=campaign.pk).status,
     }
+    if not done:
+        # A stalled run says why: the workers' own output (tracebacks included).
+        result["qcluster_log_tail"] = log_path.read_text()[-3000:]
     workspace.delete()
     return result
 
@@ -166,21 +213,76 @@ def snapshot_time(total: int) -> dict:
     return {"recipients": recipients, "seconds": round(seconds, 2)}
 
 
+def postoffice_rate(sink: CountingSink, total: int, workers: int) -> dict:
+    """The same campaign through django-post-office, in a process of its own (its settings
+    add the app and use a database of their own): see ``bench.postoffice``."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "bench.postoffice_settings",
+        "DATABASE_URL": settings.DATABASE_URL,
+        "SECRET_KEY": settings.SECRET_KEY,
+        "FIELD_ENCRYPTION_KEY": settings.FIELD_ENCRYPTION_KEY,
+        "BENCH_SMTP_PORT": str(sink.port),
+    }
+    _create_postoffice_database()
+    before = sink.count
+    output = subprocess.run(
+        [sys.executable, "-m", "bench.postoffice", str(total), "--processes", str(workers)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if output.returncode:
+        raise RuntimeError(f"bench.postoffice failed:\n{output.stderr[-3000:]}")
+    result = json.loads(output.stdout)
+    result["received_by_sink"] = sink.count - before
+    return result
+
+
+def _create_postoffice_database() -> None:
+    """The ``<bench database>_po`` database of ``bench.postoffice_settings``, made if missing."""
+    if connection.vendor != "postgresql":
+        return
+    name = f"{settings.DATABASES['default']['NAME']}_po"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        if cursor.fetchone() is None:
+            cursor.execute(f'CREATE DATABASE "{name}"')
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("size", nargs="?", type=int, default=100_000)
     parser.add_argument("--snapshot", type=int, default=1_000_000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--no-postoffice", action="store_true", help="skip the django-post-office run"
+    )
     args = parser.parse_args()
-    figures: dict = {"scenario": "sending", "database": connection.vendor}
+    # The workers fail on every task when a model is ahead of the bench database.
+    call_command("migrate", skip_checks=True, verbosity=0)
+    figures: dict = {
+        "scenario": "sending",
+        "database": connection.vendor,
+        "broker": "redis" if settings.REDIS_URL else "orm",
+        "load_average_before": os.getloadavg(),
+    }
     with CountingSink() as sink:
         rate = ceiling(sink, args.size, args.workers)
         figures["ceiling_messages_per_s"] = round(rate)
         ours = campaign_rate(sink, args.size, args.workers)
         figures["campaign"] = ours
         figures["fraction_of_ceiling"] = round(ours["messages_per_s"] / rate, 2)
+        if not args.no_postoffice:
+            theirs = postoffice_rate(sink, args.size, args.workers)
+            figures["postoffice"] = theirs
+            figures["ours_vs_postoffice"] = round(
+                ours["messages_per_s"] / theirs["messages_per_s"], 2
+            )
     if args.snapshot:
         figures["snapshot"] = snapshot_time(args.snapshot)
+    figures["load_average_after"] = os.getloadavg()
     print(json.dumps(figures, indent=2))
 
 

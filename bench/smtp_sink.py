@@ -55,10 +55,16 @@ class CountingSink:
     def count(self) -> int:
         return self._counter.value
 
-    def wait_for(self, total: int, timeout: float) -> bool:
+    def wait_for(self, total: int, timeout: float, stall: float | None = None) -> bool:
+        """Wait until ``total`` messages have arrived; False after ``timeout`` seconds, or
+        after ``stall`` seconds without a new message."""
         deadline = time.monotonic() + timeout
+        last, moved = self.count, time.monotonic()
         while self.count < total:
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            if now > deadline or (stall and now - moved > stall):
                 return False
+            if self.count != last:
+                last, moved = self.count, now
             time.sleep(0.05)
         return True
