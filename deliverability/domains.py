@@ -83,15 +83,22 @@ def normalize_domain(name: str, *, field_name: str = "domain") -> str:
 # --- adding, changing, removing ----------------------------------------------------------------
 
 
-@transaction.atomic
-def domain_add(*, workspace: Workspace, domain: str) -> SendingDomain:
-    """Add a sending domain with a fresh DKIM key pair (refused past the plan's limit)."""
+def domain_check_new(*, workspace: Workspace, domain: str) -> str:
+    """The normalised name, if ``workspace`` may add it: a valid name (else ValidationError),
+    not added yet (else Conflict), within the plan (else LimitExceeded)."""
     name = normalize_domain(domain)
     limit = workspace.limit_sending_domains
     if limit is not None and SendingDomain.objects.for_workspace(workspace).count() >= limit:
         raise LimitExceeded("sending_domains", limit)
     if SendingDomain.objects.for_workspace(workspace).filter(domain=name).exists():
         raise Conflict(f"{name} is already a sending domain of this workspace.")
+    return name
+
+
+@transaction.atomic
+def domain_add(*, workspace: Workspace, domain: str) -> SendingDomain:
+    """Add a sending domain with a fresh DKIM key pair (refused past the plan's limit)."""
+    name = domain_check_new(workspace=workspace, domain=domain)
     try:
         with transaction.atomic():
             sending_domain = SendingDomain.objects.create(workspace=workspace, domain=name)

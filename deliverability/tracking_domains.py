@@ -41,16 +41,22 @@ def cname_target() -> str:
     return target.rstrip(".").lower()
 
 
-@transaction.atomic
-def tracking_domain_add(*, workspace: Workspace, domain: str) -> TrackingDomain:
-    """Add a tracking domain. A hostname serves one workspace only: a name another workspace
-    holds is refused (409) without saying whose it is."""
+def tracking_domain_check_new(*, domain: str) -> str:
+    """The normalised name, if it may be added: a valid hostname (else ValidationError), not
+    ours and not used by any workspace (else Conflict, without saying whose it is)."""
     name = normalize_domain(domain)
-    target = cname_target()
-    if name == target:
+    if name == cname_target():
         raise Conflict(f"{name} is our own tracking host; use a hostname of yours.")
     if TrackingDomain.objects.filter(domain=name).exists():
         raise Conflict(f"{name} is already in use as a tracking domain.")
+    return name
+
+
+@transaction.atomic
+def tracking_domain_add(*, workspace: Workspace, domain: str) -> TrackingDomain:
+    """Add a tracking domain; a hostname serves one workspace only."""
+    name = tracking_domain_check_new(domain=domain)
+    target = cname_target()
     try:
         with transaction.atomic():
             return TrackingDomain.objects.create(

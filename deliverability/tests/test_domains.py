@@ -563,3 +563,97 @@ def test_the_schema_describes_the_domain_endpoints(api):
     assert {"200", "404"} <= set(verify["responses"])
     created = paths["/api/v1/customer/domains"]["post"]["responses"]
     assert {"201", "400", "409", "422"} <= set(created)
+
+
+# --- dashboard and admin -------------------------------------------------------------------------
+
+
+def test_dashboard_adds_a_domain_and_shows_its_records(dashboard, workspace):
+    response = dashboard.post("/domains/", {"domain": "acme.test"})
+
+    domain = SendingDomain.objects.get(workspace=workspace)
+    assert response.status_code == 302 and response["Location"] == f"/domains/{domain.pk}/"
+    page = dashboard.get(f"/domains/{domain.pk}/").content.decode()
+    for record in domains.dns_records(domain):
+        assert record["host"] in page and record["value"] in page
+    assert 'data-copy="value-dkim"' in page
+    assert "Not checked yet" in page
+
+
+def test_dashboard_shows_a_bad_name_and_a_duplicate_as_form_errors(dashboard, domain):
+    bad = dashboard.post("/domains/", {"domain": "not a domain"})
+    assert bad.status_code == 200 and "not a valid domain name" in bad.content.decode()
+    duplicate = dashboard.post("/domains/", {"domain": "acme.test"})
+    assert "already a sending domain" in duplicate.content.decode()
+
+
+def test_dashboard_verify_shows_each_records_status_and_explanation(dashboard, dns_zone, domain):
+    publish(dns_zone, domain, dkim=False, dmarc="v=DMARC1; p=none")
+
+    response = dashboard.post(f"/domains/{domain.pk}/verify/", follow=True)
+
+    page = response.content.decode()
+    assert "acme.test is not verified yet" in page
+    assert 'class="badge record-invalid"' in page and 'class="badge record-valid"' in page
+    assert "p=none only monitors" in page
+    assert "DKIM: pending → invalid" in page
+
+
+def test_dashboard_chooses_a_tracking_domain_of_the_workspace_only(dashboard, domain, outsider):
+    ours = TrackingDomain.objects.create(
+        workspace=domain.workspace, domain="links.acme.test", cname_target="t.mailcrm.test"
+    )
+    theirs = TrackingDomain.objects.create(
+        workspace=outsider.workspace, domain="links.out.test", cname_target="t.mailcrm.test"
+    )
+
+    dashboard.post(f"/domains/{domain.pk}/tracking/", {"tracking_domain": str(theirs.pk)})
+    domain.refresh_from_db()
+    assert domain.tracking_domain is None
+    dashboard.post(f"/domains/{domain.pk}/tracking/", {"tracking_domain": str(ours.pk)})
+    domain.refresh_from_db()
+    assert domain.tracking_domain == ours
+
+
+def test_dashboard_viewers_read_but_cannot_change(client, viewer, domain):
+    client.force_login(viewer)
+
+    assert client.get("/domains/").status_code == 200
+    assert client.get(f"/domains/{domain.pk}/").status_code == 200
+    assert client.post("/domains/", {"domain": "new.test"}).status_code == 403
+    assert client.post(f"/domains/{domain.pk}/verify/").status_code == 403
+    assert client.post(f"/domains/{domain.pk}/delete/").status_code == 403
+
+
+def test_dashboard_another_workspaces_domain_is_404(dashboard, outsider):
+    theirs = SendingDomain.objects.create(workspace=outsider.workspace, domain="out.test")
+
+    for url in ("", "verify/", "tracking/", "delete/"):
+        method = dashboard.get if url == "" else dashboard.post
+        assert method(f"/domains/{theirs.pk}/{url}").status_code == 404, url
+    assert "out.test" not in dashboard.get("/domains/").content.decode()
+
+
+def test_dashboard_deletes_a_domain(dashboard, domain):
+    assert dashboard.post(f"/domains/{domain.pk}/delete/").status_code == 302
+    assert not SendingDomain.objects.filter(pk=domain.pk).exists()
+
+
+def test_admin_adds_through_the_service_and_refuses_bad_names(admin_client, workspace):
+    response = admin_client.post(
+        "/admin/deliverability/sendingdomain/add/",
+        {"workspace": str(workspace.pk), "domain": "Admin.test", "tracking_domain": ""},
+    )
+    assert response.status_code == 302
+    added = SendingDomain.objects.get(domain="admin.test")
+    assert added.has_dkim_key
+
+    bad = admin_client.post(
+        "/admin/deliverability/sendingdomain/add/",
+        {"workspace": str(workspace.pk), "domain": "admin.test", "tracking_domain": ""},
+    )
+    assert bad.status_code == 200 and "already a sending domain" in bad.content.decode()
+    page = admin_client.get(f"/admin/deliverability/sendingdomain/{added.pk}/change/")
+    assert page.status_code == 200 and "._domainkey.admin.test" in page.content.decode()
+    assert admin_client.get("/admin/deliverability/domainstatuschange/").status_code == 200
+    assert admin_client.get("/admin/deliverability/trackingdomain/").status_code == 200
