@@ -41,7 +41,10 @@ class SuppressionFilterSet(django_filters.FilterSet):
     type = django_filters.ChoiceFilter(choices=SuppressionType.choices)
     source = django_filters.ChoiceFilter(choices=SuppressionSource.choices)
     scope = django_filters.ChoiceFilter(
-        choices=SCOPE_CHOICES, method=_scope, help_text="global: no domain; domain: one domain."
+        choices=SCOPE_CHOICES,
+        method=_scope,
+        label="Scope",
+        help_text="global: no domain; domain: one domain.",
     )
     domain_id = django_filters.UUIDFilter(field_name="domain_id", label="Domain")
     email = django_filters.CharFilter(method=_exact_email, help_text="The exact address.")
@@ -68,7 +71,10 @@ class UnsubscribeFilterSet(django_filters.FilterSet):
     )
     source = django_filters.ChoiceFilter(choices=UnsubscribeSource.choices)
     scope = django_filters.ChoiceFilter(
-        choices=SCOPE_CHOICES, method=_scope, help_text="global: no domain; domain: one domain."
+        choices=SCOPE_CHOICES,
+        method=_scope,
+        label="Scope",
+        help_text="global: no domain; domain: one domain.",
     )
     domain_id = django_filters.UUIDFilter(field_name="domain_id", label="Domain")
     email = django_filters.CharFilter(method=_exact_email, help_text="The exact address.")

@@ -11,10 +11,10 @@ from deliverability import health
 from deliverability.models import HealthSnapshot
 from mailcrm.dashboard.access import WorkspaceMixin
 
-CHART_W, CHART_H, CHART_PAD = 640, 200, 30
+CHART_W, CHART_H, CHART_PAD = 640, 220, 30
 TREND_DAYS = 90
-# Gridlines at the grade boundaries the score is read against.
-GRID = (90, 80, 70, 60)
+# Gridlines at the top and at the grade boundaries the score is read against.
+GRID = (100, 90, 80, 70, 60)
 
 RATE_LABELS = [
     ("bounce_rate", "Bounce rate", "under 2%"),

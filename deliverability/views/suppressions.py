@@ -109,6 +109,8 @@ def dress_filters(form: forms.Form, workspace: Workspace) -> forms.Form:
     """Dashboard touches on a shared FilterSet's form: "Any" for no choice, a search box for
     text, and the workspace's domains by name instead of an id box."""
     for name, field in form.fields.items():
+        if field.widget.is_hidden:
+            continue
         if isinstance(field, forms.ChoiceField):
             field.widget.choices = [("", "Any"), *[c for c in field.choices if c[0] != ""]]
         elif name == "domain_id":
