@@ -357,3 +357,17 @@ def validate_and_record(workspace: Workspace, email: str) -> EmailCheck:
     check = validate_email_address(email)
     record_validations(workspace, [check])
     return check
+
+
+def screen_addresses(
+    workspace: Workspace, emails: Iterable[str], *, check_dns: bool = True
+) -> dict[str, str]:
+    """For a batch of imported rows: validate and record every address (a risky result flags
+    its contact) and return why each invalid one is invalid, by lower-cased address. Call it
+    outside the import's write transaction: DNS lookups can take seconds."""
+    results = validate_many(workspace, emails, check_dns=check_dns)
+    return {
+        email: "invalid address: " + ("; ".join(check.reasons) or "invalid")
+        for email, check in results.items()
+        if check.result == ValidationResult.INVALID
+    }

@@ -8,6 +8,7 @@ from django.core.cache import cache
 
 from deliverability.models import EmailValidation
 from deliverability.validation import (
+    screen_addresses,
     suggest_domain,
     validate_email_address,
     validate_many,
@@ -278,3 +279,14 @@ def test_api_validation_needs_a_key(anon_api):
     response = anon_api.post("/api/v1/validation/email", {"email": "a@b.example"}, format="json")
 
     assert response.status_code == 401
+
+
+def test_screening_an_import_chunk_reports_the_invalid_and_records_all(zone, workspace):
+    rejected = screen_addresses(
+        workspace, ["ok@acme-mail.example", "Info@Acme-Mail.example", "x@nowhere.example", "bad"]
+    )
+
+    assert set(rejected) == {"x@nowhere.example", "bad"}
+    assert "does not exist" in rejected["x@nowhere.example"]
+    assert EmailValidation.objects.get(email="info@acme-mail.example").result == "risky"
+    assert EmailValidation.objects.filter(workspace=workspace).count() == 4
