@@ -1,0 +1,83 @@
+"""The fast wire form of a message says what the email package's generator says: same headers,
+same parts, same decoded content, CRLF lines within RFC 5322's limit."""
+
+import email
+import re
+from email import policy
+
+import pytest
+from django.core.mail import EmailMultiAlternatives
+
+from campaigns.transport import mime_bytes
+
+LONG_URL = "https://crm.example.com/u/" + "a1b2c3d4" * 20
+
+
+def _email(subject="Hello", body="Plain text\nline two", html="<p>Hello</p>", **extra):
+    headers = {
+        "Message-ID": "<1.2.3@example.com>",
+        "List-Unsubscribe": f"<{LONG_URL}>, <mailto:unsub@example.com?subject=x>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=body,
+        from_email=extra.pop("from_email", "Acme <news@example.com>"),
+        to=["ann@example.com"],
+        headers=headers,
+        **extra,
+    )
+    if html:
+        message.attach_alternative(html, "text/html")
+    return message
+
+
+CASES = {
+    "ascii": _email(),
+    "non-ascii everywhere": _email(
+        subject="Grüße, Zoë — ✓ " * 6,
+        body="Ça va ? ✓\r\nLigne deux\rtrois",
+        html="<p>Héllo ✓</p>",
+        from_email="Zoë Ünï <news@example.com>",
+    ),
+    "a line too long for 8bit": _email(html="<p>" + "x" * 1500 + "</p>", body="y" * 1200),
+    "text only": _email(html=""),
+    "with an attachment": _email(attachments=[("a.txt", "attached ✓", "text/plain")]),
+    "cc and reply-to": _email(cc=["cy@example.com"], reply_to=["help@example.com"]),
+}
+
+
+def _parsed(data: bytes):
+    message = email.message_from_bytes(data, policy=policy.default)
+    # The generator folds long headers right after the colon: unfolded, a leading space.
+    headers = [(k, str(v).strip()) for k, v in message.items() if k.lower() != "content-type"]
+    parts = [
+        (part.get_content_type(), part.get_content() if not part.is_multipart() else None)
+        for part in message.walk()
+    ]
+    return headers, parts
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_the_fast_wire_form_says_what_the_generator_says(name):
+    message = CASES[name].message()
+    fast = mime_bytes(message)
+    slow = message.as_bytes(linesep="\r\n")
+    assert _parsed(fast) == _parsed(slow)
+    assert b"\n" not in fast.replace(b"\r\n", b"") and b"\r" not in fast.replace(b"\r\n", b"")
+    assert all(len(line) <= 998 for line in fast.split(b"\r\n"))
+
+
+def test_a_header_line_over_the_limit_goes_through_the_generator():
+    mime = _email().message()
+    mime["X-Long"] = "z" * 1200  # no spaces: nothing to fold at
+    fast = mime_bytes(mime)
+    assert re.search(rb"X-Long: ", fast)
+    assert _parsed(fast) == _parsed(mime.as_bytes(linesep="\r\n"))
+
+
+def test_a_message_with_its_boundary_chosen_goes_through_the_generator():
+    mime = _email().message()
+    first = mime.as_bytes(linesep="\r\n")  # the generator sets a boundary on the way
+    assert mime_bytes(mime) == mime.as_bytes(linesep="\r\n")
+    assert _parsed(mime_bytes(mime)) == _parsed(first)
