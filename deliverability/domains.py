@@ -128,10 +128,15 @@ def domain_delete(*, domain: SendingDomain) -> None:
 # --- the records to publish --------------------------------------------------------------------
 
 
+def _our_ips() -> list[str]:
+    """SPF_IPS as bare addresses or ranges (``ip4:``/``ip6:`` prefixes accepted and dropped)."""
+    return [ip.strip().removeprefix("ip4:").removeprefix("ip6:") for ip in settings.SPF_IPS]
+
+
 def spf_value() -> str:
     """The SPF record we ask for: our includes and IPs from settings, soft-failing the rest."""
     terms = [f"include:{name}" for name in settings.SPF_INCLUDES]
-    for ip in settings.SPF_IPS:
+    for ip in _our_ips():
         terms.append(("ip6:" if ":" in ip else "ip4:") + ip)
     if not terms:
         terms = ["a", "mx"]  # nothing configured: at least the domain's own servers
@@ -306,7 +311,7 @@ def _authorises_us(walk: _SpfWalk) -> bool:
     wanted = {name.lower().rstrip(".") for name in settings.SPF_INCLUDES}
     if wanted & walk.includes:
         return True
-    for ip in settings.SPF_IPS:
+    for ip in _our_ips():
         try:
             ours = ipaddress.ip_network(ip, strict=False)
         except ValueError:

@@ -236,7 +236,9 @@ def test_spf_that_does_not_authorise_us_is_invalid(dns_zone, domain):
     assert f"include:{OUR_INCLUDE} ip4:{OUR_IP}" in spf["explanation"]
 
 
-def test_an_ip_range_covering_our_address_authorises_us(dns_zone, domain):
+def test_an_ip_range_covering_our_address_authorises_us(dns_zone, domain, settings):
+    settings.SPF_IPS = [f"ip4:{OUR_IP}"]  # the prefix is accepted in the setting
+    assert domains.spf_value() == f"v=spf1 include:{OUR_INCLUDE} ip4:{OUR_IP} ~all"
     publish(dns_zone, domain, spf="v=spf1 ip4:203.0.113.0/24 -all")
 
     domains.domain_verify(domain)
