@@ -456,10 +456,11 @@ def _read_suppression_rows(
         cells = [cell.strip() for cell in row]
         if not any(cells):
             continue
-        if number == 1 and cells[0].lower() in _EMAIL_HEADERS:
-            header = [cell.lower() for cell in cells]
+        header = [cell.lower() for cell in cells]
+        if number == 1 and any(name in _EMAIL_HEADERS for name in header):
+            # A header row (an address is never a bare column name): columns by name.
             columns = {name: header.index(name) for name in ("type", "reason") if name in header}
-            columns["email"] = 0
+            columns["email"] = next(i for i, name in enumerate(header) if name in _EMAIL_HEADERS)
             continue
         result.rows += 1
         try:

@@ -532,3 +532,14 @@ def test_the_whitelist_api_searches(api, workspace):
     services.whitelist_add(workspace=workspace, email="ops@acme.io")
     results = api.get("/api/v1/suppressions/whitelist?q=ceo").json()["results"]
     assert [row["email"] for row in results] == ["boss@acme.io"]
+
+
+def test_import_finds_the_columns_of_a_header_in_any_order(workspace):
+    data = b"Reason,E-mail,Type,Name\nmoved away,Ann@Example.com,complaint,Ann\n"
+    result = services.suppressions_import_csv(workspace=workspace, data=data)
+    assert (result.created, result.error_count) == (1, 0)
+    assert Suppression.objects.values_list("email", "type", "reason").get() == (
+        "ann@example.com",
+        "complaint",
+        "moved away",
+    )
