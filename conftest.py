@@ -72,7 +72,13 @@ def anon_api():
 def outsider(db):
     """Another workspace with a contact, a tag and a list, and its own API client."""
     workspace = WorkspaceFactory(name="Outsider")
-    contact = ContactFactory(workspace=workspace, email="secret@outsider.example")
+    # Fixed names: a random one (e.g. "Smith") could match another test's search words.
+    contact = ContactFactory(
+        workspace=workspace,
+        email="secret@outsider.example",
+        first_name="Olive",
+        last_name="Outlander",
+    )
     tag = TagFactory(workspace=workspace, name="outsider-tag")
     contact_list = ContactListFactory(workspace=workspace, name="Outsider list")
     ContactTagFactory(contact=contact, tag=tag)
