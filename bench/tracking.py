@@ -4,7 +4,10 @@ on loopback, and a check that every hit answered 200 was recorded as a MessageEv
     DATABASE_URL=postgres://… python -m bench.tracking [--messages 10000] [--seconds 20]
         [--gunicorn-workers 4] [--connections 32]
 
-Needs `wrk` (Debian package). Prints one JSON object.
+Needs `wrk` (Debian package). Run it with REDIS_URL set, as a deployment would: the per-token
+rate limit lives in the cache, and the file-based cache of the embedded mode costs a file write
+per hit. After the run the pending engagement is drained here and the contacts' ``opens`` are
+checked against the recorded events. Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -22,11 +25,13 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.core.management import call_command
+from django.db.models import Sum
 from django.utils import timezone
 
 from bench.generate import bench_workspace, generate
 from bench.sending import _campaign, _everyone
-from campaigns import pipeline
+from campaigns import engagement, pipeline
 from campaigns.models import EventType, Message, MessageEvent
 from campaigns.tokens import make_token
 from contacts.models import Contact
@@ -63,6 +68,10 @@ def _sent_messages(count: int) -> tuple[list[str], Workspace]:
     return [make_token("open", message_id) for message_id in ids], workspace
 
 
+def _opens(workspace: Workspace) -> int:
+    return Contact.objects.filter(workspace=workspace).aggregate(n=Sum("opens"))["n"] or 0
+
+
 def _wait_until_up(url: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -83,7 +92,11 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     args = parser.parse_args()
 
+    call_command("migrate", skip_checks=True, verbosity=0)
     tokens, workspace = _sent_messages(args.messages)
+    engagement.drain(batches=10**6)  # anything left over from an earlier run
+    opens_before = _opens(workspace)
+    load_before = os.getloadavg()
     port = free_port()
     env = {
         **os.environ,
@@ -137,8 +150,14 @@ def main() -> None:
     total = int(re.search(r"(\d+) requests in", output).group(1))
     failed = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     errors = int(failed.group(1)) if failed else 0
-    recorded = MessageEvent.objects.filter(workspace=workspace, type=EventType.OPENED).count()
-    recorded -= before
+    events = MessageEvent.objects.filter(workspace=workspace, type=EventType.OPENED)
+    recorded = events.count() - before
+    machine = events.filter(is_machine=True).count()
+    # The opens wait as PendingEngagement rows for a worker's drain; drain them here.
+    started = time.perf_counter()
+    drained = engagement.drain(batches=10**6)
+    drain_seconds = time.perf_counter() - started
+    opens = _opens(workspace) - opens_before
     p = {k: v for k, v in re.findall(r"\s+(50|90|99)%\s+(\S+)", output)}
     print(
         json.dumps(
@@ -148,10 +167,20 @@ def main() -> None:
                 "requests": total,
                 "non_2xx": errors,
                 "recorded_events": recorded,
-                "every_hit_recorded": recorded == total - errors,
+                "machine_events": machine,
+                # wrk does not count the requests still in flight when it stops, which the
+                # server may still have answered and recorded: at most one per connection.
+                "every_hit_recorded": total - errors <= recorded <= total + args.connections,
+                "engagement_drained": drained,
+                "drain_rows_per_s": round(drained / drain_seconds) if drained else None,
+                "contact_opens_counted": opens,
+                "every_open_counted": opens == recorded - machine,
                 "latency": {"p50": p.get("50"), "p90": p.get("90"), "p99": p.get("99")},
                 "gunicorn_workers": args.gunicorn_workers,
                 "connections": args.connections,
+                "cache": settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1],
+                "load_average_before": load_before,
+                "load_average_after": os.getloadavg(),
             },
             indent=2,
         )
