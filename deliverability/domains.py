@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -37,8 +38,10 @@ PURPOSES = ("spf", "dkim", "dmarc", "return_path")
 REQUIRED = ("spf", "dkim")
 RETURN_PATH_LABEL = "bounce"
 SPF_LOOKUP_LIMIT = 10  # RFC 7208 §4.6.4
-# Queries one SPF check may make while counting, whatever a hostile record tree holds.
+# Queries and seconds one SPF check may spend while counting, whatever a hostile (or slow)
+# record tree holds.
 SPF_MAX_QUERIES = 40
+SPF_MAX_SECONDS = 15.0
 RECHECK_AFTER = timedelta(hours=1)
 TEMPORARY = (LookupStatus.SERVFAIL, LookupStatus.TIMEOUT, LookupStatus.ERROR)
 
@@ -253,6 +256,7 @@ class _SpfWalk:
 
     lookups: int = 0
     queries: int = 0
+    deadline: float = field(default_factory=lambda: time.monotonic() + SPF_MAX_SECONDS)
     includes: set[str] = field(default_factory=set)
     networks: list = field(default_factory=list)
     problem: Check | None = None
@@ -285,6 +289,13 @@ class _SpfWalk:
             )
             return
         if self.queries >= SPF_MAX_QUERIES:
+            return
+        if time.monotonic() > self.deadline:
+            self.problem = Check(
+                RecordStatus.PENDING,
+                "Following the SPF record's includes took too long; try again later.",
+                lookup=LookupStatus.TIMEOUT.value,
+            )
             return
         self.queries += 1
         answer = lookup(target, "TXT")

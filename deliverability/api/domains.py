@@ -58,7 +58,7 @@ class SendingDomainViewSet(
     def partial_update(self, request, pk=None):
         domain = self.get_object()
         body = SendingDomainUpdateSerializer(
-            data=request.data, context=self.get_serializer_context()
+            data=request.data, partial=True, context=self.get_serializer_context()
         )
         body.is_valid(raise_exception=True)
         if "tracking_domain" in body.validated_data:

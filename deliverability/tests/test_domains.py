@@ -9,6 +9,9 @@ from datetime import timedelta
 import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from campaigns import services as campaign_services
 from contacts.tests.factories import ContactFactory, ContactListFactory, ListMembershipFactory
@@ -106,6 +109,16 @@ def test_a_name_that_is_not_a_domain_is_refused(workspace, name):
     with pytest.raises(ValidationError) as caught:
         domains.domain_add(workspace=workspace, domain=name)
     assert "domain" in caught.value.message_dict
+
+
+@hypothesis_settings(max_examples=500, deadline=None)
+@given(st.text(max_size=300))
+def test_any_text_is_a_clean_name_or_a_validation_error(value):
+    try:
+        name = domains.normalize_domain(value)
+    except ValidationError:
+        return
+    assert name == domains.normalize_domain(name) and len(name) <= 253
 
 
 def test_an_international_name_is_stored_as_punycode(workspace):
@@ -537,6 +550,7 @@ def test_api_patch_sets_a_tracking_domain_of_the_same_workspace_only(api, domain
             "No such tracking domain."
         ]
 
+    assert api.patch(url, {}, format="json").json()["tracking_domain_id"] == str(ours.pk)
     cleared = api.patch(url, {"tracking_domain_id": None}, format="json")
     assert cleared.json()["tracking_domain_id"] is None
     domain.refresh_from_db()
