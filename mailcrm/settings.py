@@ -205,7 +205,16 @@ BOUNCE_DOMAIN = env_str("BOUNCE_DOMAIN")
 # Tracking domains are CNAMEs to this host (default: PUBLIC_BASE_URL's host).
 TRACKING_CNAME_TARGET = env_str("TRACKING_CNAME_TARGET")
 WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", False)
-ANYMAIL_WEBHOOK_SECRET = env_str("ANYMAIL_WEBHOOK_SECRET")
+# Inbound ESP events (/webhooks/anymail/…): the basic-auth "user:password" every ESP posts with
+# (comma-separated while rotating: each one is accepted), and the ESPs' own signing keys.
+ANYMAIL = {"WEBHOOK_SECRET": env_list("ANYMAIL_WEBHOOK_SECRET")}
+for _name in (
+    "MAILGUN_WEBHOOK_SIGNING_KEY",
+    "POSTAL_WEBHOOK_KEY",
+    "SENDGRID_TRACKING_WEBHOOK_VERIFICATION_KEY",
+):
+    if env_str(f"ANYMAIL_{_name}"):
+        ANYMAIL[_name] = env_str(f"ANYMAIL_{_name}")
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {

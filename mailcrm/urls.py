@@ -4,6 +4,7 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("mailcrm.api.urls")),
+    path("webhooks/anymail/", include("webhooks.anymail_urls")),
     path("", include("campaigns.public_urls")),
     # /tls/ask (the proxy's on-demand TLS question) and /t/health (tracking domains' HTTPS check).
     path("", include("deliverability.public_urls")),

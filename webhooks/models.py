@@ -138,3 +138,64 @@ class WebhookAttempt(models.Model):
     @property
     def succeeded(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
+
+
+class InboundStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    APPLIED = "applied", "Applied"
+    ORPHAN = "orphan", "Orphan"  # names no message we know and no address we can act on
+    IGNORED = "ignored", "Ignored"  # an event type we have nothing to do with (queued, sent…)
+
+
+class InboundEvent(models.Model):
+    """A tracking event an ESP posted to us, stored as received, then applied by a worker.
+    The same ESP event twice is one row (unique ESP and event id)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    workspace = models.ForeignKey(
+        Workspace,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="From the message, or from the per-workspace URL it was posted to.",
+    )
+    esp = models.CharField(max_length=32)
+    event_id = models.CharField(
+        max_length=255, help_text="The ESP's id of the event, or a digest of it if it has none."
+    )
+    event_type = models.CharField(max_length=20, help_text="anymail's normalized type.")
+    provider_message_id = models.CharField(max_length=255, blank=True)
+    recipient = models.CharField(max_length=254, blank=True)
+    occurred_at = models.DateTimeField()
+    description = models.TextField(blank=True)
+    reject_reason = models.CharField(max_length=20, blank=True, help_text="anymail's reason.")
+    mta_response = models.TextField(blank=True)
+    click_url = models.TextField(blank=True)
+    user_agent = models.TextField(blank=True)
+    raw = models.JSONField(default=dict, blank=True)
+    message = models.ForeignKey(
+        "campaigns.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(
+        max_length=8, choices=InboundStatus.choices, default=InboundStatus.PENDING
+    )
+    received_at = models.DateTimeField(auto_now_add=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["esp", "event_id"], name="inboundevent_unique")
+        ]
+        indexes = [
+            models.Index(
+                fields=["received_at"],
+                condition=models.Q(status="pending"),
+                name="inboundevent_pending",
+            ),
+            models.Index(fields=["workspace", "-received_at"], name="inboundevent_ws"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.esp} {self.event_type} for {self.recipient or self.provider_message_id}"

@@ -31,3 +31,10 @@ def wake_dispatcher() -> None:
         from django_q.tasks import async_task
 
         async_task("webhooks.tasks.dispatch_events", cluster=dispatch.QUEUE)
+
+
+def apply_inbound() -> int:
+    """Apply stored inbound ESP events (also every minute by schedule)."""
+    from webhooks import inbound
+
+    return inbound.apply_pending()

@@ -3,13 +3,17 @@ the delivery log with retries, test events."""
 
 from __future__ import annotations
 
+import logging
 from functools import cached_property
 
+from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.http import HttpResponseForbidden, HttpResponseNotFound
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views import View
+from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import TemplateView
 
 from contacts.views.base import PAGE_SIZE, page_cursor
@@ -17,10 +21,12 @@ from mailcrm.dashboard.access import WorkspaceMixin
 from mailcrm.dashboard.generic import ConfirmDeleteView, ServiceFormView, apply_errors
 from mailcrm.exceptions import DomainError
 from mailcrm.keyset import keyset_page
-from webhooks import services
+from webhooks import inbound, services
 from webhooks.filtersets import WebhookDeliveryFilterSet
 from webhooks.forms import DeliveryFilterForm, WebhookEndpointForm
 from webhooks.models import WebhookDelivery, WebhookEndpoint
+
+logger = logging.getLogger("mailcrm.webhooks")
 
 
 class EndpointsView(WorkspaceMixin, TemplateView):
@@ -29,7 +35,13 @@ class EndpointsView(WorkspaceMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         endpoints = self.scoped(WebhookEndpoint).prefetch_related("domains")
-        return super().get_context_data(endpoints=endpoints, **kwargs)
+        token = inbound.workspace_token(self.workspace)
+        return super().get_context_data(
+            endpoints=endpoints,
+            inbound_url=f"{settings.PUBLIC_BASE_URL}/webhooks/anymail/w/{token}/<esp>/tracking/",
+            inbound_enabled=bool(settings.ANYMAIL.get("WEBHOOK_SECRET")),
+            **kwargs,
+        )
 
 
 class EndpointFormMixin:
@@ -146,3 +158,43 @@ class EndpointDeleteView(ConfirmDeleteView):
 
     def delete(self, obj):
         services.endpoint_delete(endpoint=obj)
+
+
+# --- inbound ESP events ------------------------------------------------------------------------
+
+
+def _anymail_tracking_views() -> dict:
+    from anymail import urls as anymail_urls
+
+    return {
+        pattern.name.removesuffix("_tracking_webhook"): pattern.callback
+        for pattern in anymail_urls.urlpatterns
+        if pattern.name and pattern.name.endswith("_tracking_webhook")
+    }
+
+
+@csrf_exempt
+def esp_tracking(request, esp: str, token: str | None = None):
+    """Hand the request to anymail's view for ``esp``, which checks the shared secret and the
+    ESP's signature, then stores each event (webhooks.inbound)."""
+    view = _anymail_tracking_views().get(esp)
+    if view is None:
+        return HttpResponseNotFound(f"No tracking webhook for {esp!r}.", content_type="text/plain")
+    if not settings.ANYMAIL.get("WEBHOOK_SECRET"):
+        return HttpResponseForbidden(
+            "Inbound ESP webhooks are off until ANYMAIL_WEBHOOK_SECRET is set.",
+            content_type="text/plain",
+        )
+    workspace_id = None
+    if token is not None:
+        workspace_id = inbound.workspace_from_token(token)
+        if workspace_id is None:
+            return HttpResponseNotFound("Unknown webhook URL.", content_type="text/plain")
+    with inbound.posted_for(workspace_id):
+        try:
+            return view(request)
+        except ImproperlyConfigured as exc:
+            logger.warning("anymail %s webhook is not configured: %s", esp, exc)
+            return HttpResponseNotFound(
+                f"The {esp} webhook is not configured on this server.", content_type="text/plain"
+            )

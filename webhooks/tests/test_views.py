@@ -106,3 +106,12 @@ def test_another_workspaces_endpoint_is_not_found(client, owner):
     for name in ("endpoint_test", "endpoint_rotate", "endpoint_delete"):
         assert client.post(url(name, theirs.pk)).status_code == 404
     assert b"No webhook endpoints yet" in client.get(url("endpoints")).content
+
+
+def test_the_workspaces_own_inbound_esp_url_is_shown(client, owner, workspace):
+    from webhooks.inbound import workspace_from_token
+
+    client.force_login(owner)
+    page = client.get(url("endpoints")).content.decode()
+    token = page.split("/webhooks/anymail/w/")[1].split("/")[0]
+    assert workspace_from_token(token) == workspace.pk
