@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from webhooks import services
-from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from webhooks.models import InboundEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 
 @admin.register(WebhookEndpoint)
@@ -70,3 +70,20 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         for delivery in queryset:
             services.delivery_retry(delivery=delivery)
         self.message_user(request, f"{queryset.count()} deliver(y/ies) queued again.")
+
+
+@admin.register(InboundEvent)
+class InboundEventAdmin(admin.ModelAdmin):
+    """What ESPs told us, as received; applied by a worker (read-only)."""
+
+    list_display = ["esp", "event_type", "recipient", "status", "workspace", "received_at"]
+    list_filter = ["esp", "event_type", "status"]
+    list_select_related = ["workspace"]
+    search_fields = ["recipient", "provider_message_id", "event_id"]
+    readonly_fields = [field.name for field in InboundEvent._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
