@@ -433,3 +433,13 @@ def test_the_schema_describes_the_tracking_domain_list(api):
     one = schema["components"]["schemas"]["TrackingDomain"]["properties"]
     assert one["https_url"]["nullable"] is True
     assert one["dns_setup"]["allOf"][0]["$ref"].endswith("/DnsSetup")
+
+
+def test_admin_adds_through_the_service_and_refuses_a_taken_name(admin_client, workspace):
+    url = "/admin/deliverability/trackingdomain/add/"
+
+    added = admin_client.post(url, {"workspace": str(workspace.pk), "domain": "Links.Acme.test"})
+    assert added.status_code == 302
+    assert TrackingDomain.objects.get().cname_target == "app.mailcrm.test"
+    taken = admin_client.post(url, {"workspace": str(workspace.pk), "domain": "links.acme.test"})
+    assert taken.status_code == 200 and "already in use" in taken.content.decode()
