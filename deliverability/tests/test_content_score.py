@@ -147,7 +147,7 @@ def test_hostile_html_is_scored_quickly(piece):
 
     result = score_content(subject="Hello there", html=piece * 40_000, text="x")
 
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 30  # a stall guard (super-linear parsing takes minutes)
     assert 0 <= result.score <= 100
 
 

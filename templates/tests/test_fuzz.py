@@ -73,4 +73,4 @@ def test_any_template_compiles_or_fails_cleanly_and_renders_or_fails_cleanly(sou
     else:
         for part in rendered:
             assert "object at 0x" not in part and "<class" not in part
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 30  # a stall guard, generous for a loaded machine

@@ -190,7 +190,8 @@ def test_a_huge_loop_fails_fast_and_cleanly():
             "{% macro f(n) %}{% if n < 40 %}{{ f(n + 1) }}{{ f(n + 1) }}{% endif %}{% endmacro %}"
             "{{ f(0) }}",
         )
-    assert time.monotonic() - started < 10
+    # A guard against a stall (minutes), not a speed test: generous for a loaded machine.
+    assert time.monotonic() - started < 60
 
 
 @pytest.mark.parametrize(
@@ -270,4 +271,5 @@ def test_ordinary_nesting_and_unclosed_paragraphs_are_fine():
 def test_the_text_part_of_broken_html_takes_linear_time(html):
     started = time.monotonic()
     html_to_text(html)
-    assert time.monotonic() - started < 3
+    # Quadratic work on this input takes minutes; linear well under a second.
+    assert time.monotonic() - started < 30
