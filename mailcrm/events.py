@@ -8,7 +8,9 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from django.utils import timezone
 
+from mailcrm.ids import uuid7
 from mailcrm.models import Event, Workspace
 
 CONTACT_CREATED = "contact.created"
@@ -24,6 +26,10 @@ EMAIL_OPENED = "email.opened"
 EMAIL_CLICKED = "email.clicked"
 EMAIL_COMPLAINED = "email.complained"
 EMAIL_UNSUBSCRIBED = "email.unsubscribed"
+# A CSV import announces each committed chunk once (the ids it created and updated) and its
+# end once, instead of one contact.created/updated per row: see contacts.imports.writing.
+CONTACTS_IMPORTED = "contacts.imported"
+IMPORT_FINISHED = "import.finished"
 
 
 def _plain(data: dict[str, Any]) -> dict[str, Any]:
@@ -49,13 +55,32 @@ def emit(
     )
 
 
-def emit_many(workspace: Workspace, event_type: str, items: list[tuple[uuid.UUID, dict]]) -> int:
-    """Record one event per (subject_id, data) in one INSERT, for bulk changes."""
-    if not transaction.get_connection().in_atomic_block:
+def emit_many(
+    workspace: Workspace | uuid.UUID, event_type: str, items: list[tuple[uuid.UUID, dict]]
+) -> int:
+    """Record one event per (subject_id, data), for bulk changes: one COPY on PostgreSQL (the
+    ORM's bulk_create costs more per row than the change being announced), one INSERT per
+    1,000 rows elsewhere."""
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
         raise RuntimeError("emit_many() must run inside the transaction of the change")
-    events = [
-        Event(workspace=workspace, type=event_type, subject_id=sid, data=_plain(data))
-        for sid, data in items
-    ]
-    Event.objects.bulk_create(events, batch_size=1000)
-    return len(events)
+    workspace_id = getattr(workspace, "pk", workspace)
+    if not items:
+        return 0
+    if connection.vendor != "postgresql":
+        Event.objects.bulk_create(
+            [
+                Event(workspace_id=workspace_id, type=event_type, subject_id=sid, data=_plain(data))
+                for sid, data in items
+            ],
+            batch_size=1000,
+        )
+        return len(items)
+    now = timezone.now()
+    encoder = DjangoJSONEncoder()
+    columns = "id, workspace_id, type, subject_id, data, created_at"
+    with connection.cursor() as cursor:
+        with cursor.copy(f"COPY {Event._meta.db_table} ({columns}) FROM STDIN") as copy:
+            for sid, data in items:
+                copy.write_row((uuid7(), workspace_id, event_type, sid, encoder.encode(data), now))
+    return len(items)

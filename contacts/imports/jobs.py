@@ -36,6 +36,7 @@ from contacts.models import (
 )
 from contacts.properties import PropertyError, definitions_for
 from contacts.services import property_definition_create, tags_get_or_create
+from mailcrm import events
 from mailcrm.exceptions import DomainError
 from mailcrm.models import Workspace
 
@@ -286,14 +287,35 @@ def import_run(job_id: Any) -> ImportJob | None:
         logger.exception("import %s failed", job.pk)
         _fail(job, progress, f"The import stopped on an internal error ({type(exc).__name__}).")
     else:
-        progress.save(job, status=JobStatus.DONE, finished_at=timezone.now())
+        _finish(job, progress, status=JobStatus.DONE)
     ImportUpload.objects.filter(job_id=job.pk).delete()
     job.refresh_from_db()
     return job
 
 
 def _fail(job: ImportJob, progress: _Progress, reason: str) -> None:
-    progress.save(job, status=JobStatus.FAILED, failure_reason=reason, finished_at=timezone.now())
+    _finish(job, progress, status=JobStatus.FAILED, failure_reason=reason)
+
+
+@transaction.atomic
+def _finish(job: ImportJob, progress: _Progress, *, status: str, **extra: Any) -> None:
+    """Record the outcome and announce it: one ``import.finished`` event closes the
+    ``contacts.imported`` events of the chunks."""
+    progress.save(job, status=status, finished_at=timezone.now(), **extra)
+    events.emit(
+        job.workspace,
+        events.IMPORT_FINISHED,
+        subject_id=job.pk,
+        data={
+            "import_id": job.pk,
+            "status": status,
+            "processed": progress.processed,
+            "created": progress.created,
+            "updated": progress.updated,
+            "skipped": progress.skipped,
+            "rejected": progress.error_count,
+        },
+    )
 
 
 def _run(job: ImportJob, progress: _Progress) -> None:

@@ -1,6 +1,7 @@
 """Writing a chunk of validated rows with a few set-based statements through a temporary
-table (COPY on PostgreSQL), then the chunk's tags, list, timeline, events and segment
-re-evaluation in bulk. What differs between PostgreSQL and SQLite lives in the writers."""
+table (COPY on PostgreSQL), then the chunk's tags, list, timeline, company links, one event
+and segment re-evaluation in bulk. What differs between PostgreSQL and SQLite lives in the
+writers."""
 
 from __future__ import annotations
 
@@ -11,30 +12,27 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.utils import timezone
 
+from contacts.enrichment import enrich_contacts
 from contacts.imports.rows import TEXT_FIELDS, Row
 from contacts.models import (
     Activity,
     ActivityKind,
     Contact,
     ContactSource,
-    ContactStatus,
     ContactTag,
     ImportJob,
-    LifecycleStage,
     ListMembership,
 )
 from contacts.segmentation import segments_contacts_changed
 from mailcrm import events
-from mailcrm.models import Event, Workspace
 
 
 def uuid7_batch(count: int) -> list[uuid.UUID]:
     """``count`` ids laid out as mailcrm.ids.uuid7 makes them, from one read of randomness."""
-    head = ((time.time_ns() // 1_000_000) & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | 0b10 << 62
+    head = _uuid7_head()
     raw = os.urandom(10 * count)
     ids = []
     for start in range(0, 10 * count, 10):
@@ -44,10 +42,14 @@ def uuid7_batch(count: int) -> list[uuid.UUID]:
     return ids
 
 
+def _uuid7_head() -> int:
+    """The timestamp, version and variant bits of a uuid7 made now."""
+    return ((time.time_ns() // 1_000_000) & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | 0b10 << 62
+
+
 _TEMP = "mailcrm_import_rows"
 _TEMP_COLUMNS = (
     "row_no",
-    "id",
     "email",
     "email_lower",
     *TEXT_FIELDS,
@@ -57,6 +59,18 @@ _TEMP_COLUMNS = (
     "properties",
 )
 _UPDATABLE = (*TEXT_FIELDS, "status", "lifecycle_stage", "tracking_opt_out")
+_ACTIVITY_COLUMNS = (
+    "id",
+    "workspace_id",
+    "contact_id",
+    "kind",
+    "subject",
+    "body",
+    "data",
+    "occurred_at",
+    "created_by_id",
+    "created_at",
+)
 
 
 class _Writer:
@@ -72,6 +86,8 @@ class _Writer:
         "tracking_opt_out": "boolean",
         "properties": "text",
     }
+    # SQLite has no uuid function: new contacts' ids are made in Python and loaded with the rows.
+    temp_columns = ("id", *_TEMP_COLUMNS)
     merge_properties = "json_patch(contacts_contact.properties, t.properties)"
 
     def __init__(self, cursor):
@@ -80,17 +96,23 @@ class _Writer:
     def uuid(self, value: uuid.UUID) -> Any:
         return value.hex
 
+    def new_id(self) -> tuple[str, list[Any]]:
+        """The SQL expression (and its parameters) giving a new contact its id."""
+        return "t.id", []
+
     def create_temp(self) -> None:
         columns = ", ".join(
-            f"{name} {self.temp_types.get(name, 'text')}".strip() for name in _TEMP_COLUMNS
+            f"{name} {self.temp_types.get(name, 'text')}".strip() for name in self.temp_columns
         )
         self.cursor.execute(f"DROP TABLE IF EXISTS {_TEMP}")
         self.cursor.execute(f"CREATE TEMP TABLE {_TEMP} ({columns})")
 
-    def load(self, rows: list[tuple]) -> None:
-        placeholders = ", ".join(["%s"] * len(_TEMP_COLUMNS))
+    def load(self, rows: list[Row]) -> None:
+        ids = uuid7_batch(len(rows))
+        placeholders = ", ".join(["%s"] * len(self.temp_columns))
         self.cursor.executemany(
-            f"INSERT INTO {_TEMP} ({', '.join(_TEMP_COLUMNS)}) VALUES ({placeholders})", rows
+            f"INSERT INTO {_TEMP} ({', '.join(self.temp_columns)}) VALUES ({placeholders})",
+            [(pk.hex, *_temp_values(row)) for row, pk in zip(rows, ids, strict=True)],
         )
 
     def drop_temp(self) -> None:
@@ -105,35 +127,65 @@ class _Writer:
             [(self.uuid(pk), self.uuid(target), now) for pk in contact_ids],
         )
 
-    def insert_rows(self, table: str, columns: list[str], rows: list[tuple]) -> None:
-        placeholders = ", ".join(["%s"] * len(columns))
+    def timeline(self, job: ImportJob, contact_ids: list[uuid.UUID], created: bool, now) -> None:
+        """One "Imported" timeline entry per contact."""
+        if not contact_ids:
+            return
+        data = json.dumps({"import_id": str(job.pk), "created": created})
+        user = self.uuid(job.created_by_id) if job.created_by_id else None
+        workspace = self.uuid(job.workspace_id)
+        subject = job.filename[:300]
+        placeholders = ", ".join(["%s"] * len(_ACTIVITY_COLUMNS))
         self.cursor.executemany(
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})", rows
+            f"INSERT INTO {Activity._meta.db_table} ({', '.join(_ACTIVITY_COLUMNS)}) "
+            f"VALUES ({placeholders})",
+            [
+                (
+                    self.uuid(activity_id),
+                    workspace,
+                    self.uuid(pk),
+                    ActivityKind.IMPORTED,
+                    subject,
+                    "",
+                    data,
+                    now,
+                    user,
+                    now,
+                )
+                for pk, activity_id in zip(contact_ids, uuid7_batch(len(contact_ids)), strict=True)
+            ],
         )
-
-    def emit(self, workspace: Workspace, event_type: str, items: list[tuple[Any, dict]]) -> None:
-        events.emit_many(workspace, event_type, items)
 
 
 class _PostgresWriter(_Writer):
     temp_types = {
         "row_no": "integer",
-        "id": "uuid",
         "tracking_opt_out": "boolean",
         "properties": "jsonb",
     }
+    # Ids are made by the INSERT itself (see new_id): nothing to build or copy per row.
+    temp_columns = _TEMP_COLUMNS
     merge_properties = "contacts_contact.properties || t.properties"
 
     def uuid(self, value: uuid.UUID) -> Any:
         return value
 
-    def load(self, rows: list[tuple]) -> None:
-        with self.cursor.copy(f"COPY {_TEMP} ({', '.join(_TEMP_COLUMNS)}) FROM STDIN") as copy:
+    def new_id(self) -> tuple[str, list[Any]]:
+        # A uuid7 as mailcrm.ids.uuid7 lays it out: this millisecond, version 7, then the
+        # random bits (and variant) of gen_random_uuid(). The text form splits after the
+        # version digit, so the head is a text prefix.
+        head = f"{_uuid7_head() >> 64:016x}"
+        prefix = f"{head[:8]}-{head[8:12]}-{head[12]}"
+        return "(%s || substr(gen_random_uuid()::text, 16))::uuid", [prefix]
+
+    def load(self, rows: list[Row]) -> None:
+        with self.cursor.copy(f"COPY {_TEMP} ({', '.join(self.temp_columns)}) FROM STDIN") as copy:
             for row in rows:
-                copy.write_row(row)
+                copy.write_row(_temp_values(row))
         # A fresh temporary table has no statistics; without them the planner may scan
-        # contacts instead of probing the (workspace, lower(email)) index per row.
-        self.cursor.execute(f"ANALYZE {_TEMP}")
+        # contacts instead of probing the (workspace, lower(email)) index per row. Only the
+        # join column matters, and analysing the others (JSON, text) cost more than the COPY.
+        self.cursor.execute(f"ANALYZE {_TEMP} (email_lower)")
 
     def link(self, table: str, column: str, target: Any, contact_ids: list[uuid.UUID], now) -> None:
         stamp = "created_at" if table == ContactTag._meta.db_table else "added_at"
@@ -144,29 +196,24 @@ class _PostgresWriter(_Writer):
             [",".join(map(str, contact_ids)), target, now],
         )
 
-    def insert_rows(self, table: str, columns: list[str], rows: list[tuple]) -> None:
-        with self.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-
-    def emit(self, workspace: Workspace, event_type: str, items: list[tuple[Any, dict]]) -> None:
-        # The rows events.emit_many() would write, in the same transaction, by COPY: building
-        # one Event object per contact cost more than the rest of the import.
-        now = timezone.now()
-        ids = uuid7_batch(len(items))
-        self.insert_rows(
-            Event._meta.db_table,
-            ["id", "workspace_id", "type", "subject_id", "data", "created_at"],
+    def timeline(self, job: ImportJob, contact_ids: list[uuid.UUID], created: bool, now) -> None:
+        if not contact_ids:
+            return
+        new_id, params = self.new_id()
+        self.cursor.execute(
+            f"INSERT INTO {Activity._meta.db_table} ({', '.join(_ACTIVITY_COLUMNS)}) "
+            f"SELECT {new_id}, %s, c.id, %s, %s, '', %s, %s, %s, %s "
+            "FROM unnest(string_to_array(%s, ',')::uuid[]) AS c(id)",
             [
-                (
-                    pk,
-                    workspace.pk,
-                    event_type,
-                    subject,
-                    json.dumps(data, cls=DjangoJSONEncoder),
-                    now,
-                )
-                for pk, (subject, data) in zip(ids, items, strict=True)
+                *params,
+                job.workspace_id,
+                ActivityKind.IMPORTED,
+                job.filename[:300],
+                json.dumps({"import_id": str(job.pk), "created": created}),
+                now,
+                job.created_by_id,
+                now,
+                ",".join(map(str, contact_ids)),
             ],
         )
 
@@ -175,11 +222,12 @@ def _writer(cursor) -> _Writer:
     return _PostgresWriter(cursor) if connection.vendor == "postgresql" else _Writer(cursor)
 
 
-def _insert_sql(workspace_id: Any) -> tuple[str, list[Any]]:
+def _insert_sql(writer: _Writer, workspace_id: Any) -> tuple[str, list[Any]]:
     """INSERT … SELECT from the temporary table, every non-null column of Contact filled (a
     column added later gets its model default), conflicts (existing emails) left alone."""
+    new_id, id_params = writer.new_id()
     given = {
-        "id": "t.id",
+        "id": new_id,
         "workspace_id": "%s",
         "email": "t.email",
         **{name: f"COALESCE(t.{name}, %s)" for name in _UPDATABLE},
@@ -191,6 +239,11 @@ def _insert_sql(workspace_id: Any) -> tuple[str, list[Any]]:
     columns, expressions, params = [], [], []
     for model_field in Contact._meta.concrete_fields:
         name = model_field.column
+        if name == "id":
+            columns.append(name)
+            expressions.append(new_id)
+            params.extend(id_params)
+            continue
         if name in given:
             expression = given[name]
             value = params_for.get(name, model_field.get_default())
@@ -223,11 +276,10 @@ def _as_uuid(value: Any) -> uuid.UUID:
     return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
 
-def _temp_row(writer: _Writer, row: Row, pk: uuid.UUID) -> tuple:
+def _temp_values(row: Row) -> tuple:
     values = row.values
     return (
         row.number,
-        writer.uuid(pk),
         row.email,
         row.email_lower,
         *(values.get(name) for name in TEXT_FIELDS),
@@ -246,8 +298,7 @@ def write_chunk(job: ImportJob, rows: list[Row], *, tag_ids: list) -> Outcome:
         writer = _writer(cursor)
         ws = writer.uuid(workspace_id)
         writer.create_temp()
-        ids = uuid7_batch(len(rows))
-        writer.load([_temp_row(writer, row, pk) for row, pk in zip(rows, ids, strict=True)])
+        writer.load(rows)
         match = (
             f"FROM {_TEMP} t WHERE contacts_contact.workspace_id = %s "
             "AND lower(contacts_contact.email) = t.email_lower"
@@ -273,7 +324,7 @@ def write_chunk(job: ImportJob, rows: list[Row], *, tag_ids: list) -> Outcome:
                 [ws],
             )
             outcome.skipped = {email for (email,) in cursor.fetchall()}
-        sql, params = _insert_sql(ws)
+        sql, params = _insert_sql(writer, ws)
         cursor.execute(sql, params)
         outcome.created = {email: _as_uuid(pk) for pk, email in cursor.fetchall()}
         writer.drop_temp()
@@ -281,15 +332,16 @@ def write_chunk(job: ImportJob, rows: list[Row], *, tag_ids: list) -> Outcome:
         for row in rows:
             if row.email_lower not in outcome.created and row.email_lower not in outcome.updated:
                 outcome.skipped.add(row.email_lower)
-        _after_write(job, writer, rows, outcome, tag_ids)
+        _after_write(job, writer, outcome, tag_ids)
     return outcome
 
 
-def _after_write(
-    job: ImportJob, writer: _Writer, rows: list[Row], outcome: Outcome, tag_ids: list
-) -> None:
-    """Tags, list, timeline, events and segment re-evaluation for the chunk, in bulk."""
-    touched = [*outcome.created.values(), *outcome.updated.values()]
+def _after_write(job: ImportJob, writer: _Writer, outcome: Outcome, tag_ids: list) -> None:
+    """Tags, list, timeline, company links, the chunk's event and segment re-evaluation, each
+    one statement (or a few) for the whole chunk."""
+    created = list(outcome.created.values())
+    updated = list(outcome.updated.values())
+    touched = [*created, *updated]
     if not touched:
         return
     now = timezone.now()
@@ -300,75 +352,21 @@ def _after_write(
         writer.link(
             ListMembership._meta.db_table, "contact_list_id", job.contact_list_id, touched, stamp
         )
-    created_ids = set(outcome.created.values())
-    data = {
-        True: json.dumps({"import_id": str(job.pk), "created": True}),
-        False: json.dumps({"import_id": str(job.pk), "created": False}),
-    }
-    writer.insert_rows(
-        Activity._meta.db_table,
-        [
-            "id",
-            "workspace_id",
-            "contact_id",
-            "kind",
-            "subject",
-            "body",
-            "data",
-            "occurred_at",
-            "created_by_id",
-            "created_at",
-        ],
-        [
-            (
-                writer.uuid(activity_id),
-                writer.uuid(job.workspace_id),
-                writer.uuid(pk),
-                ActivityKind.IMPORTED,
-                job.filename[:300],
-                "",
-                data[pk in created_ids],
-                stamp,
-                writer.uuid(job.created_by_id) if job.created_by_id else None,
-                stamp,
-            )
-            for pk, activity_id in zip(touched, uuid7_batch(len(touched)), strict=True)
-        ],
-    )
-    by_email = {row.email_lower: row for row in rows}
-    tag_names = sorted(job.tags)
-    writer.emit(
+    writer.timeline(job, created, True, stamp)
+    writer.timeline(job, updated, False, stamp)
+    enrich_contacts(job.workspace, touched)
+    # One event for the chunk rather than a contact.created/updated per row: the outbox row,
+    # its JSON and its indexes cost as much as the contact itself. The ids let a consumer
+    # follow every contact the import touched.
+    events.emit(
         job.workspace,
-        events.CONTACT_CREATED,
-        [
-            (pk, _created_event(pk, by_email[email], tag_names, job))
-            for email, pk in outcome.created.items()
-        ],
-    )
-    writer.emit(
-        job.workspace,
-        events.CONTACT_UPDATED,
-        [(pk, _updated_event(pk, by_email[email], job)) for email, pk in outcome.updated.items()],
+        events.CONTACTS_IMPORTED,
+        data={
+            "import_id": job.pk,
+            "created": len(created),
+            "updated": len(updated),
+            "created_ids": created,
+            "updated_ids": updated,
+        },
     )
     segments_contacts_changed(job.workspace_id, touched)
-
-
-def _created_event(pk: Any, row: Row, tag_names: list[str], job: ImportJob) -> dict:
-    values = row.values
-    return {
-        "id": pk,
-        "email": row.email,
-        "first_name": values.get("first_name", ""),
-        "last_name": values.get("last_name", ""),
-        "status": values.get("status", ContactStatus.ACTIVE),
-        "lifecycle_stage": values.get("lifecycle_stage", LifecycleStage.SUBSCRIBER),
-        "source": ContactSource.IMPORT,
-        "properties": row.properties,
-        "tags": tag_names,
-        "import_id": job.pk,
-    }
-
-
-def _updated_event(pk: Any, row: Row, job: ImportJob) -> dict:
-    changed = sorted([*row.values, *(f"properties.{key}" for key in row.properties)])
-    return {"id": pk, "email": row.email, "changed": changed, "import_id": job.pk}

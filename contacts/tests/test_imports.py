@@ -21,6 +21,7 @@ from contacts.imports import (
 from contacts.models import (
     Activity,
     ActivityKind,
+    Company,
     Contact,
     ContactTag,
     ImportJob,
@@ -33,6 +34,7 @@ from contacts.models import (
 )
 from contacts.segmentation import segment_create
 from contacts.tests.factories import (
+    CompanyFactory,
     ContactFactory,
     ContactListFactory,
     PropertyDefinitionFactory,
@@ -381,10 +383,62 @@ def test_timeline_events_and_segments_are_recorded_in_bulk(
         job = import_run(job.pk)
     assert (job.created, job.updated) == (200, 1)
     assert Activity.objects.filter(kind=ActivityKind.IMPORTED).count() == 201
-    assert Event.objects.filter(type="contact.created").count() == 200
-    updated = Event.objects.get(type="contact.updated")
-    assert updated.data["email"] == "old@example.com"
     assert SegmentDirtyContact.objects.filter(workspace=workspace).count() == 201
+    # One event per chunk naming the contacts, one at the end; no contact.created per row.
+    assert not Event.objects.filter(type__startswith="contact.").exists()
+    chunk = Event.objects.get(type="contacts.imported")
+    old = Contact.objects.get(email="old@example.com")
+    assert chunk.data["import_id"] == str(job.pk)
+    assert (chunk.data["created"], chunk.data["updated"]) == (200, 1)
+    assert chunk.data["updated_ids"] == [str(old.pk)]
+    assert set(chunk.data["created_ids"]) == {
+        str(pk) for pk in Contact.objects.filter(source="import").values_list("pk", flat=True)
+    }
+    finished = Event.objects.get(type="import.finished")
+    assert finished.subject_id == job.pk
+    assert finished.data == {
+        "import_id": str(job.pk),
+        "status": "done",
+        "processed": 201,
+        "created": 200,
+        "updated": 1,
+        "skipped": 0,
+        "rejected": 0,
+    }
+
+
+def test_imported_contacts_on_company_domains_are_linked_to_their_company(
+    workspace, outsider, monkeypatch
+):
+    monkeypatch.setattr(jobs, "CHUNK_ROWS", 2)
+    globex = CompanyFactory(workspace=workspace, name="Globex", domain="Globex.COM")
+    CompanyFactory(workspace=outsider.workspace, domain="initech.example")
+    ContactFactory(workspace=workspace, email="old@initech.example", company="")
+    job = run(
+        workspace,
+        "email,company\n"
+        "hank@GLOBEX.com,\n"
+        "peter@initech.example,Initech LLC\n"
+        "old@initech.example,\n"
+        "me@gmail.com,Gmail fan\n"
+        "x@mailinator.com,\n",
+    )
+    assert (job.created, job.updated) == (4, 1)
+    linked = {
+        contact.email: [company.name for company in contact.companies.all()]
+        for contact in Contact.objects.for_workspace(workspace).prefetch_related("companies")
+    }
+    assert linked == {
+        "hank@globex.com": ["Globex"],
+        "peter@initech.example": ["Initech LLC"],
+        "old@initech.example": ["Initech LLC"],
+        "me@gmail.com": [],
+        "x@mailinator.com": [],
+    }
+    # The workspace's own company, found by domain in any case; nothing of the outsider's.
+    assert Company.objects.for_workspace(workspace).count() == 2
+    assert globex.contacts.get().email == "hank@globex.com"
+    assert Company.objects.for_workspace(outsider.workspace).get().contacts.count() == 0
 
 
 def test_the_plan_limit_holds_for_imports(workspace):
