@@ -6,6 +6,10 @@ class WebhooksConfig(AppConfig):
     verbose_name = "Webhooks"
 
     def ready(self) -> None:
+        from mailcrm.outbox import register_consumer
+        from webhooks.dispatch import fan_out
+
+        register_consumer("webhooks", fan_out)
         # anymail announces verified ESP events with its signal: the one signal we listen to.
         from anymail.signals import tracking
 

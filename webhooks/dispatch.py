@@ -1,7 +1,7 @@
 """From the outbox to the receivers.
 
-``dispatch_pending`` turns undispatched outbox events into one delivery per matching endpoint
-(domain-scoped endpoints first) and marks the events dispatched, in one transaction; ``deliver``
+``fan_out`` (an outbox consumer, mailcrm.outbox) turns events into one delivery per matching
+endpoint (domain-scoped endpoints first), in the outbox batch's transaction; ``deliver``
 makes one signed attempt and decides what next: done, retry later (growing delays with jitter,
 ``Retry-After`` honoured), or give up. Both may run twice or concurrently and stay correct."""
 
@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -41,30 +41,19 @@ BATCH = 1000
 # --- fan-out -----------------------------------------------------------------------------------
 
 
+def fan_out(events: list[Event], now: datetime) -> None:
+    """The outbox consumer: one delivery per matching endpoint of each event (domain-scoped
+    endpoints first), queued once the batch commits."""
+    deliveries = _deliveries_for(events, now)
+    WebhookDelivery.objects.bulk_create(deliveries, ignore_conflicts=True)
+    enqueue_deliveries([delivery.pk for delivery in deliveries])
+
+
 def dispatch_pending(*, batch: int = BATCH) -> int:
-    """Hand every undispatched outbox event to its endpoints; the number of deliveries made."""
-    total = 0
-    while True:
-        made, seen = _dispatch_batch(batch)
-        total += made
-        if seen < batch:
-            return total
+    """Dispatch the outbox now (the worker does this; tests and tools call it directly)."""
+    from mailcrm import outbox
 
-
-def _dispatch_batch(batch: int) -> tuple[int, int]:
-    now = timezone.now()
-    with transaction.atomic():
-        pending = Event.objects.filter(dispatched_at__isnull=True).order_by("id")
-        if connection.features.has_select_for_update_skip_locked:
-            pending = pending.select_for_update(skip_locked=True)
-        batch_events = list(pending[:batch])
-        if not batch_events:
-            return 0, 0
-        deliveries = _deliveries_for(batch_events, now)
-        WebhookDelivery.objects.bulk_create(deliveries, ignore_conflicts=True)
-        Event.objects.filter(pk__in=[event.pk for event in batch_events]).update(dispatched_at=now)
-        enqueue_deliveries([delivery.pk for delivery in deliveries])
-    return len(deliveries), len(batch_events)
+    return outbox.dispatch_pending(batch=batch)
 
 
 def _deliveries_for(batch_events: list[Event], now: datetime) -> list[WebhookDelivery]:

@@ -3,18 +3,7 @@ burst of events or a hanging receiver never holds up sending."""
 
 from __future__ import annotations
 
-from django.core.cache import cache
-
 from webhooks import dispatch
-
-_WAKE_KEY = "webhooks:dispatch-requested"
-WAKE_DEBOUNCE_SECONDS = 1
-
-
-def dispatch_events() -> int:
-    """Fan undispatched outbox events out to their endpoints (also every minute by schedule)."""
-    cache.delete(_WAKE_KEY)
-    return dispatch.dispatch_pending()
 
 
 def deliver(delivery_id: str) -> str | None:
@@ -23,14 +12,6 @@ def deliver(delivery_id: str) -> str | None:
 
 def retry_due() -> int:
     return dispatch.retry_due()
-
-
-def wake_dispatcher() -> None:
-    """Ask for a dispatch soon; calls within a second of each other ask once."""
-    if cache.add(_WAKE_KEY, 1, timeout=WAKE_DEBOUNCE_SECONDS):
-        from django_q.tasks import async_task
-
-        async_task("webhooks.tasks.dispatch_events", cluster=dispatch.QUEUE)
 
 
 def apply_inbound() -> int:

@@ -1,7 +1,7 @@
 from django.db import migrations
 
 SCHEDULES = [
-    ("webhooks.tasks.dispatch_events", "Hand outbox events to webhook endpoints"),
+    ("mailcrm.tasks.dispatch_outbox", "Hand outbox events to webhooks and automations"),
     ("webhooks.tasks.retry_due", "Retry webhook deliveries that are due"),
 ]
 
