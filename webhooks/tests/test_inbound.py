@@ -527,3 +527,46 @@ def test_events_of_no_interest_are_kept_but_ignored(post, message):
     )
     assert InboundEvent.objects.get().status in (InboundStatus.IGNORED, InboundStatus.APPLIED)
     assert Contact.objects.get(pk=message.contact_id).status == "active"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_event_twice_at_once_is_stored_and_applied_once(message, contact):
+    import threading
+
+    from django.db import connection
+
+    from webhooks import inbound
+
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL (SQLite has one writer)")
+    from anymail.signals import AnymailTrackingEvent
+
+    event = AnymailTrackingEvent(
+        event_type="bounced",
+        event_id="postmark-4323372036",
+        message_id=message.provider_message_id,
+        recipient=message.email,
+        timestamp=timezone.now(),
+        esp_event=postmark_bounce(message),
+        mta_response="550 5.1.1 user unknown",
+    )
+    barrier, results = threading.Barrier(2), []
+
+    def post_once():
+        barrier.wait()
+        try:
+            results.append(inbound.store(event, "Postmark"))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=post_once) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    inbound.apply_pending()
+
+    assert sorted(results) == [False, True]
+    assert InboundEvent.objects.count() == 1
+    assert Bounce.objects.count() == 1
+    assert MessageEvent.objects.filter(type="bounced").count() == 1
