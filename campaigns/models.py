@@ -81,6 +81,7 @@ class MessageKind(models.TextChoices):
     CAMPAIGN = "campaign", "Campaign"
     TRANSACTIONAL = "transactional", "Transactional"
     TEST = "test", "Test send"
+    AUTOMATION = "automation", "Automation"
 
 
 class MessageStatus(models.TextChoices):
