@@ -359,10 +359,16 @@ def _count_sent(workspace: Workspace, messages: list[Message], now: datetime) ->
 
 
 def _suppress_hard_bounce(message: Message, reason: str) -> None:
-    from deliverability.services import suppression_add
+    """A 5xx reply: a hard bounce, recorded (Bounce row) and suppressed at once."""
+    from deliverability.services import bounce_record
 
-    suppression_add(
-        workspace=message.workspace, email=message.email, type="hard_bounce", reason=reason
+    bounce_record(
+        message.workspace,
+        message.email,
+        "hard",
+        domain=message.campaign.sending_domain if message.campaign_id else None,
+        message_id=message.id,
+        diagnostic=reason,
     )
 
 

@@ -15,7 +15,7 @@ from campaigns.models import CampaignStatus, Message, MessageEvent, MessageStatu
 from campaigns.tasks import housekeeping, send_batch
 from contacts.models import Contact
 from contacts.tests.factories import ContactFactory, ContactListFactory, ListMembershipFactory
-from deliverability.models import Suppression
+from deliverability.models import Bounce, Suppression
 from deliverability.services import suppression_add, unsubscribe_record
 from tests.smtp import SinkHandler, SmtpSink, free_port
 
@@ -189,6 +189,8 @@ def test_temporary_failures_are_retried_and_permanent_ones_bounce(workspace, aud
     assert bob.status == MessageStatus.BOUNCED
     assert Suppression.objects.filter(email="bob@example.com", type="hard_bounce").exists()
     assert Contact.objects.get(email="bob@example.com").status == "bounced"
+    bounce = Bounce.objects.get(email="bob@example.com")
+    assert (bounce.kind, bounce.message_id) == ("hard", bob.pk) and "550" in bounce.diagnostic
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.SENDING  # ann is still to be sent
     Message.objects.filter(pk=ann.pk).update(next_attempt_at=timezone.now())
