@@ -20,11 +20,16 @@ from django.utils import timezone
 
 from contacts.models import Contact, Segment, SegmentDirtyContact, SegmentKind, SegmentMembership
 from contacts.query import Compiler, QueryError, conditions_of, parse
+from mailcrm import events
 from mailcrm.exceptions import Conflict
 from mailcrm.models import Workspace
 
 logger = logging.getLogger("mailcrm.segments")
 
+# Announced when a contact's dynamic (or refreshed) membership changes; automations trigger on
+# them. TODO(events): move beside the others in mailcrm/events.py.
+SEGMENT_JOINED = "segment.joined"
+SEGMENT_LEFT = "segment.left"
 PREVIEW_SAMPLE = 10
 DIRTY_BATCH = 1000
 QUEUED_KEY_SECONDS = 300
@@ -204,20 +209,33 @@ def segment_refresh(*, segment: Segment) -> Segment:
         _store_count(segment)
         return segment
     matching = matching_contacts(segment).values("id")
-    SegmentMembership.objects.filter(segment=segment).exclude(contact_id__in=matching).delete()
+    leaving = SegmentMembership.objects.filter(segment=segment).exclude(contact_id__in=matching)
+    left = list(leaving.values_list("contact_id", flat=True))
+    SegmentMembership.objects.filter(segment=segment, contact_id__in=left).delete()
     select_sql, params = matching.query.sql_with_params()
     table = SegmentMembership._meta.db_table
-    # INSERT … SELECT: the database copies the ids, Python never sees them.
+    # INSERT … SELECT: the database copies the ids; only the joiners' ids come back, to be
+    # announced (segment.joined) in one bulk write.
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (segment_id, contact_id, added_at) "
             f"SELECT %s, matching.id, %s FROM ({select_sql}) AS matching "
             f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS m "
-            f"WHERE m.segment_id = %s AND m.contact_id = matching.id)",
+            f"WHERE m.segment_id = %s AND m.contact_id = matching.id) RETURNING contact_id",
             [_db_value(segment.pk), timezone.now(), *params, _db_value(segment.pk)],
         )
+        field = SegmentMembership._meta.get_field("contact").target_field
+        joined = [field.to_python(row[0]) for row in cursor.fetchall()]
+    _announce_membership(segment, joined, left)
     _store_count(segment)
     return segment
+
+
+def _announce_membership(segment: Segment, joined: Iterable[Any], left: Iterable[Any]) -> None:
+    """segment.joined / segment.left per contact (automation triggers), set-based."""
+    data = {"segment_id": segment.pk, "segment": segment.name}
+    events.emit_many(segment.workspace_id, SEGMENT_JOINED, [(pk, data) for pk in joined])
+    events.emit_many(segment.workspace_id, SEGMENT_LEFT, [(pk, data) for pk in left])
 
 
 def schedule_refresh(segment: Segment) -> None:
@@ -317,6 +335,7 @@ def _evaluate_batch(segment: Segment, condition: Q, contact_ids: set[Any]) -> No
         )
     if left:
         SegmentMembership.objects.filter(segment=segment, contact_id__in=left).delete()
+    _announce_membership(segment, joined, left)
     if joined or left:
         Segment.objects.filter(pk=segment.pk).update(count=segment_members(segment).count())
 

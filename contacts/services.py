@@ -3,12 +3,14 @@ the dashboard, the admin and background tasks all call these functions."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import validate_email
 from django.db import connection, transaction
 from django.db.models import QuerySet
@@ -35,6 +37,10 @@ from contacts.segmentation import segments_contacts_changed
 from mailcrm import events
 from mailcrm.exceptions import Conflict, LimitExceeded
 from mailcrm.models import Workspace
+
+# Events of audience changes that automations trigger on (outbox, set-based for bulk changes).
+# TODO(events): move beside the others in mailcrm/events.py once its pending change is in.
+CONTACT_LIST_ADDED = "contact.list_added"
 
 STANDARD_FIELDS = (
     "email",
@@ -571,6 +577,11 @@ def list_add_contacts(*, contact_list: ContactList, contact_ids: Iterable[Any], 
         data={"list_id": str(contact_list.id)},
         actor=actor,
     )
+    events.emit_many(
+        contact_list.workspace_id,
+        CONTACT_LIST_ADDED,
+        [(pk, {"id": pk, "list_id": contact_list.id, "list": contact_list.name}) for pk in new_ids],
+    )
     segments_contacts_changed(contact_list.workspace_id, new_ids)
     return len(new_ids)
 
@@ -611,6 +622,7 @@ def contacts_tag_bulk(
         .values_list("id", flat=True)
     )
     added = 0
+    per_contact: dict[Any, list[str]] = {}
     for tag in tags:
         have = set(
             ContactTag.objects.filter(tag=tag, contact_id__in=ids).values_list(
@@ -625,8 +637,78 @@ def contacts_tag_bulk(
         )
         _log_activities(workspace.id, new_ids, ActivityKind.TAGGED, subject=tag.name, actor=actor)
         added += len(new_ids)
+        for pk in new_ids:
+            per_contact.setdefault(pk, []).append(tag.name)
+    emails = dict(Contact.objects.filter(pk__in=list(per_contact)).values_list("pk", "email"))
+    events.emit_many(
+        workspace,
+        events.CONTACT_UPDATED,
+        [
+            (pk, {"id": pk, "email": emails[pk], "changed": {"tags": {"added": sorted(names)}}})
+            for pk, names in per_contact.items()
+        ],
+    )
     segments_contacts_changed(workspace, ids)
     return added
+
+
+@transaction.atomic
+def contacts_set_property(
+    *, workspace: Workspace, contact_ids: Iterable[Any], key: str, value: Any, actor=None
+) -> int:
+    """Set one custom property to one value on many contacts (automations, bulk edits): the
+    value is validated once, written with one UPDATE, announced as contact.updated per contact
+    whose value changed; returns how many changed."""
+    cleaned = validate_properties(workspace, {key: value})
+    new = cleaned.get(key)
+    rows = list(
+        Contact.objects.for_workspace(workspace)
+        .filter(pk__in=list(contact_ids))
+        .values_list("pk", "email", "properties")
+    )
+    changing = [(pk, email, props) for pk, email, props in rows if props.get(key) != new]
+    if not changing:
+        return 0
+    ids = [pk for pk, _, _ in changing]
+    table = Contact._meta.db_table
+    in_list = ", ".join(["%s"] * len(ids))
+    ws = workspace.pk.hex if connection.vendor == "sqlite" else workspace.pk
+    db_ids = [pk.hex if connection.vendor == "sqlite" else pk for pk in ids]
+    encoded = json.dumps(new, cls=DjangoJSONEncoder)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"UPDATE {table} SET properties = properties || jsonb_build_object(%s, %s::jsonb), "
+                f"updated_at = %s WHERE workspace_id = %s AND id IN ({in_list})",
+                [key, encoded, timezone.now(), ws, *db_ids],
+            )
+        else:
+            path = '$."' + key.replace('"', "") + '"'
+            cursor.execute(
+                f"UPDATE {table} SET properties = json_set(properties, %s, json(%s)), "
+                f"updated_at = %s WHERE workspace_id = %s AND id IN ({in_list})",
+                [path, encoded, timezone.now(), ws, *db_ids],
+            )
+    _log_activities(
+        workspace.pk, ids, ActivityKind.UPDATED, data={"changed": ["properties"]}, actor=actor
+    )
+    events.emit_many(
+        workspace,
+        events.CONTACT_UPDATED,
+        [
+            (
+                pk,
+                {
+                    "id": pk,
+                    "email": email,
+                    "changed": {"properties": [props, {**props, key: new}]},
+                },
+            )
+            for pk, email, props in changing
+        ],
+    )
+    segments_contacts_changed(workspace, ids)
+    return len(ids)
 
 
 # --- property definitions ----------------------------------------------------------------------
