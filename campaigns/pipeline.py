@@ -258,18 +258,22 @@ def record_outcomes(
     (with ``engagement``) the contacts' ``sent`` counters and timeline in one batch.
 
     A failure is classified here: temporary → deferred with backoff (failed after
-    MAX_ATTEMPTS); permanent → bounced, and the address suppressed as a hard bounce; a lost
+    MAX_ATTEMPTS, then one soft bounce); permanent → bounced, and the address suppressed as a
+    hard bounce; a lost
     connection → interrupted (whether it left is unknown: never resent silently). The
     in-memory messages get their new ``status`` and ``error``."""
     now = timezone.now()
     records: list[tuple[Message, str, dict]] = []  # (message, event type, data)
     changed: list[Message] = []
     bounced: list[Message] = []
+    given_up: list[Message] = []  # temporary failures past MAX_ATTEMPTS
     for message, error in failed:
         data = _classify_failure(message, error, now)
         changed.append(message)
         if message.status == MessageStatus.BOUNCED:
             bounced.append(message)
+        elif message.status == MessageStatus.FAILED:
+            given_up.append(message)
         if data is not None:
             records.append((message, message.status, data))
     with transaction.atomic():
@@ -293,7 +297,11 @@ def record_outcomes(
         if engagement and sent:
             _count_sent(workspace, [m for m, _ in sent], now)
     for message in bounced:
-        _suppress_hard_bounce(message, message.error)
+        _record_bounce(message, "hard")
+    for message in given_up:
+        # One soft bounce per message given up on, not one per 4xx reply: the workspace's
+        # threshold (default 3 in 7 days) counts messages that never got through.
+        _record_bounce(message, "soft")
 
 
 def _classify_failure(message: Message, error: DeliveryError, now: datetime) -> dict | None:
@@ -358,17 +366,18 @@ def _count_sent(workspace: Workspace, messages: list[Message], now: datetime) ->
     record_engagement_many(workspace_id=workspace.pk, event="sent", engagements=engagements)
 
 
-def _suppress_hard_bounce(message: Message, reason: str) -> None:
-    """A 5xx reply: a hard bounce, recorded (Bounce row) and suppressed at once."""
+def _record_bounce(message: Message, kind: str) -> None:
+    """A 5xx reply (hard: suppressed at once) or retries exhausted on 4xx replies (soft: counts
+    toward the workspace's soft-bounce threshold)."""
     from deliverability.services import bounce_record
 
     bounce_record(
         message.workspace,
         message.email,
-        "hard",
+        kind,
         domain=message.campaign.sending_domain if message.campaign_id else None,
         message_id=message.id,
-        diagnostic=reason,
+        diagnostic=message.error,
     )
 
 

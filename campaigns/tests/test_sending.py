@@ -201,6 +201,26 @@ def test_temporary_failures_are_retried_and_permanent_ones_bounce(workspace, aud
     assert campaign.status == CampaignStatus.SENT
 
 
+def test_a_recipient_refused_with_4xx_until_the_last_try_is_one_soft_bounce(
+    workspace, audience, smtp
+):
+    newsletter, _ = audience
+    smtp.handler.replies["ann@example.com"] = "452 4.2.2 Mailbox full"
+    campaign = make_campaign(workspace, newsletter)
+    services.campaign_send(campaign=campaign)
+    ann = Message.objects.get(campaign=campaign, email="ann@example.com")
+    for _ in range(pipeline.MAX_ATTEMPTS):
+        if Message.objects.get(pk=ann.pk).status != MessageStatus.DEFERRED:
+            break
+        Message.objects.filter(pk=ann.pk).update(next_attempt_at=timezone.now())
+        housekeeping()
+
+    assert Message.objects.get(pk=ann.pk).status == MessageStatus.FAILED
+    bounce = Bounce.objects.get(email="ann@example.com")
+    assert bounce.kind == "soft" and "452" in bounce.diagnostic
+    assert not Suppression.objects.filter(email="ann@example.com").exists()  # 1 of 3
+
+
 def test_a_dead_worker_leaves_interrupted_messages_and_no_duplicates(workspace, audience, smtp):
     newsletter, _ = audience
     campaign = make_campaign(workspace, newsletter)
