@@ -6,6 +6,7 @@ timeline with one UPDATE of ``F()`` expressions, so concurrent hits never lose a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -53,6 +54,9 @@ EVENT_COUNTERS = {
     "opened": ("opens", "last_opened_at"),
     "clicked": ("clicks", "last_clicked_at"),
 }
+# Any other rule name gives points per tracked event of that name (POST /track, the snippet):
+# e.g. {"visited_pricing_page": 20}.
+TRACKED_EVENT_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 MAX_POINTS = 1000
 MAX_THRESHOLD = 1_000_000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -210,6 +214,90 @@ def record_engagement_many(
     return len(activities)
 
 
+class TrackedEvent(NamedTuple):
+    """One behavioural event of a contact, for ``record_tracked_events``."""
+
+    contact_id: Any
+    name: str
+    at: datetime
+    properties: Mapping[str, Any]
+
+
+@transaction.atomic
+def record_tracked_events(*, workspace_id: Any, items: Sequence[TrackedEvent]) -> int:
+    """Timeline entries (kind ``event``, subject = the name) and points per the workspace's
+    rule for each name, for a batch: one UPDATE, one SELECT, one bulk INSERT."""
+    if not items:
+        return 0
+    settings = scoring_settings(workspace_id)
+    added: dict[Any, int] = {}
+    for item in items:
+        added[item.contact_id] = added.get(item.contact_id, 0) + _points(settings.rules, item.name)
+    contacts = Contact.objects.filter(workspace_id=workspace_id, pk__in=list(added))
+    scored = {pk: points for pk, points in added.items() if points}
+    if scored:
+        new_score = F("score") + _per_contact(scored, IntegerField())
+        Contact.objects.filter(workspace_id=workspace_id, pk__in=list(scored)).update(
+            score=new_score, score_tier=_tier_case(new_score, settings), updated_at=timezone.now()
+        )
+    scores = dict(contacts.values_list("pk", "score"))
+    Activity.objects.bulk_create(
+        [
+            Activity(
+                workspace_id=workspace_id,
+                contact_id=item.contact_id,
+                kind=ActivityKind.EVENT,
+                subject=item.name[:300],
+                data={
+                    "event": item.name,
+                    "properties": dict(item.properties),
+                    "points": _points(settings.rules, item.name),
+                    "score": scores[item.contact_id],
+                },
+                occurred_at=item.at,
+            )
+            for item in items
+            if item.contact_id in scores
+        ],
+        batch_size=1000,
+    )
+    if scored:
+        segments_contacts_changed(workspace_id, list(scored))
+    return sum(1 for item in items if item.contact_id in scores)
+
+
+@transaction.atomic
+def scores_adjust(
+    *, workspace_id: Any, contact_ids: Sequence[Any], points: int, reason: str = ""
+) -> int:
+    """Add ``points`` (negative: take) to many contacts' scores, with their tiers and a
+    timeline entry each; one UPDATE and one bulk INSERT. Returns how many changed."""
+    if not points or not contact_ids:
+        return 0
+    settings = scoring_settings(workspace_id)
+    contacts = Contact.objects.filter(workspace_id=workspace_id, pk__in=list(contact_ids))
+    new_score = F("score") + points
+    changed = contacts.update(
+        score=new_score, score_tier=_tier_case(new_score, settings), updated_at=timezone.now()
+    )
+    Activity.objects.bulk_create(
+        [
+            Activity(
+                workspace_id=workspace_id,
+                contact_id=pk,
+                kind=ActivityKind.SCORE_CHANGED,
+                subject=reason[:300],
+                data={"points": points, "score": score},
+                occurred_at=timezone.now(),
+            )
+            for pk, score in contacts.values_list("pk", "score")
+        ],
+        batch_size=1000,
+    )
+    segments_contacts_changed(workspace_id, list(contact_ids))
+    return changed
+
+
 def _per_contact(values: Mapping[Any, Any], output_field: Field) -> Any:
     """``values[contact]`` as an SQL expression: a plain value when every contact has the
     same one, else a CASE over the primary key."""
@@ -240,9 +328,15 @@ def _clean_rules(rules: Any) -> dict[str, int]:
     errors: dict[str, list[str]] = {}
     cleaned: dict[str, int] = {}
     for event, points in rules.items():
-        if event not in SCORED_EVENTS:
+        if (
+            event in EVENT_ACTIVITY
+            and event not in SCORED_EVENTS
+            or not (event in SCORED_EVENTS or TRACKED_EVENT_NAME.match(str(event)))
+        ):
             known = ", ".join(SCORED_EVENTS)
-            errors[f"rules.{event}"] = [f"Unknown event; use one of: {known}."]
+            errors[f"rules.{event}"] = [
+                f"Use one of: {known}, or a tracked event's name (letters, digits, _.:-)."
+            ]
         elif not isinstance(points, int) or isinstance(points, bool):
             errors[f"rules.{event}"] = ["Points must be a whole number."]
         elif abs(points) > MAX_POINTS:
@@ -302,11 +396,16 @@ def _enqueue_recompute(workspace_id: str) -> None:
 
 
 def _engagement_points(settings: ScoringSettings) -> Case:
-    """Points of one timeline entry under the current rules."""
+    """Points of one timeline entry under the current rules (a tracked event's by its name)."""
+    tracked = [name for name in settings.rules if name not in EVENT_ACTIVITY]
     return Case(
         *(
             When(kind=EVENT_ACTIVITY[event], then=Value(_points(settings.rules, event)))
             for event in SCORED_EVENTS
+        ),
+        *(
+            When(kind=ActivityKind.EVENT, subject=name, then=Value(_points(settings.rules, name)))
+            for name in tracked
         ),
         default=Value(0),
         output_field=IntegerField(),
@@ -321,7 +420,7 @@ def scores_recompute(workspace: Workspace) -> int:
     unsubscribe. Contacts with no engagement on their timeline keep their score (it may have
     been imported), so only their tier follows the thresholds. Two UPDATEs, no loop."""
     settings = scoring_settings(workspace)
-    scored_kinds = [EVENT_ACTIVITY[event] for event in SCORED_EVENTS]
+    scored_kinds = [*(EVENT_ACTIVITY[event] for event in SCORED_EVENTS), ActivityKind.EVENT]
     last_unsubscribe = (
         Activity.objects.filter(contact_id=OuterRef("contact_id"), kind=ActivityKind.UNSUBSCRIBED)
         .values("contact_id")

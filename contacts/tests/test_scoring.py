@@ -8,7 +8,14 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from contacts.models import Activity, ActivityKind, Contact, ScoringSettings
-from contacts.scoring import record_engagement, scores_recompute, scoring_settings, scoring_update
+from contacts.scoring import (
+    TrackedEvent,
+    record_engagement,
+    record_tracked_events,
+    scores_recompute,
+    scoring_settings,
+    scoring_update,
+)
 from contacts.tests.factories import ContactFactory
 
 pytestmark = pytest.mark.django_db
@@ -106,7 +113,7 @@ def test_the_rules_of_the_workspace_apply(workspace, contact):
 @pytest.mark.parametrize(
     ("rules", "hot", "warm", "field"),
     [
-        ({"teleported": 5}, 50, 20, "rules.teleported"),
+        ({"tele ported!": 5}, 50, 20, "rules.tele ported!"),
         ({"opened": "5"}, 50, 20, "rules.opened"),
         ({"opened": True}, 50, 20, "rules.opened"),
         ({"opened": 10_000}, 50, 20, "rules.opened"),
@@ -123,6 +130,24 @@ def test_bad_settings_are_refused(workspace, rules, hot, warm, field):
         scoring_update(workspace=workspace, rules=rules, hot_threshold=hot, warm_threshold=warm)
     assert field in exc.value.message_dict
     assert scoring_settings(workspace).hot_threshold == 50
+
+
+def test_a_rule_may_name_a_tracked_event(workspace, contact):
+    scoring_update(
+        workspace=workspace,
+        rules={"visited_pricing_page": 20},
+        hot_threshold=50,
+        warm_threshold=20,
+        recompute=False,
+    )
+    at = contact.created_at
+    items = [TrackedEvent(contact.pk, "visited_pricing_page", at, {})] * 2
+    assert record_tracked_events(workspace_id=workspace.pk, items=items) == 2
+    contact.refresh_from_db()
+    assert (contact.score, contact.score_tier) == (40, "warm")
+    assert scores_recompute(workspace) == 1
+    contact.refresh_from_db()
+    assert contact.score == 40
 
 
 def test_recompute_replays_the_timeline_since_the_last_unsubscribe(workspace, contact):
@@ -208,8 +233,8 @@ def test_put_scoring_without_recompute_keeps_scores(api, contact):
     ("body", "field"),
     [
         (
-            {"rules": {"teleported": 1}, "hot_threshold": 50, "warm_threshold": 20},
-            "rules.teleported",
+            {"rules": {"no such name!": 1}, "hot_threshold": 50, "warm_threshold": 20},
+            "rules.no such name!",
         ),
         ({"rules": {"opened": "lots"}, "hot_threshold": 50, "warm_threshold": 20}, "rules.opened"),
         ({"rules": {}, "hot_threshold": 10, "warm_threshold": 20}, "hot_threshold"),
