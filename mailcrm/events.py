@@ -37,6 +37,16 @@ def _plain(data: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(data, cls=DjangoJSONEncoder))
 
 
+def _wake_consumers_after_commit() -> None:
+    """Once the transaction commits, ask the outbox dispatcher to hand the new events to
+    webhooks and automations (once per transaction; a scheduled run catches anything else)."""
+    from mailcrm import outbox
+
+    connection = transaction.get_connection()
+    if not any(entry[1] is outbox.request_dispatch for entry in connection.run_on_commit):
+        transaction.on_commit(outbox.request_dispatch)
+
+
 def emit(
     workspace: Workspace | uuid.UUID,
     event_type: str,
@@ -47,6 +57,7 @@ def emit(
     """Record a domain event in the outbox, inside the caller's transaction."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("emit() must run inside the transaction of the change it announces")
+    _wake_consumers_after_commit()
     return Event.objects.create(
         workspace_id=getattr(workspace, "pk", workspace),
         type=event_type,
@@ -67,6 +78,7 @@ def emit_many(
     workspace_id = getattr(workspace, "pk", workspace)
     if not items:
         return 0
+    _wake_consumers_after_commit()
     if connection.vendor != "postgresql":
         Event.objects.bulk_create(
             [

@@ -42,3 +42,15 @@ def test_an_event_with_an_older_id_dispatched_later_is_not_lost(workspace, seen)
     outbox.dispatch_pending()
 
     assert seen == [newer.pk, older.pk]
+
+
+def test_a_commit_with_events_asks_for_one_dispatch(
+    workspace, monkeypatch, django_capture_on_commit_callbacks
+):
+    asked = []
+    monkeypatch.setattr(outbox, "request_dispatch", lambda: asked.append(1))
+    with django_capture_on_commit_callbacks(execute=True):
+        emit(workspace, 3)
+        with transaction.atomic():
+            events.emit_many(workspace, events.CONTACT_UPDATED, [(None, {})])
+    assert asked == [1]
