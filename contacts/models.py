@@ -428,6 +428,11 @@ class ImportJob(models.Model):
     filename = models.CharField(max_length=255, blank=True)
     mapping = models.JSONField(default=dict, blank=True, help_text="CSV column -> field")
     update_existing = models.BooleanField(default=True)
+    validate_emails = models.BooleanField(
+        default=False,
+        help_text="Validate each address (syntax, domain, MX) first: invalid rows are refused, "
+        "risky ones imported and flagged.",
+    )
     tags = models.JSONField(default=list, blank=True)
     contact_list = models.ForeignKey(
         ContactList, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
