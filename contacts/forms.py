@@ -500,6 +500,13 @@ class ImportMappingForm(forms.Form):
         initial="true",
         widget=forms.RadioSelect,
     )
+    validate_emails = forms.BooleanField(
+        required=False,
+        label="Validate the addresses first",
+        help_text="Rows with an invalid address (bad syntax, no such domain, no mail server) "
+        "are refused; risky ones (disposable, role accounts) are imported and flagged. Slower: "
+        "one DNS lookup per domain.",
+    )
     tags = forms.CharField(
         required=False, max_length=2000, help_text="Add these tags to every imported contact."
     )

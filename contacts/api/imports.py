@@ -46,6 +46,7 @@ class ImportJobSerializer(serializers.ModelSerializer):
             "failure_reason",
             "mapping",
             "update_existing",
+            "validate_emails",
             "tags",
             "list_id",
             "created_at",
@@ -73,6 +74,11 @@ class ImportStartSerializer(serializers.Serializer):
         ),
     )
     update_existing = serializers.BooleanField(default=True)
+    validate_emails = serializers.BooleanField(
+        default=False,
+        help_text="Validate each address first (syntax, domain, mail server): invalid rows are "
+        "refused with the reason, risky ones imported and flagged.",
+    )
     tags = serializers.CharField(
         required=False,
         allow_blank=True,
@@ -145,6 +151,7 @@ class ImportViewSet(WorkspaceReadOnlyViewSet):
             filename=data["file"].name or "",
             mapping=data.get("mapping"),
             update_existing=data["update_existing"],
+            validate_emails=data["validate_emails"],
             tags=data.get("tags", []),
             contact_list=data.get("list_id"),
         )

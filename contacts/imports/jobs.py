@@ -131,6 +131,7 @@ def import_start(
     contact_list: ContactList | None = None,
     created_by=None,
     create_properties: Mapping[str, str] | None = None,
+    validate_emails: bool = False,
 ) -> ImportJob:
     """Check the file and the mapping, store the upload and queue the run. Without a mapping,
     the one suggested from the headers is used."""
@@ -160,6 +161,7 @@ def import_start(
             filename=(filename or "")[:255],
             mapping=mapping,
             update_existing=update_existing,
+            validate_emails=validate_emails,
             tags=tag_names,
             contact_list=contact_list,
         )
@@ -262,6 +264,8 @@ def _apply_contact_limit(job: ImportJob, rows: list[Row], progress: _Progress) -
 
 
 def _flush(job: ImportJob, rows: list[Row], tag_ids: list, progress: _Progress) -> None:
+    if job.validate_emails:
+        rows = _screen(job, rows, progress)
     with transaction.atomic():
         rows = _apply_contact_limit(job, rows, progress)
         if rows:
@@ -271,6 +275,25 @@ def _flush(job: ImportJob, rows: list[Row], tag_ids: list, progress: _Progress) 
             progress.skipped += len(outcome.skipped)
             progress.processed += len(rows)
         progress.save(job)
+
+
+def _screen(job: ImportJob, rows: list[Row], progress: _Progress) -> list[Row]:
+    """Refuse rows whose address is invalid (syntax, no such domain, no mail server); risky
+    ones go in, flagged by their recorded validation. Outside the write transaction: DNS
+    lookups can take seconds (one per domain, cached)."""
+    from deliverability.validation import screen_addresses
+
+    refused = screen_addresses(job.workspace, [row.email_lower for row in rows])
+    if not refused:
+        return rows
+    kept = []
+    for row in rows:
+        if row.email_lower in refused:
+            progress.reject(row.number, refused[row.email_lower])
+            progress.processed += 1
+        else:
+            kept.append(row)
+    return kept
 
 
 def import_run(job_id: Any) -> ImportJob | None:

@@ -137,6 +137,7 @@ class ImportMappingView(WorkspaceMixin, FormView):
                 filename=self.stored["filename"],
                 mapping=form.mapping(),
                 update_existing=form.cleaned_data["update_existing"],
+                validate_emails=form.cleaned_data["validate_emails"],
                 tags=form.tag_names(),
                 contact_list=form.cleaned_data["contact_list"],
                 created_by=self.request.user,
