@@ -3,16 +3,36 @@
 On PostgreSQL one trigram (pg_trgm) GIN index over the lower-cased concatenation serves both
 substring/prefix matches (typeahead: ``LIKE '%jan%'``) and fuzzy matches for typos (word
 similarity, ``<%``). On SQLite it falls back to a plain case-insensitive scan. The choice is
-made here, once."""
+made here, once.
+
+Choosing the plan on PostgreSQL. A page of results is the newest matches (ordered by id), and
+the planner can either walk the (workspace, id) index backwards, testing each row, or collect
+every match from the trigram index and sort them. It picks by the estimated share of matching
+rows, assuming matches are spread evenly over time; a word that is frequent but confined to
+old contacts (``person12`` in bench/segments.py) then walks most of the table, about a second
+on a million contacts. So we look before choosing: a count over the newest ``PROBE_ROWS``
+rows (bounded, a few milliseconds). Enough matches there mean the walk fills a page soon;
+otherwise the matches are collected from the trigram index first (an uncorrelated
+``ARRAY(…)``, computed once) and only those rows are ordered. Either way the results are the
+same rows: the choice changes the plan, never the answer."""
 
 from __future__ import annotations
 
 from django.db import connection
-from django.db.models import BooleanField, F, Func, Q, TextField, Value
+from django.db.models import BooleanField, F, Func, Q, QuerySet, TextField, Value
+from django.db.models.expressions import RawSQL
 
 SEARCH_COLUMNS = ("email", "first_name", "last_name", "company", "phone")
 MAX_WORDS = 5
 FUZZY_MIN_LENGTH = 4
+# The newest rows looked at before choosing a plan, and how many of them must match for the
+# backward walk of the (workspace, id) index to be the cheap plan: with m matches among the
+# newest PROBE_ROWS, a page of 10 is expected within 10 * PROBE_ROWS / m rows (10,000 at m = 5),
+# a few milliseconds; below that, collecting the matches through the trigram index costs less.
+PROBE_ROWS = 5000
+DENSE_MATCHES = 5
+# Beyond this many matches, collecting them costs more than walking: keep the plain filter.
+MAX_CANDIDATES = 50_000
 
 # The index in migration 0007 is built on exactly this expression; keep them in step.
 INDEX_EXPRESSION = "lower(" + " || ' ' || ".join(SEARCH_COLUMNS) + ")"
@@ -65,7 +85,54 @@ def _fuzzy_condition(words: list[str]) -> Q:
     return condition
 
 
-def search(queryset, text: str):
+def _dense_among_newest(queryset: QuerySet, words: list[str]) -> int:
+    """How many of the newest PROBE_ROWS rows match every word, counting up to DENSE_MATCHES.
+
+    A derived table with ORDER BY … LIMIT, so the probe reads those rows by the (workspace, id)
+    index whatever the words are: never more than PROBE_ROWS."""
+    newest = queryset.annotate(probe_text=SearchText()).order_by("-pk").values("probe_text")
+    sql, params = newest[:PROBE_ROWS].query.sql_with_params()
+    likes = " AND ".join(["newest.probe_text LIKE %s"] * len(words))
+    patterns = [f"%{connection.ops.prep_for_like_query(word)}%" for word in words]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM ({sql}) AS newest WHERE {likes} "
+            f"LIMIT {DENSE_MATCHES}) AS found",
+            [*params, *patterns],
+        )
+        (found,) = cursor.fetchone()
+    return found
+
+
+def _matching_ids(queryset: QuerySet, condition: Q) -> str | None:
+    """The ids of the rows matching ``condition`` as one comma-separated text, collected
+    through the trigram index; None when there are more than MAX_CANDIDATES (the walk is then
+    cheaper).
+
+    ``ARRAY(SELECT id …)`` is evaluated once, on its own: the planner cannot fold it into a
+    walk of the ordered index, so it takes the trigram index's bitmap."""
+    sql, params = queryset.filter(condition).order_by().values("pk").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT array_to_string(ARRAY({sql} LIMIT {MAX_CANDIDATES + 1}), ',')", params
+        )
+        (ids,) = cursor.fetchone()
+    return None if ids.count(",") >= MAX_CANDIDATES else ids
+
+
+def _only(queryset: QuerySet, ids: str) -> QuerySet:
+    """These rows (one text parameter), fetched by primary key for any ordering and page.
+
+    Wrapped in ARRAY(…) so the planner cannot see how many ids there are: knowing, it would
+    again walk the (workspace, id) index hoping to meet them early; not knowing, it looks each
+    one up and sorts."""
+    if not ids:
+        return queryset.none()
+    unknown_size = "SELECT unnest(ARRAY(SELECT unnest(string_to_array(%s, ','))::uuid))"
+    return queryset.filter(pk__in=RawSQL(unknown_size, [ids]))
+
+
+def search(queryset: QuerySet, text: str) -> QuerySet:
     """Contacts matching every word of ``text`` somewhere in name, email, company or phone.
     On PostgreSQL, when nothing matches exactly, words are matched by trigram similarity so
     that a typo still finds the person (fuzzy matching is kept out of ordinary searches: it
@@ -75,8 +142,16 @@ def search(queryset, text: str):
         return queryset
     if connection.vendor != "postgresql":
         return queryset.filter(_substring_condition(words))
+    found = _dense_among_newest(queryset, words)
     queryset = queryset.alias(search_text=SearchText())
-    exact = queryset.filter(_substring_condition(words))
-    if all(len(word) < FUZZY_MIN_LENGTH for word in words) or exact.exists():
-        return exact
-    return queryset.filter(_fuzzy_condition(words))
+    exact = _substring_condition(words)
+    if found >= DENSE_MATCHES:
+        return queryset.filter(exact)
+    ids = _matching_ids(queryset, exact)
+    if ids is None:
+        return queryset.filter(exact)
+    if ids or all(len(word) < FUZZY_MIN_LENGTH for word in words):
+        return _only(queryset, ids)
+    fuzzy = _fuzzy_condition(words)
+    ids = _matching_ids(queryset, fuzzy)
+    return queryset.filter(fuzzy) if ids is None else _only(queryset, ids)

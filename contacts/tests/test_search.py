@@ -4,6 +4,7 @@ words, and on PostgreSQL typo-tolerant matches served by the trigram index."""
 import pytest
 from django.db import connection
 
+from contacts import search as contacts_search
 from contacts.models import Contact
 from contacts.search import search
 from contacts.tests.factories import ContactFactory
@@ -76,3 +77,19 @@ def test_search_never_crosses_workspaces(workspace, people, outsider):
 def test_the_api_list_searches_with_q(api, workspace, people):
     results = api.get("/api/v1/contacts", {"q": "smith"}).json()["results"]
     assert {c["first_name"] for c in results} == {"Jane", "Carla"}
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the plan choice is PostgreSQL's")
+@pytest.mark.parametrize("text", ["smith", "SMI", "jane smith", "7946", "nobody", "smithsen"])
+def test_both_plans_find_the_same_contacts(workspace, people, monkeypatch, text):
+    """Walking the newest rows or collecting matches from the trigram index first: the plan
+    changes, the answer does not."""
+    for n in range(30):
+        ContactFactory(workspace=workspace, first_name=f"Filler{n}", last_name="Smith")
+    answers = []
+    for dense in (1, 10**9):  # every probe dense (walk), every probe sparse (index first)
+        monkeypatch.setattr(contacts_search, "DENSE_MATCHES", dense)
+        monkeypatch.setattr(contacts_search, "PROBE_ROWS", 10)
+        found = search(Contact.objects.for_workspace(workspace), text).order_by("-pk")
+        answers.append(list(found.values_list("pk", flat=True)))
+    assert answers[0] == answers[1]
