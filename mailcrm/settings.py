@@ -256,6 +256,8 @@ SPECTACULAR_SETTINGS = {
         "CampaignStatusEnum": "campaigns.models.CampaignStatus",
         "MessageStatusEnum": "campaigns.models.MessageStatus",
         "JobStatusEnum": "contacts.models.JobStatus",
+        "SuppressionTypeEnum": "deliverability.models.SuppressionType",
+        "HealthMetricStatusEnum": "deliverability.api.health.STATUSES",
     },
 }
 
