@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "campaigns",
     "deliverability",
     "webhooks",
+    "automations",
 ]
 
 MIDDLEWARE = [
