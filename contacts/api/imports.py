@@ -8,13 +8,14 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, serializers, status
 from rest_framework.parsers import MultiPartParser
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from contacts import exports, imports
 from contacts.api.serializers import QueuedSerializer
 from contacts.filtersets import ContactFilterSet
 from contacts.models import Contact, ContactList, ImportJob
+from mailcrm.api.csv import CsvRenderer, content_length
 from mailcrm.api.schema import ErrorSerializer, MailcrmAutoSchema
 from mailcrm.api.viewsets import WorkspaceReadOnlyViewSet, WorkspaceScopedMixin
 
@@ -136,7 +137,7 @@ class ImportViewSet(WorkspaceReadOnlyViewSet):
     )
     def create(self, request, *args, **kwargs):
         # Refuse an oversized body before reading it; the form fields around the file are small.
-        length = _content_length(request)
+        length = content_length(request)
         if length > imports.MAX_IMPORT_BYTES + (1 << 20):
             raise imports.ImportTooLarge(length)
         body = ImportStartSerializer(data=request.data, context={"workspace": self.workspace})
@@ -156,24 +157,6 @@ class ImportViewSet(WorkspaceReadOnlyViewSet):
             contact_list=data.get("list_id"),
         )
         return Response({"id": job.id, "status": job.status}, status=status.HTTP_202_ACCEPTED)
-
-
-def _content_length(request) -> int:
-    try:
-        return int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return 0
-
-
-class CsvRenderer(BaseRenderer):
-    """Lets `Accept: text/csv` through negotiation; errors are still written as JSON."""
-
-    media_type = "text/csv"
-    format = "csv"
-    charset = "utf-8"
-
-    def render(self, data, accepted_media_type=None, renderer_context=None):
-        return json.dumps(data).encode() if data is not None else b""
 
 
 class _ExportSchema(MailcrmAutoSchema):

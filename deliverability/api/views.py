@@ -1,13 +1,11 @@
 from __future__ import annotations
 
-import json
-
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.parsers import MultiPartParser
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from deliverability import exports, services
@@ -24,19 +22,9 @@ from deliverability.filtersets import (
     WhitelistFilterSet,
 )
 from deliverability.models import Suppression, SuppressionSource, SuppressionWhitelist, Unsubscribe
+from mailcrm.api.csv import CsvRenderer, content_length
 from mailcrm.api.schema import ErrorSerializer, MailcrmAutoSchema
 from mailcrm.api.viewsets import WorkspaceCreateListDestroyViewSet
-
-
-class CsvRenderer(BaseRenderer):
-    """Lets `Accept: text/csv` through negotiation; errors are still written as JSON."""
-
-    media_type = "text/csv"
-    format = "csv"
-    charset = "utf-8"
-
-    def render(self, data, accepted_media_type=None, renderer_context=None):
-        return json.dumps(data).encode() if data is not None else b""
 
 
 class _SuppressionSchema(MailcrmAutoSchema):
@@ -45,13 +33,6 @@ class _SuppressionSchema(MailcrmAutoSchema):
         if getattr(self.view, "action", None) == "export":
             return getattr(self.view, "filter_backends", [])
         return super().get_filter_backends()
-
-
-def _content_length(request) -> int:
-    try:
-        return int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return 0
 
 
 class SuppressionViewSet(WorkspaceCreateListDestroyViewSet):
@@ -96,7 +77,7 @@ class SuppressionViewSet(WorkspaceCreateListDestroyViewSet):
     )
     def import_csv(self, request):
         # Refuse an oversized body before reading it; the form fields around it are small.
-        length = _content_length(request)
+        length = content_length(request)
         if length > services.MAX_IMPORT_BYTES + (1 << 20):
             raise services.SuppressionImportTooLarge(length)
         body = SuppressionImportSerializer(data=request.data, context=self.get_serializer_context())
