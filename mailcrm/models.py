@@ -77,6 +77,15 @@ class Workspace(models.Model):
         help_text="Postal address shown in marketing email footers "
         "({{ workspace.physical_address }}), as anti-spam laws require.",
     )
+    default_from_name = models.CharField(
+        max_length=200, blank=True, help_text="Sender name used when a campaign names none."
+    )
+    default_from_email = models.EmailField(
+        blank=True, help_text="Sender address used when a campaign names none."
+    )
+    time_zone = models.CharField(
+        max_length=64, default="UTC", help_text="IANA name, e.g. Europe/Paris: dates shown here."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     # Plan limits. Null means unlimited.
     limit_contacts = models.PositiveIntegerField(null=True, blank=True, default=100_000)
@@ -127,6 +136,44 @@ class Membership(models.Model):
     @property
     def can_manage(self) -> bool:
         return self.role in (Role.OWNER, Role.ADMIN)
+
+
+class InvitationQuerySet(WorkspaceQuerySet):
+    def pending(self) -> InvitationQuerySet:
+        return self.filter(accepted_at__isnull=True, revoked_at__isnull=True)
+
+
+class Invitation(models.Model):
+    """An invitation by email to join a workspace in a role. The link carries a signed token
+    naming this row; it works once, until ``expires_at``, unless revoked."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField(max_length=254)
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = InvitationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.email} to {self.workspace} ({self.role})"
+
+    @property
+    def is_open(self) -> bool:
+        return (
+            self.accepted_at is None
+            and self.revoked_at is None
+            and self.expires_at > timezone.now()
+        )
 
 
 class ApiKeyQuerySet(WorkspaceQuerySet):
