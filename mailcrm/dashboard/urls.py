@@ -1,6 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from mailcrm.dashboard import settings_views as settings
 from mailcrm.dashboard import views
 
 app_name = "dashboard"
@@ -10,6 +11,47 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("workspace/", views.SwitchWorkspaceView.as_view(), name="switch_workspace"),
     path("", views.HomeView.as_view(), name="home"),
+    path("settings/", settings.WorkspaceSettingsView.as_view(), name="settings"),
+    path("settings/members/", settings.MembersView.as_view(), name="settings_members"),
+    path(
+        "settings/members/<int:pk>/role/",
+        settings.MemberRoleView.as_view(),
+        name="settings_member_role",
+    ),
+    path(
+        "settings/members/<int:pk>/remove/",
+        settings.MemberRemoveView.as_view(),
+        name="settings_member_remove",
+    ),
+    path(
+        "settings/invitations/<uuid:pk>/revoke/",
+        settings.InvitationRevokeView.as_view(),
+        name="settings_invitation_revoke",
+    ),
+    path("invite/<str:token>/", settings.InvitationAcceptView.as_view(), name="invitation_accept"),
+    path("settings/api-keys/", settings.ApiKeysView.as_view(), name="settings_api_keys"),
+    path(
+        "settings/api-keys/<uuid:pk>/rotate/",
+        settings.ApiKeyActionView.as_view(action="rotate"),
+        name="settings_api_key_rotate",
+    ),
+    path(
+        "settings/api-keys/<uuid:pk>/revoke/",
+        settings.ApiKeyActionView.as_view(action="revoke"),
+        name="settings_api_key_revoke",
+    ),
+    path("settings/backends/", settings.BackendsView.as_view(), name="settings_backends"),
+    path("settings/backends/new/", settings.BackendFormView.as_view(), name="settings_backend_new"),
+    path(
+        "settings/backends/<uuid:pk>/edit/",
+        settings.BackendFormView.as_view(),
+        name="settings_backend_edit",
+    ),
+    path(
+        "settings/backends/<uuid:pk>/delete/",
+        settings.BackendDeleteView.as_view(),
+        name="settings_backend_delete",
+    ),
     # /contacts/, /tags/, /lists/, /properties/ — namespace "dashboard:contacts".
     path("", include("contacts.urls")),
     # /campaigns/, /emails/, /outbox/ — namespace "dashboard:campaigns".
