@@ -101,9 +101,18 @@ class Message(models.Model):
     twice silently."""
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    # No single-column indexes on workspace and campaign: message_ws_kind and
+    # message_campaign_status lead with them, and a snapshot writes every index once per row.
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     campaign = models.ForeignKey(
-        Campaign, null=True, blank=True, on_delete=models.CASCADE, related_name="messages"
+        Campaign,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="messages",
+        db_index=False,
     )
     contact = models.ForeignKey(
         "contacts.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -142,12 +151,26 @@ class Message(models.Model):
                 name="message_once_per_campaign_contact",
             )
         ]
+        # The retry, sweeper and provider-id indexes are partial: a snapshot of queued
+        # messages (with no provider id yet) adds nothing to them.
         indexes = [
             models.Index(fields=["campaign", "status", "id"], name="message_campaign_status"),
-            models.Index(fields=["status", "next_attempt_at"], name="message_retry_due"),
-            models.Index(fields=["status", "sending_at"], name="message_sending_since"),
+            models.Index(
+                fields=["status", "next_attempt_at"],
+                name="message_retry_due",
+                condition=Q(status="deferred"),
+            ),
+            models.Index(
+                fields=["status", "sending_at"],
+                name="message_sending_since",
+                condition=Q(status="sending"),
+            ),
             models.Index(fields=["workspace", "kind", "id"], name="message_ws_kind"),
-            models.Index(fields=["provider_message_id"], name="message_provider_id"),
+            models.Index(
+                fields=["provider_message_id"],
+                name="message_provider_id",
+                condition=~Q(provider_message_id=""),
+            ),
         ]
 
     def __str__(self) -> str:
