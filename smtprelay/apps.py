@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class SmtpRelayConfig(AppConfig):
+    name = "smtprelay"
+    verbose_name = "SMTP relay and bounce mailbox"
