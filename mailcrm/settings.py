@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "deliverability",
     "webhooks",
     "automations",
+    "smtprelay",
 ]
 
 MIDDLEWARE = [
@@ -203,6 +204,23 @@ SPF_INCLUDES = env_list("SPF_INCLUDES")
 SPF_IPS = env_list("SPF_IPS")
 DMARC_REPORT_EMAIL = env_str("DMARC_REPORT_EMAIL")
 BOUNCE_DOMAIN = env_str("BOUNCE_DOMAIN")
+# The SMTP submission relay (manage.py smtp_relay) and the bounce mailbox (manage.py
+# bounce_listener, the MX of BOUNCE_DOMAIN). TLS: STARTTLS with the certificate and key, or
+# implicit TLS (port 465 style) when SMTP_RELAY_IMPLICIT_TLS is on; AUTH only over TLS unless
+# SMTP_RELAY_ALLOW_PLAINTEXT_AUTH (development).
+SMTP_RELAY_HOST = env_str("SMTP_RELAY_HOST", "127.0.0.1")
+SMTP_RELAY_PORT = env_int("SMTP_RELAY_PORT", 2525)
+SMTP_RELAY_TLS_CERT = env_str("SMTP_RELAY_TLS_CERT")
+SMTP_RELAY_TLS_KEY = env_str("SMTP_RELAY_TLS_KEY")
+SMTP_RELAY_IMPLICIT_TLS = env_bool("SMTP_RELAY_IMPLICIT_TLS", False)
+SMTP_RELAY_ALLOW_PLAINTEXT_AUTH = env_bool("SMTP_RELAY_ALLOW_PLAINTEXT_AUTH", False)
+SMTP_RELAY_MAX_BYTES = env_int("SMTP_RELAY_MAX_BYTES", 25 * 1024 * 1024)
+SMTP_RELAY_RATE_PER_MINUTE = env_int("SMTP_RELAY_RATE_PER_MINUTE", 600)  # per credential; 0 = off
+# What GET /customer/smtp tells clients to connect to (default: PUBLIC_BASE_URL's host).
+SMTP_RELAY_PUBLIC_HOST = env_str("SMTP_RELAY_PUBLIC_HOST")
+SMTP_RELAY_PUBLIC_PORT = env_int("SMTP_RELAY_PUBLIC_PORT", SMTP_RELAY_PORT)
+BOUNCE_LISTENER_HOST = env_str("BOUNCE_LISTENER_HOST", "127.0.0.1")
+BOUNCE_LISTENER_PORT = env_int("BOUNCE_LISTENER_PORT", 2526)
 # Tracking domains are CNAMEs to this host (default: PUBLIC_BASE_URL's host).
 TRACKING_CNAME_TARGET = env_str("TRACKING_CNAME_TARGET")
 WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", False)
