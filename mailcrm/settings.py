@@ -51,6 +51,8 @@ INSTALLED_APPS = [
     "deliverability",
     "webhooks",
     "automations",
+    "subscriptions",
+    "privacy",
     "smtprelay",
 ]
 
