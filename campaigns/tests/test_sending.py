@@ -382,3 +382,15 @@ def test_an_unexpected_error_mid_chunk_keeps_what_is_known(workspace, audience, 
     monkeypatch.setattr(SmtpTransport, "deliver", real_deliver)
     send_batch(str(campaign.pk))
     assert sorted(r.recipients[0] for r in smtp.received) == sorted([calls[0], *untouched])
+
+
+def test_snapshots_make_distinct_time_ordered_ids(workspace, smtp):
+    from django.db import connection
+
+    first = _sending_campaign(workspace, 5, "first")
+    second = _sending_campaign(workspace, 5, "second")
+    ids = list(Message.objects.filter(campaign__in=[first, second]).values_list("id", flat=True))
+    assert len(set(ids)) == 10
+    if connection.vendor == "postgresql":
+        assert {pk.version for pk in ids} == {7}
+        assert max(m.id for m in first.messages.all()) < min(m.id for m in second.messages.all())
