@@ -111,6 +111,40 @@ def store(event, esp_name: str) -> bool:
         user_agent=event.user_agent or "",
         raw=raw,
     )
+    return _insert(row)
+
+
+def store_parsed(
+    *,
+    source: str,
+    event_id: str,
+    event_type: str,
+    workspace_id: uuid.UUID | None,
+    recipient: str,
+    provider_message_id: str = "",
+    occurred_at=None,
+    description: str = "",
+    mta_response: str = "",
+    raw: dict | None = None,
+) -> bool:
+    """Keep one event we parsed ourselves (a DSN or ARF report from the bounce mailbox) to be
+    applied like an ESP's; False when the same ``source`` and ``event_id`` came before."""
+    row = InboundEvent(
+        workspace_id=workspace_id,
+        esp=source[:32],
+        event_id=event_id[:255],
+        event_type=event_type[:20],
+        provider_message_id=provider_message_id[:255],
+        recipient=recipient.strip().lower()[:254],
+        occurred_at=occurred_at or timezone.now(),
+        description=description,
+        mta_response=mta_response,
+        raw=_plain(raw or {}),
+    )
+    return _insert(row)
+
+
+def _insert(row: InboundEvent) -> bool:
     with transaction.atomic():
         created = InboundEvent.objects.bulk_create([row], ignore_conflicts=True)
         is_new = InboundEvent.objects.filter(pk=row.pk).exists() if created else False
