@@ -148,7 +148,8 @@ def due_groups(now: datetime, automation_id: Any = None) -> list[tuple[Any, Any]
     due = Enrollment.objects.due(now)
     if automation_id is not None:
         due = due.filter(automation_id=automation_id)
-    return list(due.values_list("automation_id", "step_id").distinct()[:500])
+    # order_by(): the default ordering would put entered_at into the DISTINCT.
+    return list(due.order_by().values_list("automation_id", "step_id").distinct()[:500])
 
 
 def run_due(*, now: datetime | None = None, automation_id: Any = None) -> int:
