@@ -270,7 +270,10 @@ class ListMembership(models.Model):
 class CompanyRole(models.Model):
     """A contact's place in a company, e.g. Decision Maker or Technical Contact."""
 
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="company_roles")
+    # Indexed by companyrole_unique, which starts with contact.
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="company_roles", db_index=False
+    )
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="contact_roles")
     role = models.CharField(max_length=100, blank=True)
 
@@ -325,7 +328,10 @@ class Activity(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="activities")
+    # Indexed by activity_contact_time, which starts with contact.
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="activities", db_index=False
+    )
     kind = models.CharField(max_length=32, choices=ActivityKind.choices)
     subject = models.CharField(max_length=300, blank=True)
     body = models.TextField(blank=True)
