@@ -5,6 +5,7 @@ capture backend). Failures are classified once here: temporary (retry later), pe
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 import smtplib
@@ -15,6 +16,9 @@ from email.message import Message as EmailMessage
 from email.utils import make_msgid, parseaddr
 
 import dkim
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
@@ -88,6 +92,47 @@ class DkimSigner:
 
 
 SignerLookup = Callable[[str], "DkimSigner | None"]
+
+# dkimpy computes RSA signatures with Python's pow(): about 6 ms per message for a 2048-bit key,
+# five times everything else a campaign message costs. PKCS#1 v1.5 signatures are
+# deterministic, so OpenSSL (through cryptography) computes the very same bytes, in a tenth of
+# the time; dkimpy does everything else (canonicalisation, header hashing) as before.
+_PKCS1_HASHES = {"sha256": hashes.SHA256, "sha1": hashes.SHA1}
+_python_rsa_sign = dkim.RSASSA_PKCS1_v1_5_sign
+
+
+@functools.lru_cache(maxsize=64)
+def _openssl_key(
+    n: int, e: int, d: int, p: int, q: int, dmp1: int, dmq1: int, iqmp: int
+) -> rsa.RSAPrivateKey:
+    public = rsa.RSAPublicNumbers(e, n)
+    return rsa.RSAPrivateNumbers(p, q, d, dmp1, dmq1, iqmp, public).private_key()
+
+
+def _rsa_sign(digest, private_key: dict) -> bytes:
+    """dkimpy's RSASSA-PKCS1-v1_5 signing (same arguments, same result), by OpenSSL."""
+    algorithm = _PKCS1_HASHES.get(digest.name.lower())
+    if algorithm is None:
+        return _python_rsa_sign(digest, private_key)
+    key = _openssl_key(
+        *(
+            private_key[name]
+            for name in (
+                "modulus",
+                "publicExponent",
+                "privateExponent",
+                "prime1",
+                "prime2",
+                "exponent1",
+                "exponent2",
+                "coefficient",
+            )
+        )
+    )
+    return key.sign(digest.digest(), padding.PKCS1v15(), Prehashed(algorithm()))
+
+
+dkim.RSASSA_PKCS1_v1_5_sign = _rsa_sign  # the name dkim.DKIM.gen_header calls
 
 
 @dataclass

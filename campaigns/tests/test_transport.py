@@ -81,3 +81,24 @@ def test_a_message_with_its_boundary_chosen_goes_through_the_generator():
     first = mime.as_bytes(linesep="\r\n")  # the generator sets a boundary on the way
     assert mime_bytes(mime) == mime.as_bytes(linesep="\r\n")
     assert _parsed(mime_bytes(mime)) == _parsed(first)
+
+
+def test_dkim_signatures_by_openssl_are_dkimpys_own(monkeypatch):
+    import dkim
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from campaigns import transport
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+    signer = transport.DkimSigner(domain="example.com", selector="s1", private_key=pem)
+    data = mime_bytes(_email().message())
+    monkeypatch.setattr("time.time", lambda: 1_750_000_000)  # the same t= tag both times
+    ours = signer.sign(data)
+    monkeypatch.setattr(dkim, "RSASSA_PKCS1_v1_5_sign", transport._python_rsa_sign)
+    assert signer.sign(data) == ours
