@@ -78,14 +78,17 @@ def click(request, token: str):
     if resolved is None:
         raise Http404
     message, link = resolved
-    tracking.record_hit(
+    recorded = tracking.record_hit(
         message=message,
         kind=EventType.CLICKED,
         user_agent=request.META.get("HTTP_USER_AGENT", ""),
         method=request.method,
         url=link.url,
     )
-    response = HttpResponseRedirect(link.url)
+    # Nothing is recorded for a contact who opted out of tracking: no visitor id either.
+    response = HttpResponseRedirect(
+        tracking.destination(message, link.url) if recorded is not None else link.url
+    )
     response["Cache-Control"] = "no-store, private"
     return response
 
