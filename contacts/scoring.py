@@ -246,7 +246,7 @@ def record_tracked_events(*, workspace_id: Any, items: Sequence[TrackedEvent]) -
             Activity(
                 workspace_id=workspace_id,
                 contact_id=item.contact_id,
-                kind=ActivityKind.EVENT,
+                kind=ActivityKind.PAGE_VIEW if item.name == "page_view" else ActivityKind.EVENT,
                 subject=item.name[:300],
                 data={
                     "event": item.name,
