@@ -29,6 +29,7 @@ from campaigns.transport import (
 )
 from contacts.models import Contact
 from deliverability.services import blocked_addresses
+from smtprelay.verp import return_path
 
 logger = logging.getLogger("mailcrm.sending")
 
@@ -253,7 +254,7 @@ class _BatchRun:
             if rendered.html
             else ""
         )
-        return build_email(
+        email = build_email(
             message=message,
             subject=rendered.subject,
             html=html,
@@ -263,6 +264,8 @@ class _BatchRun:
             reply_to=campaign.reply_to,
             marketing=True,
         )
+        email.return_path = return_path(message.id)
+        return email
 
     def _pause(self, failures: int, last_error: str) -> None:
         pipeline.pause_for_errors(
@@ -354,6 +357,7 @@ def send_transactional(message_id) -> str:
         headers=payload.get("headers"),
         marketing=False,
     )
+    email.return_path = return_path(message.id)
     if not pipeline.mark_sending(message.id):
         return MessageStatus.SENDING
     Message.objects.filter(id=message.id).update(message_id=message.message_id)

@@ -222,7 +222,7 @@ class SmtpTransport:
         message = outgoing.message
         try:
             refused = self.connection.sendmail(
-                message.from_email, message.recipients(), outgoing.data
+                envelope_sender(message), message.recipients(), outgoing.data
             )
         except smtplib.SMTPRecipientsRefused as exc:
             code, reply = next(iter(exc.recipients.values()))
@@ -245,6 +245,12 @@ class SmtpTransport:
                 self.connection.close()
             finally:
                 self.connection = None
+
+
+def envelope_sender(message: EmailMultiAlternatives) -> str:
+    """MAIL FROM: the message's VERP return path (``return_path``, set by the pipeline when
+    BOUNCE_DOMAIN is configured) so bounces come back to our bounce mailbox, else From."""
+    return getattr(message, "return_path", "") or message.from_email
 
 
 class BackendTransport:
