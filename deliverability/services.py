@@ -25,6 +25,7 @@ from deliverability.models import (
     Bounce,
     BounceKind,
     DeliverabilitySettings,
+    EmailValidation,
     SendingDomain,
     Suppression,
     SuppressionSource,
@@ -336,7 +337,45 @@ def blocked_addresses(
         blocked |= set(
             Unsubscribe.objects.filter(domain_q, **scope).values_list("email", flat=True)
         )
-    return blocked
+    # An erased contact's address is kept only as a hash; it is never mailed again.
+    from privacy.services import erased_among
+
+    return blocked | erased_among(workspace, lowered)
+
+
+def address_records(workspace, email: str) -> dict[str, list[dict[str, Any]]]:
+    """What this app holds about one address (a privacy export)."""
+    scope = {"workspace": workspace, "email": normalize(email)}
+
+    def rows(model, *fields: str) -> list[dict[str, Any]]:
+        return [
+            {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
+            for row in model.objects.filter(**scope).values(*fields)
+        ]
+
+    return {
+        "suppressions": rows(Suppression, "type", "domain_id", "source", "reason", "created_at"),
+        "unsubscribes": rows(Unsubscribe, "domain_id", "source", "created_at"),
+        "bounces": rows(Bounce, "kind", "diagnostic", "occurred_at"),
+        "validations": rows(EmailValidation, "result", "reasons", "checked_at"),
+    }
+
+
+@transaction.atomic
+def address_forget(*, workspace_id, email: str) -> dict[str, int]:
+    """Delete every row naming this address (privacy erasure); returns counts by kind. The
+    caller keeps a hashed record so the address stays blocked."""
+    scope = {"workspace_id": workspace_id, "email": normalize(email)}
+    return {
+        "suppressions": Suppression.objects.filter(**scope).delete()[0],
+        "whitelist": SuppressionWhitelist.objects.filter(**scope).delete()[0],
+        "unsubscribes": Unsubscribe.objects.filter(**scope).delete()[0],
+        # Bounces keep the address as the server reported it: any case.
+        "bounces": Bounce.objects.filter(
+            workspace_id=workspace_id, email__iexact=normalize(email)
+        ).delete()[0],
+        "validations": EmailValidation.objects.filter(**scope).delete()[0],
+    }
 
 
 def is_suppressed(
