@@ -81,6 +81,15 @@ def find_contact_by_email(workspace: Workspace, email: str) -> Contact | None:
     )
 
 
+def _refuse_erased(workspace: Workspace, email: str) -> None:
+    from privacy.services import is_erased
+
+    if is_erased(workspace, email):
+        raise ValidationError(
+            {"email": ["This person's data was erased at their request: they cannot be added."]}
+        )
+
+
 def _check_contact_limit(workspace: Workspace, adding: int = 1) -> None:
     limit = workspace.limit_contacts
     if limit is None:
@@ -178,6 +187,7 @@ def contact_create(
     existing = find_contact_by_email(workspace, email)
     if existing is not None:
         raise Conflict("A contact with this email already exists.", id=str(existing.id))
+    _refuse_erased(workspace, email)
     _check_contact_limit(workspace)
     cleaned = {k: v for k, v in validate_properties(workspace, properties).items() if v is not None}
     contact = Contact(workspace=workspace, email=email, properties=cleaned, **fields)
@@ -889,6 +899,15 @@ def activity_log(
     activity.body = body
     activity.occurred_at = occurred_at or timezone.now()
     activity.full_clean(exclude=["workspace", "contact", "created_by"])
+    activity.save()
+    return activity
+
+
+def timeline_record(
+    *, contact: Contact, kind: str, subject: str = "", data: Mapping[str, Any] | None = None
+) -> Activity:
+    """Put something another app saw (a form sign-up, a confirmation) on the timeline."""
+    activity = _activity(contact, kind, subject=subject[:300], data=dict(data or {}))
     activity.save()
     return activity
 
