@@ -264,6 +264,7 @@ def _apply_contact_limit(job: ImportJob, rows: list[Row], progress: _Progress) -
 
 
 def _flush(job: ImportJob, rows: list[Row], tag_ids: list, progress: _Progress) -> None:
+    rows = _refuse_erased(job, rows, progress)
     if job.validate_emails:
         rows = _screen(job, rows, progress)
     with transaction.atomic():
@@ -275,6 +276,20 @@ def _flush(job: ImportJob, rows: list[Row], tag_ids: list, progress: _Progress) 
             progress.skipped += len(outcome.skipped)
             progress.processed += len(rows)
         progress.save(job)
+
+
+def _refuse_erased(job: ImportJob, rows: list[Row], progress: _Progress) -> list[Row]:
+    """Addresses erased at their owner's request are never imported again (one query)."""
+    from privacy.services import erased_among
+
+    erased = erased_among(job.workspace_id, [row.email_lower for row in rows])
+    if not erased:
+        return rows
+    for row in rows:
+        if row.email_lower in erased:
+            progress.reject(row.number, "erased at the person's request; not imported")
+            progress.processed += 1
+    return [row for row in rows if row.email_lower not in erased]
 
 
 def _screen(job: ImportJob, rows: list[Row], progress: _Progress) -> list[Row]:
