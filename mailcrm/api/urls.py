@@ -22,10 +22,13 @@ urlpatterns = [
         name="docs",
     ),
     path("customer/profile", views.ProfileView.as_view(), name="profile"),
+    # /contacts/{id}/export and /erase (privacy requests).
+    path("", include("privacy.urls")),
     path("", include("contacts.api.urls")),
     path("", include("deliverability.api.urls")),
     path("", include("campaigns.api.urls")),
     path("", include("templates.api.urls")),
     path("", include("webhooks.api.urls")),
+    path("", include("automations.api.urls")),
     *router.urls,
 ]

@@ -61,6 +61,8 @@ urlpatterns = [
     # /domains/, /tracking-domains/, /suppressions/, /unsubscribes/, /validation/, /health/ —
     # namespace "dashboard:deliverability".
     path("", include("deliverability.urls")),
+    # /contacts/{id}/export.json, /contacts/{id}/erase/ — namespace "dashboard:privacy".
+    path("", include("privacy.dashboard_urls")),
     # /webhooks/ — namespace "dashboard:webhooks".
     path("", include("webhooks.urls")),
 ]
