@@ -45,6 +45,7 @@ from contacts.views.base import (
 )
 from mailcrm.dashboard.access import WorkspaceMixin, may_edit
 from mailcrm.dashboard.generic import ConfirmDeleteView, ServiceFormView
+from mailcrm.dashboard.insights import contact_engagement
 from mailcrm.exceptions import DomainError
 from mailcrm.keyset import keyset_page
 
@@ -186,6 +187,7 @@ class ContactDetailView(ContactObjectMixin, TemplateView):
             "properties": self.property_rows(contact),
             "timeline": self.timeline(contact),
             "can_edit": may_edit(self.membership),
+            "engagement": contact_engagement(contact),
         }
         if context["can_edit"]:
             other_lists = self.scoped(ContactList).exclude(
