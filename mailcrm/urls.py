@@ -6,6 +6,8 @@ urlpatterns = [
     path("api/v1/", include("mailcrm.api.urls")),
     path("webhooks/anymail/", include("webhooks.anymail_urls")),
     path("", include("campaigns.public_urls")),
+    # /t.js and /t/collect: the site snippet and its page views.
+    path("", include("automations.public_urls")),
     # /tls/ask (the proxy's on-demand TLS question) and /t/health (tracking domains' HTTPS check).
     path("", include("deliverability.public_urls")),
     path("", include("mailcrm.dashboard.urls")),
