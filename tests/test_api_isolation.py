@@ -5,6 +5,7 @@ budget and never show another workspace's rows."""
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from automations.models import Automation, Step
 from campaigns.models import Campaign, Message
 from contacts.models import (
     Activity,
@@ -57,6 +58,7 @@ LIST_ENDPOINTS = [
     "/api/v1/customer/domains",
     "/api/v1/customer/tracking-domains",
     "/api/v1/customer/webhooks",
+    "/api/v1/automations",
 ]
 
 
@@ -102,7 +104,11 @@ def foreign(outsider):
     delivery = WebhookDelivery.objects.create(
         workspace=ws, endpoint=endpoint, event_type="webhook.test", payload={}
     )
+    automation = Automation.objects.create(workspace=ws, name="Outsider automation")
+    step = Step.objects.create(automation=automation, type="wait", config={"days": 1})
     return {
+        "automations": automation.id,
+        "step_id": step.id,
         "contacts": outsider.contact.id,
         "tags": outsider.tag.id,
         "lists": outsider.list.id,
@@ -137,6 +143,7 @@ def _foreign_url(path: str, foreign: dict) -> str:
         before = url[: match.start()].rstrip("/").split("/")[-1]
         return str(foreign[before])
 
+    url = url.replace("(?P<step_id>[^/]+)", str(foreign["step_id"]))
     url = re.sub(r"\(\?P<(pk|key|delivery_id)>[^)]*\)", lookup, url)
     return url
 
@@ -162,6 +169,8 @@ def _snapshot(workspace):
         list(TrackingDomain.objects.filter(workspace=workspace).values()),
         list(WebhookEndpoint.objects.filter(workspace=workspace).values()),
         list(WebhookDelivery.objects.filter(workspace=workspace).values()),
+        list(Automation.objects.filter(workspace=workspace).values()),
+        list(Step.objects.filter(automation__workspace=workspace).values()),
     )
 
 
@@ -173,6 +182,7 @@ def test_every_route_needs_a_key(anon_api):
         url = url.replace("(?P<pk>[^/]+)", "00000000-0000-0000-0000-000000000000")
         url = url.replace("(?P<key>[^/]+)", "k").replace("(?P<tag_name>[^/]+)", "t")
         url = url.replace("(?P<delivery_id>[^/]+)", "00000000-0000-0000-0000-000000000000")
+        url = url.replace("(?P<step_id>[^/]+)", "00000000-0000-0000-0000-000000000000")
         url = url.replace("<str:contact_pk>", "00000000-0000-0000-0000-000000000000")
         for method in ("get", "post", "put", "patch", "delete"):
             response = getattr(anon_api, method)(url, {}, format="json")
