@@ -29,6 +29,8 @@ urlpatterns = [
     path("", include("campaigns.api.urls")),
     path("", include("templates.api.urls")),
     path("", include("webhooks.api.urls")),
+    # /customer/smtp and /customer/smtp/rotate (the SMTP relay's credentials).
+    path("", include("smtprelay.api.urls")),
     path("", include("automations.api.urls")),
     *router.urls,
 ]
