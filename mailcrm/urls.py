@@ -8,6 +8,8 @@ urlpatterns = [
     path("", include("campaigns.public_urls")),
     # /t.js and /t/collect: the site snippet and its page views.
     path("", include("automations.public_urls")),
+    # /f/{form_id} (hosted and embedded subscription forms) and /f/confirm/{token}.
+    path("", include("subscriptions.public_urls")),
     # /tls/ask (the proxy's on-demand TLS question) and /t/health (tracking domains' HTTPS check).
     path("", include("deliverability.public_urls")),
     path("", include("mailcrm.dashboard.urls")),

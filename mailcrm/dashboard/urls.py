@@ -63,6 +63,10 @@ urlpatterns = [
     path("", include("deliverability.urls")),
     # /contacts/{id}/export.json, /contacts/{id}/erase/ — namespace "dashboard:privacy".
     path("", include("privacy.dashboard_urls")),
+    # /forms/ — namespace "dashboard:subscriptions".
+    path("", include("subscriptions.urls")),
     # /webhooks/ — namespace "dashboard:webhooks".
     path("", include("webhooks.urls")),
+    # /automations/ — namespace "dashboard:automations".
+    path("", include("automations.urls")),
 ]
