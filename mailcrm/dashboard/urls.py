@@ -67,6 +67,4 @@ urlpatterns = [
     path("", include("subscriptions.urls")),
     # /webhooks/ — namespace "dashboard:webhooks".
     path("", include("webhooks.urls")),
-    # /automations/ — namespace "dashboard:automations".
-    path("", include("automations.urls")),
 ]
