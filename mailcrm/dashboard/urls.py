@@ -11,6 +11,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("workspace/", views.SwitchWorkspaceView.as_view(), name="switch_workspace"),
     path("", views.HomeView.as_view(), name="home"),
+    path("feed/", views.ActivityFeedView.as_view(), name="home_feed"),
     path("settings/", settings.WorkspaceSettingsView.as_view(), name="settings"),
     path("settings/members/", settings.MembersView.as_view(), name="settings_members"),
     path(
@@ -67,4 +68,6 @@ urlpatterns = [
     path("", include("subscriptions.urls")),
     # /webhooks/ — namespace "dashboard:webhooks".
     path("", include("webhooks.urls")),
+    # /automations/ — namespace "dashboard:automations".
+    path("", include("automations.urls")),
 ]
