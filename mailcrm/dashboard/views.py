@@ -15,6 +15,8 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from contacts.models import Contact, ContactList, Tag
+from deliverability.health import health_score, health_trend
+from mailcrm.dashboard import insights
 from mailcrm.dashboard.access import WorkspaceMixin
 from mailcrm.dashboard.middleware import SESSION_KEY
 from mailcrm.models import Membership
@@ -84,8 +86,10 @@ def _stat(label: str, queryset, url_name: str, query: str = "") -> dict:
 
 
 class HomeView(WorkspaceMixin, TemplateView):
+    """Counts, 30-day charts (growth, sends, human open/click rates, bounces and complaints),
+    the health score and its trend, campaigns and automations, and the live feed."""
+
     template_name = "dashboard/home.html"
-    recent_size = 10
 
     def get_context_data(self, **kwargs):
         contacts = self.scoped(Contact)
@@ -95,5 +99,24 @@ class HomeView(WorkspaceMixin, TemplateView):
             _stat("Tags", self.scoped(Tag), "dashboard:contacts:tags"),
             _stat("Lists", self.scoped(ContactList), "dashboard:contacts:lists"),
         ]
-        recent = contacts.visible().prefetch_related("tags").order_by("-pk")[: self.recent_size]
-        return super().get_context_data(stats=stats, recent=recent, **kwargs)
+        series = insights.daily_series(self.workspace)
+        trend = health_trend(self.workspace, days=insights.HOME_DAYS)
+        return super().get_context_data(
+            stats=stats,
+            totals=series["totals"],
+            charts=insights.home_charts(series, trend),
+            health=health_score(self.workspace),
+            campaigns=insights.campaign_lists(self.workspace),
+            automations=insights.running_automations(self.workspace),
+            feed=insights.activity_feed(self.workspace),
+            **kwargs,
+        )
+
+
+class ActivityFeedView(WorkspaceMixin, TemplateView):
+    """The home page's live feed alone: htmx polls it."""
+
+    template_name = "dashboard/_activity_feed.html"
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(feed=insights.activity_feed(self.workspace), **kwargs)
