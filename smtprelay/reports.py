@@ -218,6 +218,9 @@ def _feedback(message: MimeMessage) -> Report:
     return Report(
         kind="arf",
         notices=notices,
+        original_return_paths=[
+            _typed_address(value) for value in fields.get_all("Original-Mail-From", []) if value
+        ],
         reporter=_text(fields.get("User-Agent")) or _text(fields.get("Reporting-MTA")),
         occurred_at=_date(fields.get("Arrival-Date")) or _date(fields.get("Received-Date")),
     )
@@ -239,7 +242,7 @@ def _read_original(message: MimeMessage, report: Report) -> None:
     report.original_message_ids = [
         _text(value).strip() for value in original.get_all("Message-ID", []) if value
     ]
-    report.original_return_paths = [
+    report.original_return_paths += [
         _text(value).strip("<> ") for value in original.get_all("Return-Path", []) if value
     ]
     report.original_recipients = [

@@ -262,9 +262,15 @@ def _store_notice(report, notice, message, recipient: str, digest: str) -> int:
             recipient=recipient,
             provider_message_id=message.message_id,
             occurred_at=report.occurred_at,
-            description=f"{report.kind}: {notice.action or notice.feedback_type} "
-            f"{notice.status}".strip(),
+            description=_describe(report, notice),
             mta_response=notice.mta_response,
             raw={**report.summary(), "notice": vars(notice)},
         )
     )
+
+
+def _describe(report: reports.Report, notice: reports.Notice) -> str:
+    if report.kind == "arf":
+        return f"{notice.feedback_type} report from {report.reporter or 'a mailbox provider'}"
+    words = [notice.action, notice.status, notice.diagnostic]
+    return " ".join(word for word in words if word)[:2000]
