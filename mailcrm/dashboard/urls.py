@@ -68,6 +68,8 @@ urlpatterns = [
     path("", include("subscriptions.urls")),
     # /webhooks/ — namespace "dashboard:webhooks".
     path("", include("webhooks.urls")),
+    # /settings/smtp/ — namespace "dashboard:smtprelay".
+    path("", include("smtprelay.urls")),
     # /automations/ — namespace "dashboard:automations".
     path("", include("automations.urls")),
 ]
