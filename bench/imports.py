@@ -7,13 +7,15 @@ so the import meets a large table. The file is realistic: standard fields, four 
 properties, 1 % bad emails, 1 % bad numbers and a few duplicate emails. Three runs of the
 import task itself are timed: all rows new, the same file again (every row an update), and
 other new rows with a tag and a list applied. Prints JSON; rows/s counts every row of the
-file, rejected ones included.
+file, rejected ones included; cpu_s is this process's CPU time plus its PostgreSQL backend's
+(when the server is on this machine), which stays comparable when other work shares the cores.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import random
 import sys
 import time
@@ -62,16 +64,43 @@ def make_csv(rows: int, *, prefix: str = "person", seed: int = 7) -> bytes:
     return out.getvalue().encode()
 
 
+def cpu_seconds() -> tuple[int, float] | None:
+    """(backend pid, CPU time of this process plus its PostgreSQL backend) when the server runs
+    on this machine (read from /proc): unlike wall time, it hardly moves when other work shares
+    the cores. None when it cannot be read."""
+    if connection.vendor != "postgresql":
+        return None
+    connection.ensure_connection()
+    pid = connection.connection.info.backend_pid
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    ticks = int(fields[11]) + int(fields[12])
+    return pid, time.process_time() + ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_between(before: tuple[int, float] | None, after: tuple[int, float] | None):
+    if before is None or after is None or before[0] != after[0]:
+        return None  # not measurable, or the connection was replaced meanwhile
+    return round(after[1] - before[1], 2)
+
+
 def timed_import(workspace: Workspace, data: bytes, **options) -> dict:
-    started = time.perf_counter()
+    started, cpu_before = time.perf_counter(), cpu_seconds()
     job = imports.import_start(
         workspace=workspace, data=data, filename="bench.csv", mapping=MAPPING, **options
     )
     job = imports.import_run(job.pk)
     seconds = time.perf_counter() - started
+    cpu_after = cpu_seconds()
     return {
         "seconds": round(seconds, 2),
         "rows_per_s": round(job.total_rows / seconds),
+        # Close to the time on an otherwise idle machine (it leaves out waiting for the disk).
+        "cpu_s": _cpu_between(cpu_before, cpu_after),
+        "load_1min": round(os.getloadavg()[0], 2),
         "status": job.status,
         "total_rows": job.total_rows,
         "created": job.created,
