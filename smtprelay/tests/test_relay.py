@@ -16,13 +16,16 @@ from django.test import override_settings
 from django.utils import timezone
 
 from campaigns.models import Message, MessageEvent, MessageKind
-from deliverability.models import SendingDomain
+from deliverability.models import SendingDomain, Suppression
 from deliverability.services import suppression_add
 from mailcrm.models import Event
 from mailcrm.tests.factories import WorkspaceFactory
 from smtprelay import services
 from smtprelay.models import SmtpCredential
-from smtprelay.tests.conftest import Login, connect, dns_for
+from smtprelay.server import relay_controller
+from smtprelay.tests.conftest import Login, client_context, connect, dns_for
+from smtprelay.tests.test_bounces import deliver, report
+from tests.smtp import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -287,3 +290,34 @@ def test_many_parallel_connections(workspace, domain, login, relay, sink):
     assert len(set(ids)) == 36
     assert Message.objects.filter(pk__in=ids, status="sent").count() == 36
     assert len(sink.received) == 36
+
+
+def test_implicit_tls(workspace, domain, login, tls_files, sink):
+    cert, key = tls_files
+    controller = relay_controller(
+        host="127.0.0.1", port=free_port(), tls_cert=cert, tls_key=key, implicit_tls=True
+    )
+    controller.start()
+    try:
+        with smtplib.SMTP_SSL(
+            "127.0.0.1", controller.port, context=client_context(), timeout=30
+        ) as client:
+            client.login(login.username, login.password)
+            send(client, make_message())
+    finally:
+        controller.stop()
+    assert len(sink.received) == 1
+
+
+def test_a_bounce_of_a_relayed_message_comes_back_and_suppresses(
+    workspace, domain, login, relay, sink, bounce_listener
+):
+    client = connect(relay, login)
+    stored = Message.objects.get(pk=queued_id(send(client, make_message())))
+    client.quit()
+    stored.refresh_from_db()
+    return_path = sink.received[0].sender
+    data, address = report("postfix_hard.eml", stored)
+    assert address == return_path
+    deliver(bounce_listener, data, return_path)
+    assert Suppression.objects.filter(workspace=workspace, email="ann@example.com").exists()
