@@ -58,12 +58,38 @@ def browser() -> Iterator:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = before
 
 
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "var" / "screenshots"
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    # Keep each phase's report on the test, so the page fixture knows whether the test failed.
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
+def _save_screenshots(request, context) -> None:
+    """On failure, a full-page screenshot of every page the test still has open, in
+    var/screenshots/<test name>-<n>.png (CI keeps the folder as an artifact)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in request.node.name)
+    for number, open_page in enumerate(context.pages):
+        try:
+            open_page.screenshot(path=str(SCREENSHOTS / f"{name}-{number}.png"), full_page=True)
+        except Exception:  # a closed or crashed page must not hide the failure
+            continue
+
+
 @pytest.fixture
-def page(browser, live_server) -> Iterator:
+def page(browser, live_server, request) -> Iterator:
     context = browser.new_context(base_url=live_server.url, locale="en-US")
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     yield page
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        _save_screenshots(request, context)
     context.close()
 
 
