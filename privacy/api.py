@@ -49,8 +49,8 @@ class ContactExportView(APIView):
         responses=ContactExportSerializer,
         summary="Everything held about one contact (privacy export)",
     )
-    def get(self, request, pk):
-        return Response(services.contact_export(_contact(request, pk)))
+    def get(self, request, contact_pk):
+        return Response(services.contact_export(_contact(request, contact_pk)))
 
 
 class ContactEraseView(APIView):
@@ -59,6 +59,6 @@ class ContactEraseView(APIView):
         responses=ErasureSerializer,
         summary="Erase one contact: personal data deleted, a hashed suppression kept",
     )
-    def post(self, request, pk):
-        erasure = services.contact_erase(contact=_contact(request, pk), via="api")
+    def post(self, request, contact_pk):
+        erasure = services.contact_erase(contact=_contact(request, contact_pk), via="api")
         return Response(ErasureSerializer(erasure).data)

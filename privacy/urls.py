@@ -4,7 +4,9 @@ from privacy import api
 
 urlpatterns = [
     path(
-        "contacts/<str:pk>/export", api.ContactExportView.as_view(), name="contact-privacy-export"
+        "contacts/<str:contact_pk>/export",
+        api.ContactExportView.as_view(),
+        name="contact-privacy-export",
     ),
-    path("contacts/<str:pk>/erase", api.ContactEraseView.as_view(), name="contact-erase"),
+    path("contacts/<str:contact_pk>/erase", api.ContactEraseView.as_view(), name="contact-erase"),
 ]
