@@ -1,0 +1,3 @@
+from mailcrm_cli.main import main
+
+main()
