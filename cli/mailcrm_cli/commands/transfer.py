@@ -91,33 +91,44 @@ def import_(
 
 
 def follow(state: State, job_id: str, interval: float) -> dict:
-    """Poll the import until it is done or failed, drawing a progress bar on stderr."""
+    """Poll the import until it is done or failed, showing its progress on stderr: a bar
+    redrawn in place on a terminal, else one line per change (readable in CI logs)."""
     job = state.client.get(f"imports/{seg(job_id)}")
-    if state.quiet or state.json:
-        while job["status"] not in FINISHED:
-            time.sleep(interval)
-            job = state.client.get(f"imports/{seg(job_id)}")
-        return job
-    shown = 0
-    total = job.get("total_rows") or 0
-    with click.progressbar(
-        length=max(total, 1), label=f"Importing {job.get('filename') or ''}", file=sys.stderr
-    ) as bar:
-        while True:
-            total = job.get("total_rows") or 0
-            if total and bar.length != total:
-                bar.length = total
-            processed = job.get("processed") or 0
-            if processed > shown:
-                bar.update(processed - shown)
-                shown = processed
-            if job["status"] in FINISHED:
-                if job["status"] == "done" and shown < bar.length:
-                    bar.update(bar.length - shown)
-                break
-            time.sleep(interval)
-            job = state.client.get(f"imports/{seg(job_id)}")
+    live = not (state.quiet or state.json)
+    tty = live and _is_tty()
+    last = None
+    while True:
+        if live:
+            line = progress_line(job)
+            if tty:
+                click.echo("\r" + line, nl=False, err=True)
+            elif line != last:
+                click.echo(line, err=True)
+            last = line
+        if job["status"] in FINISHED:
+            break
+        time.sleep(interval)
+        job = state.client.get(f"imports/{seg(job_id)}")
+    if tty:
+        click.echo("", err=True)
     return job
+
+
+def _is_tty() -> bool:
+    return bool(getattr(sys.stderr, "isatty", lambda: False)())
+
+
+def progress_line(job: dict, width: int = 30) -> str:
+    """``Importing people.csv [##########----] 70/100  70% running``"""
+    total = job.get("total_rows") or 0
+    processed = job.get("processed") or 0
+    if job["status"] == "done":
+        processed = max(processed, total)
+    fraction = min(processed / total, 1.0) if total else (1.0 if job["status"] == "done" else 0.0)
+    filled = int(round(fraction * width))
+    bar = "#" * filled + "-" * (width - filled)
+    name = job.get("filename") or job["id"]
+    return f"Importing {name} [{bar}] {processed}/{total} {fraction:4.0%} {job['status']}"
 
 
 def show_job(state: State, job: dict) -> None:
