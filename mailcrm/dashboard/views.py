@@ -90,9 +90,11 @@ class HomeView(WorkspaceMixin, TemplateView):
     the health score and its trend, campaigns and automations, and the live feed."""
 
     template_name = "dashboard/home.html"
+    recent_size = 10
 
     def get_context_data(self, **kwargs):
         contacts = self.scoped(Contact)
+        recent = contacts.visible().prefetch_related("tags").order_by("-pk")[: self.recent_size]
         stats = [
             _stat("Contacts", contacts.visible(), "dashboard:contacts:contacts"),
             _stat("Active", contacts.subscribed(), "dashboard:contacts:contacts", "status=active"),
@@ -103,6 +105,7 @@ class HomeView(WorkspaceMixin, TemplateView):
         trend = health_trend(self.workspace, days=insights.HOME_DAYS)
         return super().get_context_data(
             stats=stats,
+            recent=recent,
             totals=series["totals"],
             charts=insights.home_charts(series, trend),
             health=health_score(self.workspace),
