@@ -209,3 +209,9 @@ def test_an_smtp_backend_without_a_host_is_refused(dashboard, workspace):
     )
     assert response.status_code == 200
     assert b"needs a host" in response.content
+
+
+def test_the_settings_tabs_link_the_smtp_relay_page(dashboard):
+    page = dashboard.get(reverse("dashboard:settings")).content.decode()
+    assert f'href="{reverse("dashboard:smtprelay:smtp")}"' in page
+    assert f'href="{reverse("dashboard:contacts:scoring")}"' in page
