@@ -55,7 +55,12 @@ def login(
 @click.option("--profile", "-p", "name", help="Profile to forget [default: the default one].")
 @pass_state
 def logout(state: State, name: str | None) -> None:
-    """Remove a profile (and its key) from the config file."""
+    """Remove a profile (and its key) from the config file.
+
+    \b
+    Example:
+      mailcrm-cli logout --profile staging
+    """
     name = name or state.profile or config.load().get("default") or config.DEFAULT_PROFILE
     if not config.remove_profile(name):
         raise click.UsageError(f"No profile {name!r} in {config.config_path()}.")
@@ -97,7 +102,12 @@ def keys() -> None:
 @json_option
 @pass_state
 def keys_list(state: State) -> None:
-    """List the active API keys (never their secrets)."""
+    """List the active API keys (never their secrets).
+
+    \b
+    Example:
+      mailcrm-cli keys list --json
+    """
     state.show_many(state.client.paginate("customer/api-keys", limit=None), KEY_COLUMNS)
 
 

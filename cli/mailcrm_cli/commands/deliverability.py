@@ -40,7 +40,12 @@ def domain_id(state: State, ref: str) -> str:
 @json_option
 @pass_state
 def domains_list(state: State) -> None:
-    """List sending domains and whether each is verified."""
+    """List sending domains and whether each is verified.
+
+    \b
+    Example:
+      mailcrm-cli domains list
+    """
     state.show_many(state.client.paginate("customer/domains", limit=None), DOMAIN_COLUMNS)
 
 

@@ -32,7 +32,12 @@ def webhooks() -> None:
 @json_option
 @pass_state
 def webhooks_list(state: State) -> None:
-    """List webhook endpoints (their signing secrets are never shown again)."""
+    """List webhook endpoints (their signing secrets are never shown again).
+
+    \b
+    Example:
+      mailcrm-cli webhooks list
+    """
     state.show_many(state.client.paginate("customer/webhooks", limit=None), WEBHOOK_COLUMNS)
 
 
