@@ -20,7 +20,6 @@ from mailcrm import events
 from mailcrm.exceptions import Conflict
 from mailcrm.models import Workspace
 
-EVENT_TRACKED = "event.tracked"  # TODO(events): move to mailcrm/events.py
 EVENT_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 MAX_BATCH = 1000
 
@@ -104,7 +103,7 @@ def track_events(*, workspace: Workspace, items: Sequence[Mapping[str, Any]]) ->
     record_tracked_events(workspace_id=workspace.pk, items=tracked)
     events.emit_many(
         workspace,
-        EVENT_TRACKED,
+        events.EVENT_TRACKED,
         [
             (t.contact_id, {"event": t.name, "properties": dict(t.properties), "at": t.at})
             for t in tracked

@@ -14,20 +14,21 @@ from django.utils import timezone
 
 from automations import engine
 from automations.models import Automation, AutomationStatus, TriggerType
+from mailcrm import events as types
 from mailcrm.models import Event
 
 # Event type -> the triggers it can fire.
 EVENT_TRIGGERS: dict[str, tuple[str, ...]] = {
-    "contact.created": (TriggerType.CONTACT_CREATED, TriggerType.TAG_ADDED),
-    "contact.updated": (TriggerType.TAG_ADDED, TriggerType.PROPERTY_CHANGED),
-    "contacts.imported": (TriggerType.CONTACT_CREATED,),
-    "segment.joined": (TriggerType.SEGMENT_JOINED,),
-    "segment.left": (TriggerType.SEGMENT_LEFT,),
-    "contact.list_added": (TriggerType.LIST_ADDED,),
-    "email.opened": (TriggerType.EMAIL_OPENED,),
-    "email.clicked": (TriggerType.EMAIL_CLICKED,),
+    types.CONTACT_CREATED: (TriggerType.CONTACT_CREATED, TriggerType.TAG_ADDED),
+    types.CONTACT_UPDATED: (TriggerType.TAG_ADDED, TriggerType.PROPERTY_CHANGED),
+    types.CONTACTS_IMPORTED: (TriggerType.CONTACT_CREATED,),
+    types.SEGMENT_JOINED: (TriggerType.SEGMENT_JOINED,),
+    types.SEGMENT_LEFT: (TriggerType.SEGMENT_LEFT,),
+    types.CONTACT_LIST_ADDED: (TriggerType.LIST_ADDED,),
+    types.EMAIL_OPENED: (TriggerType.EMAIL_OPENED,),
+    types.EMAIL_CLICKED: (TriggerType.EMAIL_CLICKED,),
     "form.submitted": (TriggerType.FORM_SUBMITTED,),
-    "event.tracked": (TriggerType.EVENT_TRACKED,),
+    types.EVENT_TRACKED: (TriggerType.EVENT_TRACKED,),
 }
 
 

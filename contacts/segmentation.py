@@ -26,10 +26,6 @@ from mailcrm.models import Workspace
 
 logger = logging.getLogger("mailcrm.segments")
 
-# Announced when a contact's dynamic (or refreshed) membership changes; automations trigger on
-# them. TODO(events): move beside the others in mailcrm/events.py.
-SEGMENT_JOINED = "segment.joined"
-SEGMENT_LEFT = "segment.left"
 PREVIEW_SAMPLE = 10
 DIRTY_BATCH = 1000
 QUEUED_KEY_SECONDS = 300
@@ -234,8 +230,8 @@ def segment_refresh(*, segment: Segment) -> Segment:
 def _announce_membership(segment: Segment, joined: Iterable[Any], left: Iterable[Any]) -> None:
     """segment.joined / segment.left per contact (automation triggers), set-based."""
     data = {"segment_id": segment.pk, "segment": segment.name}
-    events.emit_many(segment.workspace_id, SEGMENT_JOINED, [(pk, data) for pk in joined])
-    events.emit_many(segment.workspace_id, SEGMENT_LEFT, [(pk, data) for pk in left])
+    events.emit_many(segment.workspace_id, events.SEGMENT_JOINED, [(pk, data) for pk in joined])
+    events.emit_many(segment.workspace_id, events.SEGMENT_LEFT, [(pk, data) for pk in left])
 
 
 def schedule_refresh(segment: Segment) -> None:

@@ -38,10 +38,6 @@ from mailcrm import events
 from mailcrm.exceptions import Conflict, LimitExceeded
 from mailcrm.models import Workspace
 
-# Events of audience changes that automations trigger on (outbox, set-based for bulk changes).
-# TODO(events): move beside the others in mailcrm/events.py once its pending change is in.
-CONTACT_LIST_ADDED = "contact.list_added"
-
 STANDARD_FIELDS = (
     "email",
     "first_name",
@@ -589,7 +585,7 @@ def list_add_contacts(*, contact_list: ContactList, contact_ids: Iterable[Any], 
     )
     events.emit_many(
         contact_list.workspace_id,
-        CONTACT_LIST_ADDED,
+        events.CONTACT_LIST_ADDED,
         [(pk, {"id": pk, "list_id": contact_list.id, "list": contact_list.name}) for pk in new_ids],
     )
     segments_contacts_changed(contact_list.workspace_id, new_ids)

@@ -30,6 +30,11 @@ EMAIL_UNSUBSCRIBED = "email.unsubscribed"
 # end once, instead of one contact.created/updated per row: see contacts.imports.writing.
 CONTACTS_IMPORTED = "contacts.imported"
 IMPORT_FINISHED = "import.finished"
+# Audience changes and behaviour that automations trigger on (set-based for bulk changes).
+CONTACT_LIST_ADDED = "contact.list_added"
+SEGMENT_JOINED = "segment.joined"
+SEGMENT_LEFT = "segment.left"
+EVENT_TRACKED = "event.tracked"
 
 
 def _plain(data: dict[str, Any]) -> dict[str, Any]:
