@@ -171,6 +171,10 @@ class Message(models.Model):
                 name="message_provider_id",
                 condition=~Q(provider_message_id=""),
             ),
+            # Bounce reports and complaints name the original Message-ID header.
+            models.Index(
+                fields=["message_id"], name="message_header_id", condition=~Q(message_id="")
+            ),
         ]
 
     def __str__(self) -> str:
