@@ -56,9 +56,14 @@ def report(state: State, exc: CliError) -> None:
             click.echo(output.to_json(exc.body), err=True)
             return
         click.echo(f"Error ({exc.status} {exc.code}): {exc.message}", err=True)
-        for name, reasons in exc.fields.items():
-            for reason in reasons if isinstance(reasons, list) else [reasons]:
-                click.echo(f"  {name}: {reason}", err=True)
+        lines = [
+            f"{name}: {reason}"
+            for name, reasons in exc.fields.items()
+            for reason in (reasons if isinstance(reasons, list) else [reasons])
+        ]
+        if lines != [exc.message]:  # one field's reason is already the message
+            for line in lines:
+                click.echo(f"  {line}", err=True)
         for name, value in exc.extra.items():
             click.echo(f"  {name}: {output.cell(value, width=None)}", err=True)
         return

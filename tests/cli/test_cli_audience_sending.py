@@ -148,4 +148,4 @@ def test_emails_send_reads_a_body_file_and_reports_field_errors(cli, workspace, 
     assert "status" in queued
     result = cli("emails", "send", "--from", "hello@acme.io", "--to", "not-an-address")
     assert result.exit_code == 1
-    assert "  to" in result.stderr
+    assert "Error (400 invalid): to" in result.stderr

@@ -84,10 +84,16 @@ def test_a_bad_query_shows_the_apis_message_and_exits_1(cli, workspace):
 
 
 def test_validation_errors_show_each_field(cli, workspace):
-    result = cli("contacts", "create", "not-an-address", "--status", "active")
+    result = cli("contacts", "create", "not-an-address")
     assert result.exit_code == 1
-    assert "Error (400 invalid)" in result.stderr
-    assert "  email: " in result.stderr
+    assert result.stderr == "Error (400 invalid): email: Enter a valid email address.\n"
+    body = '{"email": "jane@example.com", "lifecycle_stage": "nope", "status": "gone"}'
+    result = cli("contacts", "create", "--data", body)
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("Error (400 invalid): ")
+    assert '  lifecycle_stage: "nope" is not a valid choice.' in lines
+    assert '  status: "gone" is not a valid choice.' in lines
 
 
 def test_a_duplicate_is_a_409_naming_the_existing_contact(cli, workspace):

@@ -71,7 +71,7 @@ def test_suppressions_add_list_and_remove(cli, workspace):
     assert result.exit_code == 1 and "jane@example.com is not suppressed" in result.stderr
 
     result = cli("suppressions", "add", "not-an-address")
-    assert result.exit_code == 1 and "  email: " in result.stderr
+    assert result.exit_code == 1 and "Error (400 invalid): email: " in result.stderr
 
 
 def test_validate_prints_each_verdict(cli, workspace, dns_zone):
