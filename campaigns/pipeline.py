@@ -428,13 +428,20 @@ UNFINISHED = (MessageStatus.QUEUED, MessageStatus.SENDING, MessageStatus.DEFERRE
 
 
 def finish_if_done(campaign_id) -> bool:
-    """Mark a sending campaign sent once no recipient is left to send to."""
+    """Mark a sending campaign sent once no recipient is left to send to.
+
+    Never an automation's campaign (``metadata.automation_id``): it stays ``sending`` while the
+    automation lives, because the engine adds messages to it at any moment. Finishing it
+    would race the engine: this check can run before the engine's transaction commits its new
+    queued messages and the UPDATE after, leaving them queued under a "sent" campaign that no
+    chain or housekeeping ever looks at again. The exclusion is in the UPDATE itself, so no
+    interleaving can finish one."""
     if Message.objects.filter(campaign_id=campaign_id, status__in=UNFINISHED).exists():
         return False
     return bool(
-        Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.SENDING).update(
-            status=CampaignStatus.SENT, finished_at=timezone.now()
-        )
+        Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.SENDING)
+        .exclude(metadata__has_key="automation_id")
+        .update(status=CampaignStatus.SENT, finished_at=timezone.now())
     )
 
 
