@@ -83,8 +83,11 @@ def send_email(*, automation: Automation, flow: Flow, step: Step, batch, now, ou
         mailed.append((enrollment_id, contact_id))
     if messages:
         Message.objects.bulk_create(messages, batch_size=1000)
-        # The step's campaign stays "sending" while the automation sends: the pipeline's
-        # housekeeping restarts its chain if a worker dies; an operator's pause holds it.
+        # The step's campaign stays "sending" while the automation lives: the pipeline never
+        # finishes a campaign with metadata.automation_id (pipeline.finish_if_done; it would
+        # race this transaction), its housekeeping restarts the chain if a worker dies, and
+        # an operator's pause holds it. Draft (first mail) or sent (finished before that
+        # rule) is reopened here.
         Campaign.objects.filter(
             pk=campaign.pk, status__in=[CampaignStatus.DRAFT, CampaignStatus.SENT]
         ).update(status=CampaignStatus.SENDING, started_at=timezone.now(), finished_at=None)
