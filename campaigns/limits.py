@@ -24,3 +24,12 @@ def check_monthly_sends(workspace: Workspace, adding: int) -> None:
     limit = workspace.limit_monthly_sends
     if limit is not None and sends_this_month(workspace) + adding > limit:
         raise LimitExceeded("monthly_sends", limit)
+
+
+def monthly_sends_left(workspace: Workspace) -> int | None:
+    """How many more messages the plan allows this month (None: no limit). For senders that
+    hold mail back at the limit instead of refusing it (automations)."""
+    limit = workspace.limit_monthly_sends
+    if limit is None:
+        return None
+    return max(0, limit - sends_this_month(workspace))
