@@ -71,6 +71,16 @@ def test_5xx_still_failing_after_the_retries_exits_3_with_the_apis_message(fake,
     assert len(receiver.requests) == 2
 
 
+def test_a_403_exits_4_and_is_not_retried(fake, receiver):
+    receiver.answers = [
+        Reply(403, body=b'{"error": {"code": "forbidden", "message": "Admins only."}}')
+    ]
+    result = fake("validate", "jane@example.com")
+    assert result.exit_code == 4
+    assert result.stderr == "Error (403 forbidden): Admins only.\n"
+    assert len(receiver.requests) == 1
+
+
 def test_a_500_on_a_post_is_not_repeated_without_an_idempotency_key(fake, receiver):
     receiver.answers = [500, VALID]
     result = fake("validate", "jane@example.com")

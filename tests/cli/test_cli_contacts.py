@@ -53,6 +53,7 @@ def test_list_prints_a_table_and_follows_pages(cli, workspace):
 
     # --limit 3 reads one page of 3; --all follows every cursor page of 500.
     assert len(cli.json("contacts", "list", "--limit", "3")) == 3
+    assert "7 contact(s) match." in cli.ok("contacts", "list", "--count", "--limit", "1").stderr
     everyone = cli.json("contacts", "list", "--all")
     assert sorted(c["email"] for c in everyone) == [f"p{n}@example.com" for n in range(7)]
 
