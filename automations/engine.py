@@ -16,7 +16,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
@@ -41,6 +41,8 @@ from contacts.models import Activity, ActivityKind, Contact
 logger = logging.getLogger("mailcrm.automations")
 
 BATCH = 1000
+# A send held back (monthly sends used up, domain no longer verified) is tried again after this.
+HOLD_RETRY = timedelta(hours=1)
 MARKETING_STEPS = (StepType.SEND_EMAIL,)
 
 
@@ -125,9 +127,7 @@ def _enroll_chunk(automation: Automation, flow: Flow, ids: list, now: datetime, 
     return len(entered)
 
 
-def _days(days: int | None):
-    from datetime import timedelta
-
+def _days(days: int | None) -> timedelta:
     return timedelta(days=days or 0)
 
 
@@ -183,6 +183,13 @@ class _Outcome:
     messages: dict[Any, Any] = field(default_factory=dict)  # enrolment -> message id
     outcomes: dict[Any, str] = field(default_factory=dict)  # enrolment -> history outcome
     after_commit: list = field(default_factory=list)
+    held: list[tuple[Any, Any]] = field(default_factory=list)  # stay at the step, retried
+    held_reason: str = ""
+
+    def hold(self, pairs: list[tuple[Any, Any]], reason: str) -> None:
+        """Keep these enrolments at the step, not performed, due again after HOLD_RETRY."""
+        self.held.extend(pairs)
+        self.held_reason = reason
 
 
 def advance_batch(automation_id: Any, step_id: Any, *, now: datetime | None = None) -> int:
@@ -219,10 +226,26 @@ def advance_batch(automation_id: Any, step_id: Any, *, now: datetime | None = No
         remaining = _exit_at_goal(automation, batch, outcome)
         if remaining:
             perform(automation, flow, step, remaining, now, outcome)
-        _record(automation, flow, step, batch, outcome, now)
+        _hold(automation, step, outcome, now)
+        held = set(outcome.held)
+        _record(automation, flow, step, [p for p in batch if p not in held], outcome, now)
         for callback in outcome.after_commit:
             transaction.on_commit(callback)
     return len(batch)
+
+
+def _hold(automation: Automation, step: Step, outcome: _Outcome, now: datetime) -> None:
+    """Held enrolments stay where they are, due again later; the automation says why (and
+    stops saying it once its mail goes out again)."""
+    if outcome.held:
+        Enrollment.objects.filter(pk__in=[e for e, _ in outcome.held]).update(
+            due_at=now + HOLD_RETRY
+        )
+        if automation.status_reason != outcome.held_reason:
+            Automation.objects.filter(pk=automation.pk).update(status_reason=outcome.held_reason)
+            logger.warning("automation %s holds mail: %s", automation.pk, outcome.held_reason)
+    elif automation.status_reason and step.type in MARKETING_STEPS and outcome.messages:
+        Automation.objects.filter(pk=automation.pk).update(status_reason="")
 
 
 def _exit_at_goal(automation: Automation, batch: list, outcome: _Outcome) -> list:

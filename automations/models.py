@@ -65,6 +65,11 @@ class Automation(models.Model):
         null=True, blank=True, help_text="Date triggers: contacts due up to here are enrolled."
     )
     activated_at = models.DateTimeField(null=True, blank=True)
+    status_reason = models.TextField(
+        blank=True,
+        help_text="Why its mail is held (the monthly sends limit, an unverified domain); "
+        "cleared when mail goes out again.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -180,6 +180,24 @@ def _clean_wait(config: dict) -> None:
         raise ValidationError({"config": ["A wait needs days, hours or minutes, or 'until'."]})
 
 
+def _check_send_domain(automation: Automation, config: dict) -> None:
+    """Refuse (422, ``domain_not_verified``) a send step whose template's from domain is not a
+    verified sending domain of the workspace, unless the workspace relaxed that rule — the
+    rule a campaign send meets, checked when the mail is decided (activation, or a change to
+    a live automation) rather than when the first contact reaches the step, hours later."""
+    from deliverability.domains import check_sending_domain
+    from templates.models import EmailTemplate
+
+    template = EmailTemplate.objects.filter(
+        workspace_id=automation.workspace_id, pk=config.get("template_id")
+    ).first()
+    if template is None or not template.from_email:
+        raise ValidationError({"config": ["The template needs a from address to be sent."]})
+    check_sending_domain(
+        workspace=automation.workspace, sending_domain=None, from_email=template.from_email
+    )
+
+
 # --- automations -------------------------------------------------------------------------------
 
 
@@ -216,6 +234,8 @@ def automation_activate(*, automation: Automation) -> Automation:
     """Start (or resume): triggers enrol, due enrolments advance — paused ones at once."""
     if not Step.objects.filter(automation=automation).exists():
         raise AutomationStateError("Add at least one step before activating.")
+    for step in Step.objects.filter(automation=automation, type=StepType.SEND_EMAIL):
+        _check_send_domain(automation, step.config)
     automation.status = AutomationStatus.ACTIVE
     automation.activated_at = automation.activated_at or timezone.now()
     if automation.trigger_type == TriggerType.DATE_REACHED and automation.scanned_until is None:
@@ -285,6 +305,8 @@ def step_add(
     path = path or ""
     _check_parent(automation, parent, path)
     config = clean_step_config(automation.workspace, type, config or {})
+    if type == StepType.SEND_EMAIL and automation.status != AutomationStatus.DRAFT:
+        _check_send_domain(automation, config)
     siblings = Step.objects.filter(automation=automation, parent=parent, path=path)
     end = (siblings.aggregate(m=Max("position"))["m"] or 0) + 1 if siblings.exists() else 0
     if position is None or position >= end:
@@ -305,6 +327,8 @@ def step_add(
 def step_update(*, step: Step, config: dict) -> Step:
     """Change a step's settings; its type and place stay (remove and add to change those)."""
     step.config = clean_step_config(step.automation.workspace, step.type, config)
+    if step.type == StepType.SEND_EMAIL and step.automation.status != AutomationStatus.DRAFT:
+        _check_send_domain(step.automation, step.config)
     step.save(update_fields=["config"])
     if step.type == StepType.SEND_EMAIL:
         step_campaign_sync(automation=step.automation, step=step)

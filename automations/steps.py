@@ -52,7 +52,7 @@ def send_email(*, automation: Automation, flow: Flow, step: Step, batch, now, ou
         domain_id=campaign.sending_domain_id,
         marketing=True,
     )
-    messages, mailed = [], []
+    mailable = []
     for enrollment_id, contact_id in batch:
         email, status, archived = contacts.get(contact_id, ("", "deleted", None))
         reason = None
@@ -63,7 +63,15 @@ def send_email(*, automation: Automation, flow: Flow, step: Step, batch, now, ou
         if reason:
             outcome.exits[reason].append((enrollment_id, contact_id))
             outcome.outcomes[enrollment_id] = f"skipped: {reason}"
-            continue
+        else:
+            mailable.append((enrollment_id, contact_id))
+    allowed, held_reason = _sendable(automation, campaign, len(mailable))
+    if held_reason:
+        outcome.hold(mailable[allowed:], held_reason)
+        mailable = mailable[:allowed]
+    messages, mailed = [], []
+    for enrollment_id, contact_id in mailable:
+        email = contacts[contact_id][0]
         message = Message(
             workspace_id=automation.workspace_id,
             campaign=campaign,
@@ -93,6 +101,43 @@ def send_email(*, automation: Automation, flow: Flow, step: Step, batch, now, ou
         ).update(status=CampaignStatus.SENDING, started_at=timezone.now(), finished_at=None)
         outcome.after_commit.append(lambda: kick_sending(campaign.pk))
     _onward(flow, step, mailed, outcome)
+
+
+def _sendable(automation: Automation, campaign, wanted: int) -> tuple[int, str]:
+    """How many of ``wanted`` mails may be queued now, and why the others are held ("" when
+    none is). The rules a campaign send meets, applied at each send step since mail of an
+    automation goes out for as long as it lives: the from domain must be verified (unless the
+    workspace relaxed the rule; activation refused an unverified one, but a domain can lose its
+    verification later) and the plan's monthly sends must not be passed — held, not dropped:
+    the enrolments stay at the step and are tried again, so nobody misses a mail of the flow."""
+    from campaigns.content import campaign_sender
+    from campaigns.limits import monthly_sends_left
+    from deliverability.domains import DomainNotVerified, check_sending_domain
+    from mailcrm.models import Workspace
+
+    if not wanted:
+        return 0, ""
+    try:
+        check_sending_domain(
+            workspace=automation.workspace,
+            sending_domain=campaign.sending_domain,
+            from_email=campaign_sender(campaign)[1],
+        )
+    except DomainNotVerified as exc:
+        return 0, str(exc)
+    if automation.workspace.limit_monthly_sends is None:
+        return wanted, ""
+    # Concurrent batches of one workspace count and queue one after the other (the lock is
+    # held until this batch's messages are committed), so together they cannot pass the limit.
+    Workspace.objects.select_for_update().filter(pk=automation.workspace_id).first()
+    left = monthly_sends_left(automation.workspace) or 0
+    if left >= wanted:
+        return wanted, ""
+    limit = automation.workspace.limit_monthly_sends
+    return left, (
+        f"The workspace has used the {limit} monthly sends of its plan: mail waits for next "
+        "month or a larger plan."
+    )
 
 
 def kick_sending(campaign_id: Any) -> None:

@@ -53,11 +53,12 @@ class AutomationSerializer(serializers.ModelSerializer):
             "reentry",
             "reentry_days",
             "steps",
+            "status_reason",
             "activated_at",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["id", "activated_at", "created_at", "updated_at"]
+        read_only_fields = ["id", "status_reason", "activated_at", "created_at", "updated_at"]
 
 
 class EnrollRequestSerializer(serializers.Serializer):

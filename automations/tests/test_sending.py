@@ -2,13 +2,17 @@
 the engine's feet, and the workspace's sending rules (monthly sends, verified domain) hold."""
 
 import pytest
+from django.utils import timezone
 
 from automations import engine, services
-from automations.models import Automation
+from automations.models import Automation, AutomationStatus, Enrollment, EnrollmentStatus
 from automations.tests.factories import template
 from campaigns import pipeline
 from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus
 from contacts.tests.factories import ContactFactory
+from deliverability.domains import DomainNotVerified
+from deliverability.models import DeliverabilitySettings, SendingDomain
+from templates.models import EmailTemplate
 
 pytestmark = pytest.mark.django_db
 
@@ -78,3 +82,102 @@ def test_an_ordinary_campaign_is_still_finished(workspace):
     )
     assert pipeline.finish_if_done(campaign.pk) is True
     assert Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.SENT
+
+
+def unverified(domain) -> None:
+    type(domain).objects.filter(pk=domain.pk).update(is_verified=False)
+
+
+def draft_with_mail(workspace) -> Automation:
+    automation = services.automation_create(workspace=workspace, name="Welcome")
+    welcome = template(workspace, "Welcome", "Welcome!")
+    services.step_add(
+        automation=automation, type="send_email", config={"template_id": str(welcome.pk)}
+    )
+    return automation
+
+
+def test_activation_is_refused_when_the_from_domain_is_not_verified(
+    workspace, verified_from_domain
+):
+    unverified(verified_from_domain)
+    automation = draft_with_mail(workspace)
+    with pytest.raises(DomainNotVerified, match="acme.io is not verified"):
+        services.automation_activate(automation=automation)
+    assert Automation.objects.get(pk=automation.pk).status == AutomationStatus.DRAFT
+
+
+def test_the_api_answers_422_for_an_unverified_from_domain(api, workspace, verified_from_domain):
+    SendingDomain.objects.filter(pk=verified_from_domain.pk).delete()
+    automation = draft_with_mail(workspace)
+    response = api.post(f"/api/v1/automations/{automation.pk}/activate")
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "domain_not_verified"
+
+
+def test_a_workspace_that_relaxed_the_rule_may_activate(workspace, verified_from_domain):
+    unverified(verified_from_domain)
+    DeliverabilitySettings.objects.update_or_create(
+        workspace=workspace, defaults={"require_verified_domain": False}
+    )
+    automation = services.automation_activate(automation=draft_with_mail(workspace))
+    assert automation.status == AutomationStatus.ACTIVE
+
+
+def test_a_send_step_added_to_a_live_automation_needs_a_verified_domain(workspace):
+    automation = mailing(workspace)
+    other = template(workspace, "Other", "Hi")
+    EmailTemplate.objects.filter(pk=other.pk).update(from_email="hi@elsewhere.example")
+    with pytest.raises(DomainNotVerified):
+        services.step_add(
+            automation=automation, type="send_email", config={"template_id": str(other.pk)}
+        )
+
+
+def test_mail_past_the_monthly_limit_is_held_at_the_step_with_a_reason(
+    workspace, smtp, django_capture_on_commit_callbacks
+):
+    automation = mailing(workspace)
+    step = automation.steps.get()
+    contacts = [ContactFactory(workspace=workspace) for _ in range(3)]
+    workspace.limit_monthly_sends = 2
+    workspace.save(update_fields=["limit_monthly_sends"])
+    now = timezone.now()
+    with django_capture_on_commit_callbacks(execute=True):
+        engine.enroll(
+            automation=automation, contact_ids=[c.pk for c in contacts], now=now, wake=False
+        )
+        engine.run_due(now=now)
+
+    assert len(smtp.received) == 2
+    held = Enrollment.objects.get(status=EnrollmentStatus.ACTIVE)
+    assert held.step_id == step.pk and held.due_at == now + engine.HOLD_RETRY
+    assert not held.history.filter(kind="step").exists()
+    automation.refresh_from_db()
+    assert "2 monthly sends" in automation.status_reason
+    # Still held an hour later: the limit has not moved.
+    with django_capture_on_commit_callbacks(execute=True):
+        engine.run_due(now=now + engine.HOLD_RETRY)
+    assert len(smtp.received) == 2
+    # A larger plan: the held contact gets the mail, once, and the reason goes.
+    workspace.limit_monthly_sends = 10
+    workspace.save(update_fields=["limit_monthly_sends"])
+    with django_capture_on_commit_callbacks(execute=True):
+        engine.run_due(now=now + 2 * engine.HOLD_RETRY)
+    assert len(smtp.received) == 3
+    assert Enrollment.objects.filter(status=EnrollmentStatus.COMPLETED).count() == 3
+    assert Automation.objects.get(pk=automation.pk).status_reason == ""
+
+
+def test_mail_is_held_when_the_domain_lost_its_verification(
+    workspace, smtp, verified_from_domain, django_capture_on_commit_callbacks
+):
+    automation = mailing(workspace)
+    unverified(verified_from_domain)
+    ann = ContactFactory(workspace=workspace)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.enroll_contacts(automation=automation, contact_ids=[ann.pk])
+    assert smtp.received == []
+    assert Enrollment.objects.get().status == EnrollmentStatus.ACTIVE
+    assert not Message.objects.exists()
+    assert "not verified" in Automation.objects.get(pk=automation.pk).status_reason
