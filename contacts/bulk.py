@@ -109,6 +109,24 @@ def _clean(contact: Contact) -> None:
 
 
 @transaction.atomic
+def _refuse_erased(workspace: Workspace, items: list[_Item], results: list) -> list[_Item]:
+    """People whose data was erased at their request are never added back (one query)."""
+    from privacy.services import erased_among
+
+    erased = erased_among(workspace, [item.email for item in items])
+    if not erased:
+        return items
+    for item in items:
+        if item.email.lower() in erased:
+            results[item.index] = item_result(
+                item.email,
+                "error",
+                error="email: This person's data was erased at their request: "
+                "they cannot be added.",
+            )
+    return [item for item in items if item.email.lower() not in erased]
+
+
 def contacts_batch_upsert(
     *, workspace: Workspace, items: list[dict], actor=None, source: str = "api"
 ) -> list[dict]:
@@ -138,6 +156,7 @@ def contacts_batch_upsert(
         seen.add(item.email.lower())
         prepared.append(item)
     prepared = _check_lists(workspace, prepared, results)
+    prepared = _refuse_erased(workspace, prepared, results)
     prepared = _apply_fields(workspace, prepared, results, source)
     _add_tags(workspace, prepared)
     _add_lists(workspace, prepared)

@@ -118,6 +118,19 @@ def test_an_erased_address_is_refused_by_an_import(workspace, jane):
     assert job.errors[0]["row"] == 2 and "erased" in job.errors[0]["reason"]
 
 
+def test_an_erased_address_is_refused_by_a_batch_upsert(workspace, jane):
+    from contacts.bulk import contacts_batch_upsert
+
+    services.contact_erase(contact=jane)
+    results = contacts_batch_upsert(
+        workspace=workspace, items=[{"email": "Jane@example.com"}, {"email": "bob@example.com"}]
+    )
+
+    assert results[0]["status"] == "error" and "erased" in results[0]["error"]
+    assert results[1]["status"] == "created"
+    assert not Contact.objects.filter(workspace=workspace, email__iexact="jane@example.com")
+
+
 def test_the_api_exports_and_erases(api, jane, outsider):
     response = api.get(f"/api/v1/contacts/{jane.pk}/export")
     assert response.status_code == 200
