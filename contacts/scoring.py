@@ -27,7 +27,8 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast, Coalesce, Greatest
 from django.db.models.lookups import GreaterThanOrEqual
 from django.utils import timezone
 
@@ -396,9 +397,13 @@ def _enqueue_recompute(workspace_id: str) -> None:
 
 
 def _engagement_points(settings: ScoringSettings) -> Case:
-    """Points of one timeline entry under the current rules (a tracked event's by its name)."""
+    """Points of one timeline entry under the current rules (a tracked event's by its name); an
+    adjustment (``scores_adjust``: an automation's change_score step, say) counts the points it
+    recorded, whatever the rules."""
     tracked = [name for name in settings.rules if name not in EVENT_ACTIVITY]
+    adjusted = Coalesce(Cast(KeyTextTransform("points", "data"), IntegerField()), Value(0))
     return Case(
+        When(kind=ActivityKind.SCORE_CHANGED, then=adjusted),
         *(
             When(kind=EVENT_ACTIVITY[event], then=Value(_points(settings.rules, event)))
             for event in SCORED_EVENTS
@@ -416,11 +421,13 @@ def _engagement_points(settings: ScoringSettings) -> Case:
 def scores_recompute(workspace: Workspace) -> int:
     """Recompute scores from the timeline under the current rules, then every tier.
 
-    A contact's score is the sum of the points of its engagement entries since its last
-    unsubscribe. Contacts with no engagement on their timeline keep their score (it may have
-    been imported), so only their tier follows the thresholds. Two UPDATEs, no loop."""
+    A contact's score is the sum of the points of its engagement entries and score
+    adjustments since its last unsubscribe. Contacts with no engagement on their timeline keep
+    their score (it may have been imported; it holds their adjustments already), so only their
+    tier follows the thresholds. Two UPDATEs, no loop."""
     settings = scoring_settings(workspace)
-    scored_kinds = [*(EVENT_ACTIVITY[event] for event in SCORED_EVENTS), ActivityKind.EVENT]
+    engagement_kinds = [*(EVENT_ACTIVITY[event] for event in SCORED_EVENTS), ActivityKind.EVENT]
+    scored_kinds = [*engagement_kinds, ActivityKind.SCORE_CHANGED]
     last_unsubscribe = (
         Activity.objects.filter(contact_id=OuterRef("contact_id"), kind=ActivityKind.UNSUBSCRIBED)
         .values("contact_id")
@@ -436,7 +443,7 @@ def scores_recompute(workspace: Workspace) -> int:
         since.values("contact_id").annotate(total=Sum(_engagement_points(settings))).values("total")
     )
     engaged = Activity.objects.filter(
-        contact_id=OuterRef("pk"), kind__in=[*scored_kinds, ActivityKind.UNSUBSCRIBED]
+        contact_id=OuterRef("pk"), kind__in=[*engagement_kinds, ActivityKind.UNSUBSCRIBED]
     )
     contacts = Contact.objects.for_workspace(workspace)
     changed = contacts.filter(Exists(engaged)).update(
