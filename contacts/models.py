@@ -308,6 +308,7 @@ class ActivityKind(models.TextChoices):
     PAGE_VISITED = "page_visited", "Visited a page"
     PAGE_VIEW = "page_view", "Viewed a page"
     EVENT = "event", "Tracked event"
+    CONSENT = "consent", "Consent"
     AUTOMATION = "automation", "Automation"
     NOTE = "note", "Note"
     CALL = "call", "Call"
