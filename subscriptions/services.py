@@ -138,7 +138,7 @@ def form_submit(
     )
     contact_services.timeline_record(
         contact=contact,
-        kind=ActivityKind.EVENT,
+        kind=ActivityKind.CONSENT,
         subject=f"Signed up through the form “{form.name}”"
         + (" (waiting for confirmation)" if double else ""),
         data={"consent_id": str(consent.id), "form_id": str(form.id), "ip": ip_address},
@@ -216,7 +216,7 @@ def consent_confirm(*, consent: Consent, ip_address: str | None = None) -> Conse
         deliverability.resubscribe(workspace=consent.workspace, email=consent.contact.email)
         contact_services.timeline_record(
             contact=consent.contact,
-            kind=ActivityKind.EVENT,
+            kind=ActivityKind.CONSENT,
             subject=f"Confirmed the subscription to {consent.contact_list.name}",
             data={"consent_id": str(consent.id), "ip": ip_address},
         )

@@ -10,7 +10,7 @@ from django.core.cache import cache
 from django.urls import reverse
 
 from campaigns.models import Message
-from contacts.models import Activity, Contact, ListMembership
+from contacts.models import Activity, ActivityKind, Contact, ListMembership
 from contacts.tests.factories import ContactFactory, ContactListFactory, PropertyDefinitionFactory
 from mailcrm.models import Event
 from privacy.services import contact_erase
@@ -68,7 +68,23 @@ def test_single_opt_in_subscribes_at_once_with_consent_and_event(client, form, n
     assert (consent.status, consent.form, consent.ip_address) == ("confirmed", form, "127.0.0.1")
     event = Event.objects.get(type="form.submitted")
     assert event.data["form_id"] == str(form.pk) and event.subject_id == contact.pk
-    assert Activity.objects.filter(contact=contact, subject__contains="Footer").exists()
+    assert Activity.objects.filter(
+        contact=contact, kind=ActivityKind.CONSENT, subject__contains="Footer"
+    ).exists()
+
+
+def test_the_timeline_shows_a_sign_up_and_its_confirmation_as_consent(dashboard, form, news):
+    news.double_opt_in = True
+    news.save()
+    sign_up = services.form_submit(form=form, data={"email": "new@example.com"})
+    services.consent_confirm(consent=sign_up.consent, ip_address="203.0.113.9")
+    kinds = Activity.objects.filter(contact=sign_up.consent.contact).values_list("kind", flat=True)
+    assert list(kinds).count(ActivityKind.CONSENT) == 2
+    page = dashboard.get(f"/contacts/{sign_up.consent.contact_id}/").content.decode()
+    assert (
+        "Consent</strong>: Signed up through the form “Footer” (waiting for confirmation)" in page
+    )
+    assert "Consent</strong>: Confirmed the subscription to News" in page
 
 
 def test_double_opt_in_waits_for_the_link(client, form, news):
