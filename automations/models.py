@@ -41,6 +41,12 @@ class Reentry(models.TextChoices):
     AFTER_DAYS = "after_days", "Again after some days"
 
 
+class AutomationQuerySet(WorkspaceQuerySet):
+    def enrollable(self) -> AutomationQuerySet:
+        """Automations contacts may be enrolled in by hand (a draft must be activated first)."""
+        return self.exclude(status=AutomationStatus.DRAFT)
+
+
 class Automation(models.Model):
     """A workflow of one workspace: who enters (trigger), what happens (steps), when they
     leave early (goal query)."""
@@ -73,7 +79,7 @@ class Automation(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = WorkspaceQuerySet.as_manager()
+    objects = AutomationQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
