@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.forms import Form
 from django.http import Http404, QueryDict
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -12,6 +13,8 @@ from django.urls import reverse
 from django.views import View
 from django.views.generic import TemplateView
 
+from automations.forms import ENROLL_ACTION, EnrollContactsForm
+from automations.services import enroll_contacts
 from contacts import bulk, merge
 from contacts.exports import export_response
 from contacts.filtersets import ContactFilterSet
@@ -41,8 +44,10 @@ class BulkActionView(WorkspaceMixin, View):
     http_method_names = ["post"]
 
     def post(self, request, *args, **kwargs):
-        form = BulkActionForm(request.POST, lists=self.scoped(ContactList))
         back = reverse("dashboard:contacts:contacts") + "?" + request.POST.get("filters", "")
+        if request.POST.get("action") == ENROLL_ACTION:
+            return self.enroll(back)
+        form = BulkActionForm(request.POST, lists=self.scoped(ContactList))
         if not form.is_valid():
             messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
             return redirect(back)
@@ -69,7 +74,27 @@ class BulkActionView(WorkspaceMixin, View):
         messages.success(request, f"{action}: {count} contact{plural_s(count)} changed.")
         return redirect(back)
 
-    def targets(self, form: BulkActionForm) -> tuple[list | None, str | None, int]:
+    def enroll(self, back: str):
+        """ "Enrol in automation…": the ticked contacts, or all matching, through the service
+        the API's ``POST /automations/{id}/enroll`` uses."""
+        form = EnrollContactsForm(self.request.POST, workspace=self.workspace)
+        if not form.is_valid():
+            errors = form.errors.values()
+            messages.error(self.request, " ".join(e for field in errors for e in field))
+            return redirect(back)
+        automation = form.cleaned_data["automation"]
+        try:
+            ids, query, _ = self.targets(form)
+            count = enroll_contacts(automation=automation, contact_ids=ids, query=query)
+        except (ValidationError, DomainError, Http404) as exc:
+            messages.error(self.request, str(exc) if isinstance(exc, Http404) else error_text(exc))
+            return redirect(back)
+        messages.success(
+            self.request, f"{count} contact{plural_s(count)} enrolled in {automation.name}."
+        )
+        return redirect(back)
+
+    def targets(self, form: Form) -> tuple[list | None, str | None, int]:
         """(ids, query, how many): the ticked ids, or the filters as a query (ids when the
         filters have no query equivalent)."""
         if not form.cleaned_data["all_matching"]:
