@@ -3,9 +3,9 @@
 Erasure deletes the contact and every row that names them (timeline, consents, tags and list
 memberships go with the contact; suppressions, unsubscribes, bounces and validations of the
 address through ``deliverability.services``), strips the address from the messages sent to
-them (the campaign counts stay right), and keeps two things: a SHA-256 of the normalised
-address (``ErasedAddress``), which imports, creates and sends refuse, and an ``Erasure`` audit
-row without personal data."""
+them (through ``campaigns.privacy``; the campaign counts stay right), and keeps two things: a
+SHA-256 of the normalised address (``ErasedAddress``), which imports, creates and sends refuse,
+and an ``Erasure`` audit row without personal data."""
 
 from __future__ import annotations
 
@@ -14,17 +14,15 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
-from campaigns.models import Message, MessageEvent
+from campaigns.privacy import messages_export_for_contact, messages_forget_contact
 from contacts.models import Contact
 from mailcrm import events
 from mailcrm.models import Event, Workspace
 from privacy.models import ErasedAddress, Erasure
 
 EXPORT_FORMAT = 1
-ERASED_EMAIL = "erased"
 
 
 def email_hash(email: str) -> str:
@@ -56,23 +54,6 @@ def contact_export(contact: Contact) -> dict[str, Any]:
     """Everything held about one contact, as JSON-ready data."""
     from deliverability.services import address_records
 
-    messages = list(
-        Message.objects.filter(workspace_id=contact.workspace_id, contact=contact)
-        .select_related("campaign")
-        .order_by("id")
-    )
-    events_by_message: dict[Any, list[dict]] = {}
-    for event in MessageEvent.objects.filter(message__in=messages).order_by("occurred_at"):
-        events_by_message.setdefault(event.message_id, []).append(
-            {
-                "type": event.type,
-                "occurred_at": _iso(event.occurred_at),
-                "url": event.url,
-                "device_type": event.device_type,
-                "client": event.client,
-                "os": event.os,
-            }
-        )
     return {
         "format": EXPORT_FORMAT,
         "exported_at": _iso(timezone.now()),
@@ -107,18 +88,9 @@ def contact_export(contact: Contact) -> dict[str, Any]:
             }
             for a in contact.activities.order_by("occurred_at")
         ],
-        "messages": [
-            {
-                "id": str(m.id),
-                "kind": m.kind,
-                "campaign": m.campaign.name if m.campaign else None,
-                "email": m.email,
-                "status": m.status,
-                "sent_at": _iso(m.sent_at),
-                "events": events_by_message.get(m.id, []),
-            }
-            for m in messages
-        ],
+        "messages": messages_export_for_contact(
+            workspace_id=contact.workspace_id, contact_id=contact.id
+        ),
         "consents": [
             {
                 "list": c.contact_list.name,
@@ -144,22 +116,15 @@ def contact_erase(*, contact: Contact, actor=None, via: str = "dashboard") -> Er
     workspace_id = contact.workspace_id
     email = contact.email.strip().lower()
     ErasedAddress.objects.get_or_create(workspace_id=workspace_id, email_hash=email_hash(email))
-    messages = Message.objects.filter(
-        Q(contact=contact) | Q(email__iexact=email), workspace_id=workspace_id
-    )
-    message_ids = list(messages.values_list("id", flat=True))
-    # The campaigns app has no verb for this yet: keep the rows (campaign counts), drop the
-    # address, the rendered payload and what the tracking hits recorded about the device.
-    MessageEvent.objects.filter(message_id__in=message_ids).update(data={})
-    anonymised = Message.objects.filter(id__in=message_ids).update(
-        email=ERASED_EMAIL, contact=None, payload={}, metadata={}
+    message_ids = messages_forget_contact(
+        workspace_id=workspace_id, contact_id=contact.id, email=email
     )
     # The outbox holds copies of the contact's data (contact.created carries its fields).
     outbox = Event.objects.filter(
         workspace_id=workspace_id, subject_id__in=[contact.id, *message_ids]
     ).delete()[0]
     deleted = {
-        "messages_anonymised": anonymised,
+        "messages_anonymised": len(message_ids),
         "events": outbox,
         **address_forget(workspace_id=workspace_id, email=email),
     }
