@@ -47,6 +47,9 @@ EVENT_ACTIVITY = {
     "complained": ActivityKind.EMAIL_COMPLAINED,
     "unsubscribed": ActivityKind.UNSUBSCRIBED,
 }
+# Timeline entries of tracked events (record_tracked_events): the snippet's page views have a
+# kind of their own, every other name is an ``event``; the subject is the name either way.
+TRACKED_KINDS = (ActivityKind.EVENT, ActivityKind.PAGE_VIEW)
 # Events that may carry points; an unsubscribe always resets the score to 0 instead.
 SCORED_EVENTS = tuple(event for event in EVENT_ACTIVITY if event != "unsubscribed")
 # Event -> (counter, last-time column) it moves.
@@ -409,7 +412,7 @@ def _engagement_points(settings: ScoringSettings) -> Case:
             for event in SCORED_EVENTS
         ),
         *(
-            When(kind=ActivityKind.EVENT, subject=name, then=Value(_points(settings.rules, name)))
+            When(kind__in=TRACKED_KINDS, subject=name, then=Value(_points(settings.rules, name)))
             for name in tracked
         ),
         default=Value(0),
@@ -426,7 +429,7 @@ def scores_recompute(workspace: Workspace) -> int:
     their score (it may have been imported; it holds their adjustments already), so only their
     tier follows the thresholds. Two UPDATEs, no loop."""
     settings = scoring_settings(workspace)
-    engagement_kinds = [*(EVENT_ACTIVITY[event] for event in SCORED_EVENTS), ActivityKind.EVENT]
+    engagement_kinds = [*(EVENT_ACTIVITY[event] for event in SCORED_EVENTS), *TRACKED_KINDS]
     scored_kinds = [*engagement_kinds, ActivityKind.SCORE_CHANGED]
     last_unsubscribe = (
         Activity.objects.filter(contact_id=OuterRef("contact_id"), kind=ActivityKind.UNSUBSCRIBED)
