@@ -5,6 +5,8 @@ import pytest
 from django.utils import timezone
 
 from automations import engine, services
+from automations.tracking import record_page_view
+from campaigns.tracking import visitor_token
 from contacts.models import Contact
 from contacts.scoring import record_engagement, scores_adjust, scores_recompute, scoring_update
 from contacts.tests.factories import ContactFactory
@@ -49,3 +51,18 @@ def test_a_contact_with_only_adjustments_keeps_its_score(workspace):
     scores_adjust(workspace_id=workspace.pk, contact_ids=[cy.pk], points=8, reason="Manual")
     scores_recompute(workspace)
     assert score_of(cy) == 20
+
+
+def test_points_for_the_snippets_page_views_survive_a_recompute(workspace):
+    scoring_update(
+        workspace=workspace,
+        rules={"page_view": 20},
+        hot_threshold=50,
+        warm_threshold=20,
+        recompute=False,
+    )
+    dee = ContactFactory(workspace=workspace)
+    record_page_view(token=visitor_token(dee.pk), url="https://acme.io/pricing")
+    assert score_of(dee) == 20
+    scores_recompute(workspace)
+    assert score_of(dee) == 20
