@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from mailcrm_cli import __version__, output
@@ -71,7 +73,7 @@ def report(state: State, exc: CliError) -> None:
 
 
 class Root(click.Group):
-    def invoke(self, ctx: click.Context):  # noqa: ANN201 - click's signature
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except CliError as exc:

@@ -39,6 +39,10 @@ def test_create_get_update_and_delete_a_contact(cli, workspace):
     updated = cli.json("contacts", "update", created["id"], "--lifecycle-stage", "customer")
     assert updated["lifecycle_stage"] == "customer"
     assert Contact.objects.get(pk=created["id"]).lifecycle_stage == "customer"
+    updated = cli.json("contacts", "update", "jane@example.com", "--prop", "plan=enterprise")
+    assert updated["properties"] == {"plan": "enterprise", "lifetime_value": 2500}
+    result = cli("contacts", "update", "jane@example.com")
+    assert result.exit_code == 2 and "Nothing to change" in result.stderr
 
     cli.ok("contacts", "delete", "jane@example.com", "--yes")
     assert not Contact.objects.filter(pk=created["id"]).exists()

@@ -166,8 +166,16 @@ def contact_fields(func: Callable) -> Callable:
             help="A custom property (repeatable); VALUE is JSON if it parses (42, true, "
             '["a"]), else text.',
         ),
-        click.option("--tag", "tags", multiple=True, help="A tag (repeatable)."),
-        click.option("--list", "lists", multiple=True, help="A list id (repeatable)."),
+        click.option(
+            "--tag",
+            "tags",
+            multiple=True,
+            help="A tag (repeatable); on update the given tags replace the contact's (to add "
+            "one, use `contacts tag`).",
+        ),
+        click.option(
+            "--list", "lists", multiple=True, help="A list id (repeatable; replaces on update)."
+        ),
         click.option(
             "--data",
             metavar="JSON",
@@ -204,7 +212,9 @@ def contact_body(data: str | None, props: tuple[str, ...], **fields: Any) -> dic
 @contact_fields
 @json_option
 @pass_state
-def contacts_create(state: State, email: str | None, data: str | None, props, **fields) -> None:
+def contacts_create(
+    state: State, email: str | None, data: str | None, props: tuple[str, ...], **fields: Any
+) -> None:
     """Create a contact. A duplicate email is refused (409) with the existing id.
 
     \b
@@ -225,8 +235,10 @@ def contacts_create(state: State, email: str | None, data: str | None, props, **
 @contact_fields
 @json_option
 @pass_state
-def contacts_update(state: State, contact: str, data: str | None, props, **fields) -> None:
-    """Change some fields of a contact (PATCH; properties are merged by the server).
+def contacts_update(
+    state: State, contact: str, data: str | None, props: tuple[str, ...], **fields: Any
+) -> None:
+    """Change some fields of a contact (PATCH: --prop keys are merged into its properties).
 
     \b
     Examples:
