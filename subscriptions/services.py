@@ -26,6 +26,7 @@ from contacts.models import ActivityKind, Contact, ContactList, ContactSource
 from contacts.properties import definitions_for
 from deliverability import services as deliverability
 from mailcrm import events
+from mailcrm.exceptions import Conflict
 from mailcrm.models import Workspace
 from privacy.services import is_erased
 from subscriptions.models import (
@@ -57,7 +58,9 @@ def _clean_form(form: SubscriptionForm) -> None:
     unknown = [name for name in form.fields if name not in allowed]
     if unknown:
         errors["fields"] = [f"Unknown field: {', '.join(unknown)}."]
-    if form.contact_list.workspace_id != form.workspace_id:
+    if form.contact_list_id is None:
+        errors["contact_list"] = ["A form needs a list."]
+    elif form.contact_list.workspace_id != form.workspace_id:
         errors["contact_list"] = ["No such list in this workspace."]
     if not form.name.strip():
         errors["name"] = ["A form needs a name."]
@@ -68,13 +71,51 @@ def _clean_form(form: SubscriptionForm) -> None:
 
 
 def form_save(*, form: SubscriptionForm) -> SubscriptionForm:
-    """Validate and save a form (new or changed); a taken name is a ``name`` error."""
+    """Validate and save a form (new or changed); a taken name is a Conflict (409)."""
+    form.name = form.name.strip()
+    form.fields = list(dict.fromkeys(form.fields or []))  # each field once, in order
     _clean_form(form)
     clash = SubscriptionForm.objects.for_workspace(form.workspace).filter(name=form.name)
     if clash.exclude(pk=form.pk).exists():
-        raise ValidationError({"name": ["Another form has this name."]})
+        raise Conflict(f"A form named '{form.name}' already exists.")
     form.save()
     return form
+
+
+# What a caller may set on a form (the API's body; the dashboard goes through its ModelForm).
+FORM_EDITABLE = {
+    "name",
+    "contact_list",
+    "fields",
+    "title",
+    "success_message",
+    "error_message",
+    "success_url",
+    "is_active",
+}
+
+
+def _form_assign(form: SubscriptionForm, changes: dict[str, Any]) -> None:
+    unknown = set(changes) - FORM_EDITABLE
+    if unknown:
+        raise ValidationError({name: ["Unknown field."] for name in sorted(unknown)})
+    for name, value in changes.items():
+        setattr(form, name, value)
+
+
+@transaction.atomic
+def form_create(*, workspace: Workspace, **data: Any) -> SubscriptionForm:
+    """A new form for one of the workspace's lists (see ``form_save`` for the rules)."""
+    form = SubscriptionForm(workspace=workspace)
+    _form_assign(form, data)
+    return form_save(form=form)
+
+
+@transaction.atomic
+def form_update(*, form: SubscriptionForm, **changes: Any) -> SubscriptionForm:
+    """Change some of a form's settings (see ``form_save`` for the rules)."""
+    _form_assign(form, changes)
+    return form_save(form=form)
 
 
 def form_delete(*, form: SubscriptionForm) -> None:

@@ -14,6 +14,7 @@ from contacts.properties import definitions_for
 from mailcrm.dashboard.access import WorkspaceMixin
 from mailcrm.dashboard.generic import ConfirmDeleteView, ServiceFormView
 from subscriptions import services
+from subscriptions.filtersets import SubscriptionFormFilterSet
 from subscriptions.forms import FormBuilderForm, signup_form
 from subscriptions.models import SubscriptionForm
 
@@ -22,7 +23,9 @@ class FormsView(WorkspaceMixin, TemplateView):
     template_name = "subscriptions/form_list.html"
 
     def get_context_data(self, **kwargs):
-        forms = self.scoped(SubscriptionForm).select_related("contact_list").order_by("name")
+        # The API's FilterSet: /forms/?q=…&list=…&is_active=… filters like /api/v1/forms.
+        scoped = self.scoped(SubscriptionForm).select_related("contact_list").order_by("name")
+        forms = SubscriptionFormFilterSet(self.request.GET, queryset=scoped).qs
         return super().get_context_data(forms=forms[:200], **kwargs)
 
 

@@ -34,6 +34,7 @@ from deliverability.models import (
 )
 from deliverability.services import suppression_add, unsubscribe_record, whitelist_add
 from mailcrm.models import ApiKey, Event
+from subscriptions.models import SubscriptionForm
 from templates.models import EmailTemplate
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.tests.factories import WebhookEndpointFactory
@@ -59,6 +60,7 @@ LIST_ENDPOINTS = [
     "/api/v1/customer/tracking-domains",
     "/api/v1/customer/webhooks",
     "/api/v1/automations",
+    "/api/v1/forms",
 ]
 
 
@@ -106,6 +108,9 @@ def foreign(outsider):
     )
     automation = Automation.objects.create(workspace=ws, name="Outsider automation")
     step = Step.objects.create(automation=automation, type="wait", config={"days": 1})
+    form = SubscriptionForm.objects.create(
+        workspace=ws, name="Outsider form", contact_list=outsider.list
+    )
     return {
         "automations": automation.id,
         "step_id": step.id,
@@ -128,6 +133,7 @@ def foreign(outsider):
         "tracking-domains": tracking_domain.id,
         "webhooks": endpoint.id,
         "deliveries": delivery.id,
+        "forms": form.id,
     }
 
 
@@ -171,6 +177,7 @@ def _snapshot(workspace):
         list(WebhookDelivery.objects.filter(workspace=workspace).values()),
         list(Automation.objects.filter(workspace=workspace).values()),
         list(Step.objects.filter(automation__workspace=workspace).values()),
+        list(SubscriptionForm.objects.filter(workspace=workspace).values()),
     )
 
 

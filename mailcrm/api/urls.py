@@ -32,5 +32,7 @@ urlpatterns = [
     # /customer/smtp and /customer/smtp/rotate (the SMTP relay's credentials).
     path("", include("smtprelay.api.urls")),
     path("", include("automations.api.urls")),
+    # /forms: subscription forms.
+    path("", include("subscriptions.api.urls")),
     *router.urls,
 ]
