@@ -56,13 +56,14 @@ def test_a_contact_with_only_adjustments_keeps_its_score(workspace):
 def test_points_for_the_snippets_page_views_survive_a_recompute(workspace):
     scoring_update(
         workspace=workspace,
-        rules={"page_view": 20},
+        rules={"clicked": 5, "page_view": 20},
         hot_threshold=50,
         warm_threshold=20,
         recompute=False,
     )
     dee = ContactFactory(workspace=workspace)
+    record_engagement(contact=dee, event="clicked")
     record_page_view(token=visitor_token(dee.pk), url="https://acme.io/pricing")
-    assert score_of(dee) == 20
+    assert score_of(dee) == 25
     scores_recompute(workspace)
-    assert score_of(dee) == 20
+    assert score_of(dee) == 25
