@@ -199,6 +199,9 @@ def campaign_rate(sink: CountingSink, total: int, workers: int) -> dict:
     return result
 
 
+_LEFT_TO_DELETE: list = []
+
+
 def snapshot_time(total: int) -> dict:
     workspace, _ = bench_workspace("bench-snapshot")
     workspace.limit_monthly_sends = None
@@ -209,7 +212,7 @@ def snapshot_time(total: int) -> dict:
     with transaction.atomic():
         recipients = pipeline.snapshot(campaign)
     seconds = time.perf_counter() - started
-    workspace.delete()
+    _LEFT_TO_DELETE.append(workspace)  # minutes for a million contacts: after the figures
     return {"recipients": recipients, "seconds": round(seconds, 2)}
 
 
@@ -251,6 +254,11 @@ def _create_postoffice_database() -> None:
             cursor.execute(f'CREATE DATABASE "{name}"')
 
 
+def _progress(name: str, value) -> None:
+    """Each figure on stderr as soon as it is known (the whole object comes at the end)."""
+    print(f"{name}: {json.dumps(value)}", file=sys.stderr, flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("size", nargs="?", type=int, default=100_000)
@@ -271,19 +279,24 @@ def main() -> None:
     with CountingSink() as sink:
         rate = ceiling(sink, args.size, args.workers)
         figures["ceiling_messages_per_s"] = round(rate)
+        _progress("ceiling_messages_per_s", figures["ceiling_messages_per_s"])
         ours = campaign_rate(sink, args.size, args.workers)
         figures["campaign"] = ours
+        _progress("campaign", ours)
         figures["fraction_of_ceiling"] = round(ours["messages_per_s"] / rate, 2)
         if not args.no_postoffice:
             theirs = postoffice_rate(sink, args.size, args.workers)
             figures["postoffice"] = theirs
+            _progress("postoffice", theirs)
             figures["ours_vs_postoffice"] = round(
                 ours["messages_per_s"] / theirs["messages_per_s"], 2
             )
     if args.snapshot:
         figures["snapshot"] = snapshot_time(args.snapshot)
     figures["load_average_after"] = os.getloadavg()
-    print(json.dumps(figures, indent=2))
+    print(json.dumps(figures, indent=2), flush=True)
+    for workspace in _LEFT_TO_DELETE:
+        workspace.delete()
 
 
 if __name__ == "__main__":
