@@ -2,9 +2,9 @@
 real SMTP sink): subscribing through a hosted form with double opt-in; a viewer who can look
 but not change anything; text with HTML in it shown escaped; settings usable on a phone.
 
-Not here yet: the long campaign journey (import → segment → template → campaign → SMTP sink →
-tracked click → report → unsubscribe) and the tracking-snippet + automation journey (its
-author builds it with the automations app)."""
+The long campaign journey (import → segment → template → campaign → SMTP sink → tracked click
+→ report → unsubscribe) is in test_browser_campaign_journey.py. Not here yet: the
+tracking-snippet + automation journey (its author builds it with the automations app)."""
 
 from __future__ import annotations
 
