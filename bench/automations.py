@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import time
 
 from django.core.management import call_command
@@ -50,6 +51,8 @@ HTML = """<html><body><h1>Hello {{ contact.first_name|default('there') }},</h1>
 
 
 def _setup(total: int) -> tuple[Workspace, Automation]:
+    for leftover in Workspace.objects.filter(name="bench-automations"):
+        _delete(leftover)  # of a run that stopped half-way
     workspace, _ = bench_workspace("bench-automations")
     workspace.limit_monthly_sends = None
     workspace.save()
@@ -134,8 +137,7 @@ def advance(sink: CountingSink, automation: Automation, total: int, workers: int
             time.sleep(0.2)
         elapsed = time.perf_counter() - started
     finally:
-        cluster.terminate()
-        cluster.wait(30)
+        _stop(cluster)
     received = sink.count - before
     completed = Enrollment.objects.filter(
         automation=automation, status=EnrollmentStatus.COMPLETED
@@ -160,6 +162,23 @@ def advance(sink: CountingSink, automation: Automation, total: int, workers: int
     return result
 
 
+def _stop(cluster: subprocess.Popen) -> None:
+    """Stop the workers before anything is deleted (a loaded machine takes a while)."""
+    cluster.terminate()
+    try:
+        cluster.wait(180)
+    except subprocess.TimeoutExpired:
+        cluster.kill()
+        cluster.wait(30)
+
+
+def _delete(workspace: Workspace) -> None:
+    # Messages first: the automation's campaign is deleted with the workspace, and the
+    # collector's order would otherwise trip over the messages referencing it.
+    Message.objects.filter(workspace=workspace).delete()
+    workspace.delete()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("size", nargs="?", type=int, default=100_000)
@@ -179,10 +198,11 @@ def main() -> None:
         figures["idle_tick"] = idle_ticks(args.idle_ticks)
         with CountingSink() as sink:
             figures["advance"] = advance(sink, automation, args.size, args.workers)
+        figures["load_average_after"] = os.getloadavg()
     finally:
-        workspace.delete()
-    figures["load_average_after"] = os.getloadavg()
-    print(json.dumps(figures, indent=2, default=str))
+        # The figures so far, even when a phase failed.
+        print(json.dumps(figures, indent=2, default=str), flush=True)
+    _delete(workspace)
 
 
 if __name__ == "__main__":
