@@ -1,7 +1,10 @@
 """An automation's mail and the sending pipeline: the step's campaign is never finished under
 the engine's feet, and the workspace's sending rules (monthly sends, verified domain) hold."""
 
+import threading
+
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from automations import engine, services
@@ -181,3 +184,52 @@ def test_mail_is_held_when_the_domain_lost_its_verification(
     assert Enrollment.objects.get().status == EnrollmentStatus.ACTIVE
     assert not Message.objects.exists()
     assert "not verified" in Automation.objects.get(pk=automation.pk).status_reason
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_race_with_real_transactions_on_postgresql(workspace, smtp, monkeypatch):
+    """The same interleaving with two connections: the engine's transaction has inserted the
+    queued message and not committed when finish_if_done runs (PostgreSQL's MVCC hides the
+    row from it, as in production)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs two concurrent transactions (SQLite has one writer)")
+    automation = mailing(workspace)
+    step = automation.steps.get()
+    bob = ContactFactory(workspace=workspace, email="bob@example.com")
+    engine.enroll(automation=automation, contact_ids=[bob.pk], wake=False)
+    Campaign.objects.filter(pk=step.campaign_id).update(status=CampaignStatus.SENDING)
+
+    inserted, release = threading.Event(), threading.Event()
+    real_bulk_create = Message.objects.bulk_create
+
+    def bulk_create_then_wait(*args, **kwargs):
+        created = real_bulk_create(*args, **kwargs)
+        inserted.set()
+        release.wait(30)
+        return created
+
+    monkeypatch.setattr(Message.objects, "bulk_create", bulk_create_then_wait)
+    errors: list[BaseException] = []
+
+    def engine_worker():
+        try:
+            engine.advance_batch(automation.pk, step.pk)  # commits, then kicks the chain
+        except BaseException as exc:  # noqa: BLE001 (reported by the test below)
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=engine_worker)
+    worker.start()
+    try:
+        assert inserted.wait(30)
+        assert not Message.objects.filter(contact=bob).exists()  # not committed yet
+        finished = pipeline.finish_if_done(step.campaign_id)
+    finally:
+        release.set()
+        worker.join(60)
+    assert errors == []
+    assert finished is False
+    assert Campaign.objects.get(pk=step.campaign_id).status == CampaignStatus.SENDING
+    assert Message.objects.get(contact=bob).status == MessageStatus.SENT
+    assert len(smtp.handler.to("bob@example.com")) == 1
