@@ -1,8 +1,11 @@
 """Segment refresh, preview count and typeahead search over N contacts (default 1,000,000).
 
     DATABASE_URL=postgres://… python -m bench.segments 1000000 [--plans]
+    DATABASE_URL=postgres://… python -m bench.segments --typeahead bench-generated
 
-Prints JSON figures; with --plans, the query plans go to stderr.
+Prints JSON figures; with --plans, the query plans go to stderr. With --typeahead NAME, only
+the typeahead search is timed, on an existing workspace (e.g. the one `python -m
+bench.generate 1000000` leaves, named bench-generated), which is kept.
 """
 
 from __future__ import annotations
@@ -85,6 +88,28 @@ def main(size: int, plans: bool) -> dict:
     return figures
 
 
+def typeahead_only(name: str) -> dict:
+    from mailcrm import services
+
+    workspace = Workspace.objects.get(name=name)
+    _, secret = services.api_key_create(workspace=workspace, name="bench typeahead")
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=secret)
+    urls = [f"/api/v1/contacts?q={text}&page_size=10" for text in TYPEAHEAD]
+    return {
+        "scenario": "typeahead",
+        "contacts": Contact.objects.for_workspace(workspace).count(),
+        "typeahead_search": latency(client, urls),
+        "per_query_p50_ms": {
+            text: latency(client, [url], rounds=8)["p50_ms"]
+            for text, url in zip(TYPEAHEAD, urls, strict=True)
+        },
+    }
+
+
 if __name__ == "__main__":
+    if "--typeahead" in sys.argv:
+        print(json.dumps(typeahead_only(sys.argv[sys.argv.index("--typeahead") + 1]), indent=2))
+        sys.exit()
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     print(json.dumps(main(int(args[0]) if args else 1_000_000, "--plans" in sys.argv), indent=2))
