@@ -3,8 +3,8 @@ real SMTP sink): subscribing through a hosted form with double opt-in; a viewer 
 but not change anything; text with HTML in it shown escaped; settings usable on a phone.
 
 The long campaign journey (import → segment → template → campaign → SMTP sink → tracked click
-→ report → unsubscribe) is in test_browser_campaign_journey.py. Not here yet: the
-tracking-snippet + automation journey (its author builds it with the automations app)."""
+→ report → unsubscribe) is in test_browser_campaign_journey.py; the tracking-snippet +
+automation journey in test_browser_automations.py."""
 
 from __future__ import annotations
 
