@@ -177,8 +177,9 @@ def ses_bounce(message, bounce_type="Permanent"):
     )
 
 
-def mailgun(message, event_data: dict, *, key=MAILGUN_KEY):
-    timestamp, token = str(int(time.time())), "a8ce0edb2dd8301dee6c2405235584e45aa91d1e9f979f3de0"
+def mailgun(message, event_data: dict, *, key=MAILGUN_KEY, token=""):
+    timestamp = str(int(time.time()))
+    token = token or hashlib.sha256(json.dumps(event_data, sort_keys=True).encode()).hexdigest()
     signature = hmac.new(key.encode(), f"{timestamp}{token}".encode(), hashlib.sha256).hexdigest()
     return {
         "signature": {"timestamp": timestamp, "token": token, "signature": signature},
@@ -570,3 +571,195 @@ def test_the_same_event_twice_at_once_is_stored_and_applied_once(message, contac
     assert InboundEvent.objects.count() == 1
     assert Bounce.objects.count() == 1
     assert MessageEvent.objects.filter(type="bounced").count() == 1
+
+
+# --- delivery, open, click and complaint from each ESP -----------------------------------
+
+CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36"
+LINK = "https://acme.example/spring"
+
+
+def ses_event(message, kind):
+    body = {
+        "delivered": {
+            "eventType": "Delivery",
+            "delivery": {
+                "timestamp": "2026-11-20T16:33:54.000Z",
+                "processingTimeMillis": 546,
+                "recipients": [message.email],
+                "smtpResponse": "250 2.6.0 Message received",
+                "reportingMTA": "a8-70.smtp-out.amazonses.com",
+            },
+        },
+        "opened": {
+            "eventType": "Open",
+            "open": {
+                "ipAddress": "192.0.2.1",
+                "timestamp": "2026-11-20T17:00:00.000Z",
+                "userAgent": CHROME,
+            },
+        },
+        "clicked": {
+            "eventType": "Click",
+            "click": {
+                "ipAddress": "192.0.2.1",
+                "timestamp": "2026-11-20T17:01:00.000Z",
+                "userAgent": CHROME,
+                "link": LINK,
+                "linkTags": {},
+            },
+        },
+        "complained": {
+            "eventType": "Complaint",
+            "complaint": {
+                "feedbackId": "0100017f-complaint",
+                "complaintSubType": None,
+                "complainedRecipients": [{"emailAddress": message.email}],
+                "timestamp": "2026-11-20T17:05:00.000Z",
+                "userAgent": "Amazon SES Mailbox Simulator",
+                "complaintFeedbackType": "abuse",
+                "arrivalDate": "2026-11-20T17:04:00.000Z",
+            },
+        },
+    }[kind]
+    return (
+        "/webhooks/anymail/amazon_ses/tracking/",
+        ses_notification(message, body, sns_id=f"{SNS_ID[:-2]}{len(kind):02d}"),
+        {**SNS_HEADERS, "HTTP_X_AMZ_SNS_MESSAGE_ID": f"{SNS_ID[:-2]}{len(kind):02d}"},
+    )
+
+
+def mailgun_event(message, kind):
+    data = {
+        "delivered": {"event": "delivered", "delivery-status": {"code": 250, "message": "OK"}},
+        "opened": {"event": "opened", "client-info": {"user-agent": CHROME}},
+        "clicked": {"event": "clicked", "url": LINK, "client-info": {"user-agent": CHROME}},
+        "complained": {"event": "complained"},
+    }[kind]
+    return "/webhooks/anymail/mailgun/tracking/", mailgun(message, data), {}
+
+
+def sendgrid_event(message, kind):
+    base = {
+        "email": message.email,
+        "timestamp": int(time.time()),
+        "sg_event_id": f"sg-{kind}",
+        "sg_message_id": "14c5d75ce93.dfd.64b469.filterdrecv-p3mdw1.0",
+        "anymail_id": message.provider_message_id,
+    }
+    extra = {
+        "delivered": {"event": "delivered", "response": "250 OK"},
+        "opened": {"event": "open", "useragent": CHROME, "ip": "192.0.2.1"},
+        "clicked": {"event": "click", "url": LINK, "useragent": CHROME, "ip": "192.0.2.1"},
+        "complained": {"event": "spamreport"},
+    }[kind]
+    return "/webhooks/anymail/sendgrid/tracking/", [{**base, **extra}], {}
+
+
+def brevo_event(message, kind):
+    base = {
+        "email": message.email,
+        "id": 123456,
+        "date": "2026-11-20 17:33:54",
+        "message-id": message.provider_message_id,
+        "ts_epoch": 1795710834000 + len(kind),
+        "subject": "Spring news",
+        "tag": "news",
+    }
+    extra = {
+        "delivered": {"event": "delivered"},
+        "opened": {"event": "opened", "user_agent": CHROME},
+        "clicked": {"event": "click", "link": LINK},
+        "complained": {"event": "spam"},
+    }[kind]
+    return "/webhooks/anymail/brevo/tracking/", {**base, **extra}, {}
+
+
+def postmark_event(message, kind):
+    if kind == "complained":
+        payload = postmark_bounce(message, kind="SpamComplaint")
+        payload["RecordType"] = "SpamComplaint"
+    else:
+        payload = {
+            "delivered": postmark("Delivery", message, DeliveredAt="2026-11-20T16:33:54Z"),
+            "opened": postmark(
+                "Open", message, ReceivedAt="2026-11-20T17:00:00Z", UserAgent=CHROME, FirstOpen=True
+            ),
+            "clicked": postmark(
+                "Click",
+                message,
+                ReceivedAt="2026-11-20T17:01:00Z",
+                UserAgent=CHROME,
+                OriginalLink=LINK,
+                ClickLocation="HTML",
+            ),
+        }[kind]
+    return "/webhooks/anymail/postmark/tracking/", payload, {}
+
+
+ESPS = {
+    "amazon_ses": ses_event,
+    "postmark": postmark_event,
+    "mailgun": mailgun_event,
+    "sendgrid": sendgrid_event,
+    "brevo": brevo_event,
+}
+
+
+@pytest.mark.parametrize("esp", ESPS)
+def test_delivery_open_click_and_complaint_from_each_esp(post, esp, message, contact):
+    for kind in ("delivered", "opened", "clicked", "complained"):
+        path, payload, headers = ESPS[esp](message, kind)
+        assert post(path, payload, headers=headers).status_code == 200, (esp, kind)
+
+    kinds = set(MessageEvent.objects.filter(message=message).values_list("type", flat=True))
+    assert kinds == {"delivered", "opened", "clicked", "complained"}
+    assert MessageEvent.objects.get(type="clicked").url == LINK
+    contact.refresh_from_db()
+    assert (contact.opens, contact.clicks, contact.status) == (1, 1, "complained")
+    assert Suppression.objects.get().type == "complaint"
+    assert not InboundEvent.objects.exclude(status=InboundStatus.APPLIED).exists()
+
+
+def test_postal_delivery_and_click(post, message, contact, postal_key):
+    """Postal reports deliveries and clicks (anymail maps no open or complaint from it)."""
+    original = {
+        "id": message.provider_message_id,
+        "to": message.email,
+        "direction": "outgoing",
+        "tag": "news",
+        "token": "abc",
+        "message_id": "x@app.mail",
+    }
+    sent = {
+        "event": "MessageSent",
+        "timestamp": time.time(),
+        "uuid": "uuid-sent",
+        "payload": {
+            "message": original,
+            "status": "Sent",
+            "details": "Message sent",
+            "output": "250 OK",
+            "time": 0.2,
+            "sent_with_ssl": True,
+        },
+    }
+    clicked = {
+        "event": "MessageLinkClicked",
+        "timestamp": time.time(),
+        "uuid": "uuid-click",
+        "payload": {
+            "message": original,
+            "url": LINK,
+            "token": "VJzsFA0S",
+            "ip_address": "192.0.2.1",
+            "user_agent": CHROME,
+        },
+    }
+    for payload in (sent, clicked):
+        body, headers = postal_signed(payload, postal_key)
+        assert post("/webhooks/anymail/postal/tracking/", body, headers=headers).status_code == 200
+
+    assert set(MessageEvent.objects.values_list("type", flat=True)) == {"delivered", "clicked"}
+    contact.refresh_from_db()
+    assert contact.clicks == 1
