@@ -32,6 +32,14 @@ EVENT_TYPES = [
     events.CONTACT_DELETED,
     events.CONTACT_MERGED,
     events.CONTACT_UNSUBSCRIBED,
+    # Beyond API.md's list: a CSV import announces each chunk (ids created and updated) and
+    # its end, rather than one contact.* per row; audience changes automations also hear.
+    events.CONTACTS_IMPORTED,
+    events.IMPORT_FINISHED,
+    events.CONTACT_LIST_ADDED,
+    events.SEGMENT_JOINED,
+    events.SEGMENT_LEFT,
+    events.EVENT_TRACKED,
 ]
 TEST_EVENT = "webhook.test"
 # How long the old secret keeps signing (beside the new one) after a rotation.
