@@ -39,7 +39,7 @@ from automations.models import Automation, Enrollment, EnrollmentStatus
 from bench.generate import bench_workspace, generate
 from bench.sending import ROOT, _start_cluster, _worker_env
 from bench.smtp_sink import CountingSink
-from campaigns.models import Message
+from campaigns.models import Campaign, Message
 from contacts.models import Contact
 from deliverability.models import SendingDomain
 from mailcrm.models import Workspace
@@ -120,8 +120,9 @@ def idle_ticks(ticks: int) -> dict:
 
 
 def advance(sink: CountingSink, automation: Automation, total: int, workers: int) -> dict:
-    log_path = ROOT / "var" / "bench-qcluster.log"
+    log_path = ROOT / "var" / "bench-automations-qcluster.log"
     cluster = _start_cluster(_worker_env(sink, workers), log_path)
+    trace: list[tuple[float, int, int]] = []
     try:
         before = sink.count
         started = time.perf_counter()
@@ -129,7 +130,7 @@ def advance(sink: CountingSink, automation: Automation, total: int, workers: int
         # the minute's tick would; the tick runs in the cluster too and shares the work).
         Enrollment.objects.filter(automation=automation).update(due_at=timezone.now())
         async_task("automations.tasks.advance", str(automation.pk), group="automations")
-        received_all = sink.wait_for(before + total, timeout=max(600, total / 20), stall=60)
+        received_all = _wait(sink, before + total, timeout=max(600, total / 20), trace=trace)
         mailed = time.perf_counter() - started
         open_ones = Enrollment.objects.filter(automation=automation).open()
         deadline = time.monotonic() + 60
@@ -157,9 +158,30 @@ def advance(sink: CountingSink, automation: Automation, total: int, workers: int
             .annotate(n=Count("id"))
         ),
     }
+    campaign = Campaign.objects.get(pk=automation.steps.get(type="send_email").campaign_id)
+    result["campaign"] = {"status": campaign.status, "status_reason": campaign.status_reason}
     if not result["complete"]:
+        result["trace_seconds_received_queued"] = trace
         result["qcluster_log_tail"] = log_path.read_text()[-3000:]
     return result
+
+
+def _wait(sink: CountingSink, total: int, timeout: float, trace: list) -> bool:
+    """Until the sink has ``total`` messages (False after ``timeout`` or a minute without a
+    new one), noting every 5 s how many arrived and how many wait queued."""
+    started = time.monotonic()
+    last, moved = sink.count, started
+    while sink.count < total:
+        now = time.monotonic()
+        if now - started > timeout or now - moved > 60:
+            return False
+        if sink.count != last:
+            last, moved = sink.count, now
+        if not trace or now - started - trace[-1][0] >= 5:
+            queued = Message.objects.filter(status="queued").count()
+            trace.append((round(now - started, 1), sink.count, queued))
+        time.sleep(0.2)
+    return True
 
 
 def _stop(cluster: subprocess.Popen) -> None:
@@ -195,6 +217,11 @@ def main() -> None:
     workspace, automation = _setup(args.size)
     try:
         figures["enrol"] = enrol(automation, args.size)
+        # Right after the bulk enrolment the table's statistics are stale (autovacuum
+        # analyses it within a minute or so in production); then as analysed.
+        figures["idle_tick_stale_statistics"] = idle_ticks(args.idle_ticks)
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {Enrollment._meta.db_table}")
         figures["idle_tick"] = idle_ticks(args.idle_ticks)
         with CountingSink() as sink:
             figures["advance"] = advance(sink, automation, args.size, args.workers)
@@ -202,7 +229,8 @@ def main() -> None:
     finally:
         # The figures so far, even when a phase failed.
         print(json.dumps(figures, indent=2, default=str), flush=True)
-    _delete(workspace)
+    if figures.get("advance", {}).get("complete"):
+        _delete(workspace)  # else kept to look into (the next run deletes it)
 
 
 if __name__ == "__main__":
