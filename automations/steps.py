@@ -127,8 +127,10 @@ def _sendable(automation: Automation, campaign, wanted: int) -> tuple[int, str]:
         return 0, str(exc)
     if automation.workspace.limit_monthly_sends is None:
         return wanted, ""
-    # Concurrent batches of one workspace count and queue one after the other (the lock is
-    # held until this batch's messages are committed), so together they cannot pass the limit.
+    # Concurrent automation batches of one workspace count and queue one after the other (the
+    # lock is held until this batch's messages are committed), so together they cannot pass
+    # the limit. Campaign and transactional sends check without this lock: a send of theirs
+    # racing this batch can still pass it by what the two add at once.
     Workspace.objects.select_for_update().filter(pk=automation.workspace_id).first()
     left = monthly_sends_left(automation.workspace) or 0
     if left >= wanted:
