@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from email.message import Message as MimeMessage
 
 from aiosmtpd.controller import Controller
+from django.test import override_settings
 
 
 def free_port() -> int:
@@ -75,3 +76,17 @@ class SmtpSink:
     @property
     def received(self) -> list[Received]:
         return self.handler.received
+
+    def as_email_backend(self, *, public_base_url: str = "http://testserver", **more):
+        """Settings that send Django's mail to this sink over SMTP (a context manager)."""
+        return override_settings(
+            EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+            EMAIL_HOST="127.0.0.1",
+            EMAIL_PORT=self.port,
+            EMAIL_HOST_USER="",
+            EMAIL_HOST_PASSWORD="",
+            EMAIL_USE_TLS=False,
+            EMAIL_USE_SSL=False,
+            PUBLIC_BASE_URL=public_base_url,
+            **more,
+        )

@@ -10,7 +10,6 @@ from datetime import timedelta
 
 import pytest
 from django.http import HttpResponse
-from django.test import override_settings
 from django.urls import include, path
 from django.utils import timezone
 
@@ -51,15 +50,7 @@ def smtp(live_server):
     sink = SmtpSink()
     with (
         sink,
-        override_settings(
-            ROOT_URLCONF=__name__,
-            EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
-            EMAIL_HOST="127.0.0.1",
-            EMAIL_PORT=sink.port,
-            EMAIL_HOST_USER="",
-            EMAIL_USE_TLS=False,
-            PUBLIC_BASE_URL=live_server.url,
-        ),
+        sink.as_email_backend(public_base_url=live_server.url, ROOT_URLCONF=__name__),
     ):
         yield sink
 

@@ -17,7 +17,6 @@ from datetime import timedelta
 
 import pytest
 from django.core.cache import cache
-from django.test import override_settings
 from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignStatus, Message
@@ -54,16 +53,7 @@ def sink(live_server) -> Iterator[SmtpSink]:
     cache.clear()  # the public pages' rate limits
     with (
         SmtpSink() as smtp,
-        override_settings(
-            EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
-            EMAIL_HOST="127.0.0.1",
-            EMAIL_PORT=smtp.port,
-            EMAIL_USE_TLS=False,
-            EMAIL_USE_SSL=False,
-            EMAIL_HOST_USER="",
-            EMAIL_HOST_PASSWORD="",
-            PUBLIC_BASE_URL=live_server.url,
-        ),
+        smtp.as_email_backend(public_base_url=live_server.url),
     ):
         yield smtp
 

@@ -12,7 +12,6 @@ import re
 
 import pytest
 from django.core.cache import cache
-from django.test import override_settings
 
 from contacts.models import Contact, ListMembership
 from contacts.tests.factories import ContactFactory, ContactListFactory, PropertyDefinitionFactory
@@ -37,15 +36,7 @@ def sink(live_server):
     cache.clear()
     with (
         SmtpSink() as smtp,
-        override_settings(
-            EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
-            EMAIL_HOST="127.0.0.1",
-            EMAIL_PORT=smtp.port,
-            EMAIL_USE_TLS=False,
-            EMAIL_HOST_USER="",
-            EMAIL_HOST_PASSWORD="",
-            PUBLIC_BASE_URL=live_server.url,
-        ),
+        smtp.as_email_backend(public_base_url=live_server.url),
     ):
         yield smtp
 

@@ -1,5 +1,4 @@
 import pytest
-from django.test import override_settings
 
 from tests.smtp import SmtpSink
 
@@ -10,14 +9,7 @@ def smtp():
     sink = SmtpSink()
     with (
         sink,
-        override_settings(
-            EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
-            EMAIL_HOST="127.0.0.1",
-            EMAIL_PORT=sink.port,
-            EMAIL_HOST_USER="",
-            EMAIL_USE_TLS=False,
-            PUBLIC_BASE_URL="http://testserver",
-        ),
+        sink.as_email_backend(),
     ):
         yield sink
 

@@ -49,14 +49,7 @@ def smtp(request):
         sink.handler = sink.controller.handler = DroppingHandler()
     with (
         sink,
-        override_settings(
-            EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
-            EMAIL_HOST="127.0.0.1",
-            EMAIL_PORT=sink.port,
-            EMAIL_HOST_USER="",
-            EMAIL_USE_TLS=False,
-            PUBLIC_BASE_URL="http://testserver",
-        ),
+        sink.as_email_backend(),
     ):
         yield sink
 

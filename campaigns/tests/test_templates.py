@@ -5,7 +5,6 @@ and a template that fails in the sandbox at send time fails its messages cleanly
 import time
 
 import pytest
-from django.test import override_settings
 
 from campaigns import services
 from campaigns.content import campaign_sender, campaign_source
@@ -25,14 +24,7 @@ pytestmark = [
 def smtp():
     with (
         SmtpSink() as sink,
-        override_settings(
-            EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
-            EMAIL_HOST="127.0.0.1",
-            EMAIL_PORT=sink.port,
-            EMAIL_HOST_USER="",
-            EMAIL_USE_TLS=False,
-            PUBLIC_BASE_URL="http://testserver",
-        ),
+        sink.as_email_backend(),
     ):
         yield sink
 

@@ -60,16 +60,7 @@ def sink():
     """The outside world: the server-wide SMTP backend delivers here."""
     with (
         SmtpSink() as server,
-        override_settings(
-            EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
-            EMAIL_HOST="127.0.0.1",
-            EMAIL_PORT=server.port,
-            EMAIL_HOST_USER="",
-            EMAIL_USE_TLS=False,
-            PUBLIC_BASE_URL="http://testserver",
-            BOUNCE_DOMAIN=BOUNCE_DOMAIN,
-            SMTP_RELAY_RATE_PER_MINUTE=0,
-        ),
+        server.as_email_backend(BOUNCE_DOMAIN=BOUNCE_DOMAIN, SMTP_RELAY_RATE_PER_MINUTE=0),
     ):
         yield server
 
