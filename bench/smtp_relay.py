@@ -42,41 +42,9 @@ from campaigns.models import Message
 from deliverability.models import SendingDomain
 from smtprelay import services
 from tests.smtp import free_port
+from tests.tls import write_self_signed
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _certificate(folder: Path) -> tuple[str, str]:
-    import datetime
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "relay.bench")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return str(cert_path), str(key_path)
 
 
 def _message(number: int) -> bytes:
@@ -133,7 +101,7 @@ def run(total: int, clients: int, workers: int) -> dict:
     credential, password = services.smtp_credential_rotate(workspace=workspace)
     log_path = ROOT / "var" / "bench-smtp-relay.log"
     with CountingSink() as sink, tempfile.TemporaryDirectory() as folder:
-        cert, key = _certificate(Path(folder))
+        cert, key = write_self_signed(Path(folder), "relay.bench")
         port = free_port()
         env = {
             **_worker_env(sink, workers),

@@ -6,17 +6,12 @@ the API and isolation."""
 
 from __future__ import annotations
 
-import datetime
 import http.server
 import ssl
 import threading
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from django.core.cache import cache
 
 from campaigns import services as campaign_services
@@ -28,6 +23,7 @@ from deliverability.models import DomainStatusChange, SendingDomain, TrackingDom
 from deliverability.tracking_domains import HttpsResult
 from mailcrm.exceptions import Conflict
 from mailcrm.models import Event
+from tests.tls import write_self_signed
 
 pytestmark = pytest.mark.django_db
 
@@ -174,30 +170,8 @@ def test_losing_the_cname_unverifies_and_disables_https(dns_zone, links_domain, 
 @pytest.fixture
 def self_signed_https(tmp_path: Path):
     """An HTTPS server on loopback with a certificate for links.acme.test that no CA signed."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "links.acme.test")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName("links.acme.test")]), critical=False
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
+    cert_file, key_file = write_self_signed(
+        tmp_path, "links.acme.test", dns_names=("links.acme.test",)
     )
 
     class Health(http.server.BaseHTTPRequestHandler):

@@ -4,16 +4,11 @@ the outside world (the server-wide SMTP backend delivers there)."""
 
 from __future__ import annotations
 
-import datetime
 import smtplib
 import ssl
 from dataclasses import dataclass
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from django.test import override_settings
 from django.utils import timezone
 
@@ -22,37 +17,15 @@ from deliverability.models import SendingDomain
 from smtprelay import services
 from smtprelay.server import bounce_controller, relay_controller
 from tests.smtp import SmtpSink, free_port
+from tests.tls import write_self_signed
 
 BOUNCE_DOMAIN = "bounces.mailcrm.test"
 
 
 @pytest.fixture(scope="session")
 def tls_files(tmp_path_factory):
-    """A self-signed certificate for 127.0.0.1 and its key, as PEM files."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "relay.mailcrm.test")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    folder = tmp_path_factory.mktemp("tls")
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return str(cert_path), str(key_path)
+    """A self-signed certificate for the relay and its key, as PEM files."""
+    return write_self_signed(tmp_path_factory.mktemp("tls"), "relay.mailcrm.test", days=30)
 
 
 @pytest.fixture
