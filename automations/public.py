@@ -10,12 +10,12 @@ from functools import lru_cache
 from pathlib import Path
 
 from django.conf import settings
-from django.core.cache import cache
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from automations.tracking import record_page_view
+from mailcrm.ratelimit import over_per_minute
 
 SNIPPET = Path(__file__).parent / "static" / "automations" / "t.js"
 VIEWS_PER_ADDRESS_PER_MINUTE = 120
@@ -38,14 +38,6 @@ def snippet(request):
     return response
 
 
-def _over(key: str, limit: int) -> bool:
-    cache.add(key, 0, timeout=60)
-    try:
-        return cache.incr(key) > limit
-    except ValueError:
-        return False
-
-
 def _answer(status: int = 204) -> HttpResponse:
     response = HttpResponse(status=status)
     response["Access-Control-Allow-Origin"] = "*"
@@ -63,7 +55,7 @@ def collect(request):
         response["Access-Control-Allow-Headers"] = "Content-Type"
         return response
     address = request.META.get("REMOTE_ADDR", "?")
-    if _over(f"collect:a:{address}", VIEWS_PER_ADDRESS_PER_MINUTE):
+    if over_per_minute(f"collect:a:{address}", VIEWS_PER_ADDRESS_PER_MINUTE):
         return _answer(429)
     if len(request.body) > MAX_BODY:
         return _answer(413)
@@ -75,7 +67,7 @@ def collect(request):
         return _answer(400)
     token = data["mc_id"][:200]
     visitor = hashlib.sha256(token.encode()).hexdigest()[:32]
-    if _over(f"collect:v:{visitor}", VIEWS_PER_VISITOR_PER_MINUTE):
+    if over_per_minute(f"collect:v:{visitor}", VIEWS_PER_VISITOR_PER_MINUTE):
         return _answer(429)
     record_page_view(
         token=token,

@@ -8,7 +8,6 @@ import base64
 import hashlib
 
 from django.conf import settings
-from django.core.cache import cache
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
@@ -19,31 +18,24 @@ from campaigns.models import EventType, Message
 from campaigns.tokens import read_token
 from contacts.models import ContactList
 from deliverability import services as deliverability
+from mailcrm.ratelimit import over_per_minute
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 # One recipient's token: a person reopening a mail a few times is fine, a flood is not.
 HITS_PER_TOKEN_PER_MINUTE = 60
 
 
-def _over(key: str, limit: int) -> bool:
-    cache.add(key, 0, timeout=60)
-    try:
-        return cache.incr(key) > limit
-    except ValueError:
-        return False
-
-
 def _limited(request, bucket: str, token: str = "") -> bool:
     """Per token, and per address (generous: a mailbox provider's image proxy fetches the
     opens of all its users from few addresses; PUBLIC_HITS_PER_MINUTE, 0 = no address limit)."""
-    if token and _over(
+    if token and over_per_minute(
         f"public:{bucket}:t:{hashlib.sha256(token.encode()).hexdigest()[:32]}",
         HITS_PER_TOKEN_PER_MINUTE,
     ):
         return True
     per_address = settings.PUBLIC_HITS_PER_MINUTE
     address = request.META.get("REMOTE_ADDR", "?")
-    return bool(per_address) and _over(f"public:{bucket}:{address}", per_address)
+    return bool(per_address) and over_per_minute(f"public:{bucket}:{address}", per_address)
 
 
 def _too_many() -> HttpResponse:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import hashlib
 
-from django.core.cache import cache
 from django.http import HttpResponse
 from django.views.decorators.http import require_GET
 
 from deliverability.tracking_domains import health_body, tls_allowed
+from mailcrm.ratelimit import over_per_minute
 
 # The proxy asks once per new hostname (then caches the certificate); a flood of questions is
 # someone making it try names: answered 429 so the database is not asked.
@@ -19,11 +19,7 @@ TLS_ASKS_PER_MINUTE = 120
 def _over_limit(request) -> bool:
     address = request.META.get("REMOTE_ADDR", "?")
     key = "tls-ask:" + hashlib.sha256(address.encode()).hexdigest()[:32]
-    cache.add(key, 0, timeout=60)
-    try:
-        return cache.incr(key) > TLS_ASKS_PER_MINUTE
-    except ValueError:
-        return False
+    return over_per_minute(key, TLS_ASKS_PER_MINUTE)
 
 
 @require_GET

@@ -7,7 +7,6 @@ form's owner configured, never to a URL from the request."""
 
 from __future__ import annotations
 
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -16,6 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from contacts.properties import definitions_for
+from mailcrm.ratelimit import over_per_minute
 from subscriptions import services
 from subscriptions.forms import HONEYPOT, signup_form
 from subscriptions.models import SubscriptionForm
@@ -29,12 +29,7 @@ def _client_ip(request) -> str | None:
 
 
 def _limited(request, bucket: str, limit: int) -> bool:
-    key = f"subscriptions:{bucket}:{_client_ip(request) or '?'}"
-    cache.add(key, 0, timeout=60)
-    try:
-        return cache.incr(key) > limit
-    except ValueError:
-        return False
+    return over_per_minute(f"subscriptions:{bucket}:{_client_ip(request) or '?'}", limit)
 
 
 def _too_many() -> HttpResponse:
