@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 
-from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 
 from campaigns.models import PendingEngagement
+from mailcrm.tasks import request_soon
 
 DRAIN_BATCH = 500
 DRAIN_DEBOUNCE_SECONDS = 2
@@ -36,12 +35,13 @@ def engagement_pending(
 def request_drain() -> None:
     """Ask a worker to drain soon; bursts of hits share one request every couple of seconds.
     With synchronous tasks (tests, development without a worker) the drain runs now."""
-    from django_q.tasks import async_task
-
-    if settings.Q_CLUSTER.get("sync"):
-        drain()
-    elif cache.add(_DRAIN_REQUESTED, 1, timeout=DRAIN_DEBOUNCE_SECONDS):
-        async_task("campaigns.tasks.apply_engagement", group="engagement")
+    request_soon(
+        "campaigns.tasks.apply_engagement",
+        key=_DRAIN_REQUESTED,
+        seconds=DRAIN_DEBOUNCE_SECONDS,
+        run_now=drain,
+        group="engagement",
+    )
 
 
 def drain(*, limit: int = DRAIN_BATCH, batches: int = 100) -> int:

@@ -20,7 +20,6 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC
 
-from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
@@ -29,6 +28,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from mailcrm.models import Workspace
+from mailcrm.tasks import request_soon
 from webhooks.models import InboundEvent, InboundStatus
 
 logger = logging.getLogger("mailcrm.webhooks")
@@ -146,8 +146,9 @@ def store_parsed(
 
 def _insert(row: InboundEvent) -> bool:
     with transaction.atomic():
-        created = InboundEvent.objects.bulk_create([row], ignore_conflicts=True)
-        is_new = InboundEvent.objects.filter(pk=row.pk).exists() if created else False
+        InboundEvent.objects.bulk_create([row], ignore_conflicts=True)
+        # With ignore_conflicts the row comes back either way: only a read tells.
+        is_new = InboundEvent.objects.filter(pk=row.pk).exists()
         if is_new:
             transaction.on_commit(request_apply)
     return is_new
@@ -155,12 +156,13 @@ def _insert(row: InboundEvent) -> bool:
 
 def request_apply() -> None:
     """Ask a worker to apply stored events; a burst of posts asks once a second."""
-    from django_q.tasks import async_task
-
-    if settings.Q_CLUSTER.get("sync"):
-        apply_pending()
-    elif cache.add(_APPLY_REQUESTED, 1, timeout=APPLY_DEBOUNCE_SECONDS):
-        async_task("webhooks.tasks.apply_inbound", group="inbound")
+    request_soon(
+        "webhooks.tasks.apply_inbound",
+        key=_APPLY_REQUESTED,
+        seconds=APPLY_DEBOUNCE_SECONDS,
+        run_now=apply_pending,
+        group="inbound",
+    )
 
 
 # --- applying ----------------------------------------------------------------------------------
