@@ -93,6 +93,9 @@ class MessageStatus(models.TextChoices):
     BOUNCED = "bounced", "Bounced"
     SUPPRESSED = "suppressed", "Suppressed"
     INTERRUPTED = "interrupted", "Interrupted"
+    # An A/B test's message waiting for its variant's send time or for the winner
+    # (campaigns.ab); never claimed by a batch until released to ``queued``.
+    HELD = "held", "Held (A/B test)"
 
 
 class Message(models.Model):
@@ -134,6 +137,11 @@ class Message(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     message_id = models.CharField(max_length=255, blank=True, help_text="The Message-ID header.")
     provider_message_id = models.CharField(max_length=255, blank=True)
+    ab_variant = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="A/B test recipient's variant (0 = A); none: the rest, sent the winner.",
+    )
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sending_at = models.DateTimeField(null=True, blank=True)
@@ -425,3 +433,69 @@ class PendingEngagement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} of {self.contact_id}"
+
+
+class AbCriterion(models.TextChoices):
+    OPEN = "open", "Human open rate"
+    CLICK = "click", "Human click rate"
+    MANUAL = "manual", "Manual pick"
+
+
+class AbTest(models.Model):
+    """A campaign's A/B test: ``share`` percent of the audience is split evenly between the
+    variants; ``wait_minutes`` after the last variant went out, the winner by ``criterion`` (or
+    by a person's pick) is sent to the rest (campaigns.ab)."""
+
+    campaign = models.OneToOneField(
+        Campaign, on_delete=models.CASCADE, primary_key=True, related_name="ab_test"
+    )
+    share = models.PositiveSmallIntegerField(
+        default=20, help_text="Percent of the audience in the test (1–100)."
+    )
+    criterion = models.CharField(
+        max_length=8, choices=AbCriterion.choices, default=AbCriterion.OPEN
+    )
+    wait_minutes = models.PositiveIntegerField(
+        default=240, help_text="How long the test runs before the winner is chosen."
+    )
+    decide_at = models.DateTimeField(null=True, blank=True)
+    winner = models.PositiveSmallIntegerField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["winner", "decide_at"], name="abtest_due")]
+
+    def __str__(self) -> str:
+        return f"A/B test of {self.campaign_id}"
+
+
+class AbVariant(models.Model):
+    """One variant of an A/B test. A blank field falls back to the campaign's own."""
+
+    id = models.BigAutoField(primary_key=True)
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="ab_variants")
+    position = models.PositiveSmallIntegerField(help_text="0 = A, 1 = B, …")
+    subject = models.CharField(max_length=998, blank=True)
+    from_name = models.CharField(max_length=200, blank=True)
+    html = models.TextField(blank=True)
+    text = models.TextField(blank=True)
+    template_id = models.UUIDField(null=True, blank=True)
+    send_at = models.DateTimeField(
+        null=True, blank=True, help_text="When this variant goes out; blank: at the start."
+    )
+
+    class Meta:
+        ordering = ["campaign", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "position"], name="abvariant_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"Variant {self.label}"
+
+    @property
+    def label(self) -> str:
+        return "ABCD"[self.position]
