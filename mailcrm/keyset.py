@@ -63,7 +63,12 @@ def keyset_page(
         if field == "pk":
             after = Q(**{f"pk__{op}": pk})
         else:
-            after = Q(**{f"{field}__{op}": value}) | Q(**{field: value, f"pk__{op}": pk})
+            # The first term repeats the bound the OR implies: without it PostgreSQL cannot
+            # start the (workspace, field, id) index at the cursor and reads every row before
+            # it (a page half-way through a million contacts: 940 ms instead of 0.3 ms).
+            after = Q(**{f"{field}__{op}e": value}) & (
+                Q(**{f"{field}__{op}": value}) | Q(**{field: value, f"pk__{op}": pk})
+            )
         queryset = queryset.filter(after)
     rows = list(queryset[: size + 1])
     next_cursor = None
