@@ -6,7 +6,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt cli/pyproject.toml | cksum | cut -d' ' -f1)
 HOST ?= 127.0.0.1
 PORT ?= 8000
-BENCH_SIZE ?= 100000
+# make bench BENCH_SCALE=small BENCH_ONLY=imports,exports: a quick run of some scenarios
+BENCH_SCALE ?= full
+BENCH_ONLY ?=
+BENCH_SKIP ?=
 
 .PHONY: install run web worker test lint format migrate demo bench clean
 
@@ -42,9 +45,11 @@ worker: install
 test: install
 	$(BIN)/pytest
 
-## make bench: timed scenarios (not tests); set DATABASE_URL to PostgreSQL for real figures
+## make bench: every timed scenario (not tests) against PostgreSQL and Redis; writes
+## bench/results.json and bench/results.md. DATABASE_URL defaults to
+## postgres://postgres@127.0.0.1:5432/mailcrm_bench, REDIS_URL to redis://127.0.0.1:6379/0.
 bench: install
-	$(BIN)/python -m bench.contacts_api $(BENCH_SIZE)
+	$(BIN)/python -m bench.run --scale $(BENCH_SCALE) --only "$(BENCH_ONLY)" --skip "$(BENCH_SKIP)"
 
 lint: install
 	$(BIN)/ruff check .
