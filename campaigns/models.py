@@ -106,8 +106,12 @@ class Message(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     # No single-column indexes on workspace and campaign: message_ws_kind and
     # message_campaign_status lead with them, and a snapshot writes every index once per row.
+    # No database-level foreign keys (db_constraint=False): checking them cost a snapshot of a
+    # million recipients more than its insert (a locking read of the contact's row per
+    # message at commit). The snapshot writes valid ids by construction; deletions go through
+    # the ORM, which still cascades and nulls (migration 0008 says why and which paths).
     workspace = models.ForeignKey(
-        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
+        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
     )
     campaign = models.ForeignKey(
         Campaign,
@@ -116,9 +120,15 @@ class Message(models.Model):
         on_delete=models.CASCADE,
         related_name="messages",
         db_index=False,
+        db_constraint=False,
     )
     contact = models.ForeignKey(
-        "contacts.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "contacts.Contact",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
     )
     kind = models.CharField(max_length=16, choices=MessageKind.choices)
     email = models.CharField(max_length=254)
