@@ -424,7 +424,13 @@ def take_slots(key: str, per_minute: int, wanted: int) -> int:
 
 # --- campaign completion and housekeeping ------------------------------------------------------
 
-UNFINISHED = (MessageStatus.QUEUED, MessageStatus.SENDING, MessageStatus.DEFERRED)
+# Held: an A/B test's message waiting for its send time or the winner (campaigns.ab).
+UNFINISHED = (
+    MessageStatus.QUEUED,
+    MessageStatus.SENDING,
+    MessageStatus.DEFERRED,
+    MessageStatus.HELD,
+)
 
 
 def finish_if_done(campaign_id) -> bool:

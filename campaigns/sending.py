@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 
 from campaigns import pipeline
+from campaigns.ab import VariantContents
 from campaigns.content import (
     LinkBook,
     build_email,
     campaign_sender,
-    campaign_source,
     message_urls,
     track,
 )
@@ -122,7 +122,8 @@ class _BatchRun:
         pipeline.record_suppressed(suppressed)
         self.settled += len(suppressed)
         if sendable:
-            self.compiled = _compile(*campaign_source(campaign))
+            # Per message: its A/B variant's content, the winner's, or the campaign's own.
+            self.contents = VariantContents(campaign)
             self.sender = campaign_sender(campaign)
             self.links = (
                 LinkBook(campaign.workspace_id, campaign_id=campaign.pk)
@@ -246,8 +247,9 @@ class _BatchRun:
 
     def _build(self, message: Message, contact: Contact):
         campaign = self.campaign
-        rendered = self.compiled.render(_context(contact, campaign, message))
-        from_name, from_email = self.sender
+        compiled, from_name = self.contents.for_message(message)
+        rendered = compiled.render(_context(contact, campaign, message))
+        from_email = self.sender[1]
         message.message_id = new_message_id(from_email.rpartition("@")[2])
         html = (
             track(rendered.html, message, self.links, opens=campaign.track_opens)

@@ -11,7 +11,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
-from campaigns import pipeline
+from campaigns import ab, pipeline
 from campaigns.audience import audience_contacts, clean_audience
 from campaigns.content import campaign_sender, campaign_source
 from campaigns.limits import check_monthly_sends
@@ -154,6 +154,7 @@ def _send_now(*, campaign: Campaign) -> Campaign:
     )
     check_monthly_sends(campaign.workspace, recipients_count(campaign))
     recipients = pipeline.snapshot(campaign)
+    ab.assign(campaign)  # an A/B test's variants and held rest; nothing without a test
     if recipients == 0:
         raise NothingToSend("The campaign has no recipients after suppressions.")
     campaign.status = CampaignStatus.SENDING
@@ -213,7 +214,7 @@ def campaign_resume(*, campaign: Campaign) -> Campaign:
 
 @transaction.atomic
 def campaign_cancel(*, campaign: Campaign) -> Campaign:
-    """Stop for good: queued and deferred messages are dropped, nothing more goes out."""
+    """Stop for good: queued, deferred and held messages are dropped, nothing more goes out."""
     open_states = (
         CampaignStatus.DRAFT,
         CampaignStatus.SCHEDULED,
@@ -226,7 +227,8 @@ def campaign_cancel(*, campaign: Campaign) -> Campaign:
     if not changed:
         raise CampaignStateError(f"A {campaign.status} campaign cannot be cancelled.")
     Message.objects.filter(
-        campaign=campaign, status__in=(MessageStatus.QUEUED, MessageStatus.DEFERRED)
+        campaign=campaign,
+        status__in=(MessageStatus.QUEUED, MessageStatus.DEFERRED, MessageStatus.HELD),
     ).delete()
     campaign.refresh_from_db()
     return campaign

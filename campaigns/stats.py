@@ -8,6 +8,7 @@ from datetime import UTC, timedelta
 from django.db.models import Count, Max, Min, Q
 from django.db.models.functions import TruncDay, TruncHour
 
+from campaigns.ab import ab_stats
 from campaigns.models import Campaign, EventType, Message, MessageEvent, MessageStatus
 
 
@@ -71,6 +72,7 @@ def campaign_stats(campaign: Campaign) -> dict:
             "unsubscribe": _rate(counts["unsubscribed"], delivered),
         },
         "top_links": top_links,
+        **ab_stats(campaign),  # "variants" and "ab": an A/B test's figures (campaigns.ab)
     }
 
 
@@ -99,7 +101,12 @@ def campaign_progress(campaign: Campaign) -> dict:
     )
     remaining = sum(
         by_status.get(s, 0)
-        for s in (MessageStatus.QUEUED, MessageStatus.DEFERRED, MessageStatus.SENDING)
+        for s in (
+            MessageStatus.QUEUED,
+            MessageStatus.DEFERRED,
+            MessageStatus.SENDING,
+            MessageStatus.HELD,
+        )
     )
     total = sum(by_status.values())
     done = total - remaining

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django_q.tasks import async_task
 
-from campaigns import engagement, pipeline, sending, services
+from campaigns import ab, engagement, pipeline, sending, services
 from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus
 
 
@@ -42,9 +42,12 @@ def housekeeping() -> dict:
         else:
             pipeline.finish_if_done(campaign.pk)
     applied = engagement.drain()
+    ab_tests = ab.tick()  # after the drains: a decision counts the latest opens and clicks
     return {
         "started": len(started),
         "interrupted": interrupted,
         "requeued": len(requeued),
+        "ab_released": ab_tests["released"],
+        "ab_decided": ab_tests["decided"],
         "engagement": applied,
     }

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from campaigns.api.ab import AbTestSummarySerializer, VariantStatsSerializer
 from campaigns.models import Campaign, CampaignStatus, Message, MessageEvent, MessageStatus
 from deliverability.api.serializers import DomainIdField
 
@@ -138,6 +139,8 @@ class StatsSerializer(serializers.Serializer):
     unsubscribed = serializers.IntegerField()
     rates = serializers.DictField(child=serializers.FloatField())
     top_links = TopLinkSerializer(many=True)
+    variants = VariantStatsSerializer(many=True, help_text="Per A/B variant; empty without a test.")
+    ab = AbTestSummarySerializer(allow_null=True, help_text="The A/B test, or null.")
 
 
 class EmailRequestSerializer(serializers.Serializer):
