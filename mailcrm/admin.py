@@ -21,7 +21,7 @@ from django.utils.html import format_html, format_html_join
 
 from contacts.models import Contact
 from mailcrm import services, usage
-from mailcrm.models import ApiKey, Event, Membership, User, Workspace
+from mailcrm.models import ApiKey, ApiKeyScope, Event, Membership, User, Workspace
 
 LIMIT_FIELDS = tuple(usage.LIMIT_FIELDS.values())
 
@@ -139,7 +139,7 @@ class WorkspaceApiKeyInline(admin.TabularInline):
 
     model = ApiKey
     extra = 0
-    fields = ["name", "prefix", "created_at", "last_used_at", "revoked_at"]
+    fields = ["name", "prefix", "scope", "created_at", "last_used_at", "revoked_at"]
     readonly_fields = fields
     show_change_link = True
     can_delete = False
@@ -275,6 +275,28 @@ class ApiKeyStateFilter(admin.SimpleListFilter):
         return queryset
 
 
+class ApiKeyAdminForm(forms.ModelForm):
+    class Meta:
+        model = ApiKey
+        fields = ["workspace", "name", "scope", "sending_domains"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "scope" in self.fields:
+            self.fields["scope"].required = False  # left out: full access, as before scopes
+
+    def clean_scope(self) -> str:
+        return self.cleaned_data.get("scope") or ApiKeyScope.FULL_ACCESS
+
+    def clean(self):
+        cleaned = super().clean()
+        workspace = cleaned.get("workspace")
+        domains = cleaned.get("sending_domains") or []
+        if workspace is not None and any(d.workspace_id != workspace.pk for d in domains):
+            self.add_error("sending_domains", "Choose sending domains of the key's workspace.")
+        return cleaned
+
+
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
     """Keys are made through `api_key_create` (the secret is shown once, in a message) and
@@ -283,13 +305,15 @@ class ApiKeyAdmin(admin.ModelAdmin):
     list_display = [
         "name",
         "prefix",
+        "scope",
         "workspace",
         "created_by",
         "created_at",
         "last_used_at",
         "is_active",
     ]
-    list_filter = [ApiKeyStateFilter, "workspace"]
+    list_filter = [ApiKeyStateFilter, "scope", "workspace"]
+    form = ApiKeyAdminForm
     list_select_related = ["workspace", "created_by"]
     search_fields = ["name", "prefix", "workspace__name"]
     autocomplete_fields = ["workspace"]
@@ -298,6 +322,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
         "workspace",
         "name",
         "prefix",
+        "scope",
+        "sending_domains",
         "created_by",
         "created_at",
         "last_used_at",
@@ -306,7 +332,9 @@ class ApiKeyAdmin(admin.ModelAdmin):
     ]
 
     def get_fields(self, request: HttpRequest, obj=None):
-        return ["workspace", "name"] if obj is None else self.shown_fields
+        return (
+            ["workspace", "name", "scope", "sending_domains"] if obj is None else self.shown_fields
+        )
 
     def get_readonly_fields(self, request: HttpRequest, obj=None):
         return [] if obj is None else self.shown_fields
@@ -317,7 +345,11 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: ApiKey, form, change: bool) -> None:
         key, secret = services.api_key_create(
-            workspace=obj.workspace, name=obj.name, created_by=request.user
+            workspace=obj.workspace,
+            name=obj.name,
+            created_by=request.user,
+            scope=obj.scope,
+            sending_domains=form.cleaned_data.get("sending_domains") or [],
         )
         for field in ApiKey._meta.concrete_fields:
             setattr(obj, field.attname, getattr(key, field.attname))

@@ -176,6 +176,14 @@ class Invitation(models.Model):
         )
 
 
+class ApiKeyScope(models.TextChoices):
+    """What a key may do (mailcrm/api/scopes.py applies it to every API route)."""
+
+    FULL_ACCESS = "full_access", "Full access"
+    SENDING = "sending", "Sending only"
+    READ_ONLY = "read_only", "Read only"
+
+
 class ApiKeyQuerySet(WorkspaceQuerySet):
     def active(self) -> ApiKeyQuerySet:
         return self.filter(revoked_at__isnull=True)
@@ -197,6 +205,18 @@ class ApiKey(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
     rotated_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    scope = models.CharField(
+        max_length=16,
+        choices=ApiKeyScope.choices,
+        default=ApiKeyScope.FULL_ACCESS,
+        help_text="Full access; sending only (send mail, read what it sends); or read only.",
+    )
+    sending_domains = models.ManyToManyField(
+        "deliverability.SendingDomain",
+        blank=True,
+        related_name="api_keys",
+        help_text="When set, the key sends only from these domains (empty: any domain).",
+    )
 
     objects = ApiKeyQuerySet.as_manager()
 

@@ -8,10 +8,11 @@ import secrets
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from mailcrm.models import ApiKey, Membership, Role, Workspace
+from mailcrm.models import ApiKey, ApiKeyScope, Membership, Role, Workspace
 
 KEY_PREFIX = "mc"
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -49,8 +50,23 @@ def membership_set(*, workspace: Workspace, user, role: str) -> Membership:
     return membership
 
 
-def api_key_create(*, workspace: Workspace, name: str, created_by=None) -> tuple[ApiKey, str]:
-    """Make a key; returns (key row, secret). The secret is not stored and cannot be shown again."""
+@transaction.atomic
+def api_key_create(
+    *,
+    workspace: Workspace,
+    name: str,
+    created_by=None,
+    scope: str = ApiKeyScope.FULL_ACCESS,
+    sending_domains=(),
+) -> tuple[ApiKey, str]:
+    """Make a key; returns (key row, secret). The secret is not stored and cannot be shown again.
+    ``scope``: full access, sending only or read only; ``sending_domains`` (the workspace's
+    own) limit what it may send from (none: any)."""
+    if scope not in ApiKeyScope.values:
+        raise ValidationError({"scope": [f"Must be one of: {', '.join(ApiKeyScope.values)}."]})
+    sending_domains = list(sending_domains)
+    if any(domain.workspace_id != workspace.pk for domain in sending_domains):
+        raise ValidationError({"sending_domain_ids": ["Not a sending domain of this workspace."]})
     prefix, secret = _new_secret()
     key = ApiKey.objects.create(
         workspace=workspace,
@@ -58,7 +74,10 @@ def api_key_create(*, workspace: Workspace, name: str, created_by=None) -> tuple
         prefix=prefix,
         key_hash=_digest(secret),
         created_by=created_by,
+        scope=scope,
     )
+    if sending_domains:
+        key.sending_domains.set(sending_domains)
     return key, secret
 
 

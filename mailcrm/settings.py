@@ -70,6 +70,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "mailcrm.dashboard.middleware.CurrentWorkspaceMiddleware",
+    "mailcrm.api.ratelimit_headers.RateLimitHeadersMiddleware",
 ]
 
 ROOT_URLCONF = "mailcrm.urls"
@@ -240,7 +241,11 @@ for _name in (
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["mailcrm.api.authentication.ApiKeyAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["mailcrm.api.permissions.HasWorkspaceKey"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "mailcrm.api.permissions.HasWorkspaceKey",
+        # The key's scope (full access, sending only, read only) on every route.
+        "mailcrm.api.scopes.KeyScopePermission",
+    ],
     "DEFAULT_THROTTLE_CLASSES": ["mailcrm.api.throttling.WorkspaceRateThrottle"],
     "DEFAULT_PAGINATION_CLASS": "mailcrm.api.pagination.KeysetPagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],

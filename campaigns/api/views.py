@@ -23,6 +23,7 @@ from campaigns.api.serializers import (
 )
 from campaigns.models import Campaign, Message, MessageKind
 from mailcrm.api.schema import ErrorSerializer
+from mailcrm.api.scopes import SEND, ensure_may_send_from
 from mailcrm.api.viewsets import WorkspaceScopedMixin, WorkspaceViewSet
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
@@ -37,6 +38,21 @@ class CampaignViewSet(WorkspaceViewSet):
     model = Campaign
     serializer_class = CampaignSerializer
     ordering_fields = ["created_at", "name"]
+    # A sending-only key sends, controls and reads campaigns; creating or editing one is a write.
+    api_scopes = dict.fromkeys(("send", "schedule", "pause", "resume", "cancel", "test"), SEND)
+    sending_readable = True
+
+    def get_object(self):
+        campaign = super().get_object()
+        if self.action in ("send", "schedule", "test"):
+            from campaigns.content import campaign_sender
+
+            ensure_may_send_from(
+                self.request,
+                campaign_sender(campaign)[1] or self.workspace.default_from_email,
+                sending_domain=campaign.sending_domain,
+            )
+        return campaign
 
     def perform_create(self, serializer):
         serializer.instance = services.campaign_create(
@@ -147,6 +163,8 @@ class CampaignViewSet(WorkspaceViewSet):
 
 
 class EmailView(APIView):
+    api_scopes = {"post": SEND}
+
     @extend_schema(
         request=EmailRequestSerializer,
         responses={202: EmailQueuedSerializer},
@@ -157,6 +175,7 @@ class EmailView(APIView):
         workspace = request.user.workspace
         body = EmailRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        ensure_may_send_from(request, body.validated_data.get("from_email", ""))
 
         def queue():
             message = transactional.email_queue(workspace=workspace, data=body.validated_data)
@@ -172,6 +191,8 @@ class EmailView(APIView):
 
 
 class EmailBatchView(APIView):
+    api_scopes = {"post": SEND}
+
     @extend_schema(
         request=EmailBatchSerializer,
         responses={202: EmailQueuedSerializer(many=True)},
@@ -182,6 +203,9 @@ class EmailBatchView(APIView):
         workspace = request.user.workspace
         body = EmailBatchSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        ensure_may_send_from(
+            request, *(item.get("from_email", "") for item in body.validated_data["emails"])
+        )
 
         def queue():
             queued = [
@@ -204,6 +228,7 @@ class EmailDetailViewSet(WorkspaceScopedMixin, mixins.RetrieveModelMixin, Generi
 
     model = Message
     serializer_class = EmailDetailSerializer
+    sending_readable = True
 
     def scoped_queryset(self):
         return (

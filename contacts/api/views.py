@@ -31,6 +31,7 @@ from contacts.filtersets import (
     SegmentFilterSet,
     TagFilterSet,
 )
+from contacts.imports.timeline import ensure_import_activity
 from contacts.models import (
     Activity,
     Company,
@@ -42,6 +43,7 @@ from contacts.models import (
 )
 from contacts.query import QueryError, compile_search
 from contacts.segmentation import InvalidQuery
+from mailcrm.api.scopes import READ
 from mailcrm.api.viewsets import WorkspaceViewSet, ensure_uuid
 
 QUERY_HELP = (
@@ -175,6 +177,7 @@ class ContactActivityViewSet(WorkspaceViewSet):
         return self._contact
 
     def scoped_queryset(self):
+        ensure_import_activity(self.get_contact())
         return Activity.objects.filter(contact=self.get_contact()).select_related("created_by")
 
     def initial(self, request, *args, **kwargs):
@@ -337,6 +340,7 @@ class SegmentViewSet(WorkspaceViewSet):
     filterset_class = SegmentFilterSet
     ordering_fields = ["name", "created_at"]
     default_ordering = "name"
+    api_scopes = {"preview": READ}  # counts a query, changes nothing
 
     def perform_create(self, serializer):
         serializer.instance = segmentation.segment_create(

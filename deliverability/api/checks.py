@@ -22,9 +22,12 @@ from deliverability.api.check_serializers import (
 )
 from deliverability.content import score_content
 from mailcrm.api.schema import ErrorSerializer
+from mailcrm.api.scopes import READ
 
 
 class ValidateEmailView(APIView):
+    api_scopes = {"post": READ}  # a check, not a change: read-only keys may ask
+
     @extend_schema(
         request=ValidateEmailSerializer,
         responses={200: ValidationResultSerializer},
@@ -41,6 +44,8 @@ class ValidateEmailView(APIView):
 
 
 class ValidateBulkView(APIView):
+    api_scopes = {"post": READ}
+
     @extend_schema(
         request=ValidateBulkSerializer,
         responses={
@@ -61,6 +66,8 @@ class ValidateBulkView(APIView):
 
 
 class ContentScoreView(APIView):
+    api_scopes = {"post": READ}
+
     @extend_schema(
         request=ContentScoreRequestSerializer,
         responses={200: ContentScoreSerializer},
@@ -77,6 +84,8 @@ class ContentScoreView(APIView):
 
 
 class RiskAssessView(APIView):
+    api_scopes = {"post": READ}
+
     @extend_schema(
         request=RiskAssessRequestSerializer,
         responses={

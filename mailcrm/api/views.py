@@ -37,16 +37,31 @@ class ApiKeyViewSet(WorkspaceCreateListDestroyViewSet):
     ordering_fields = ["created_at"]
 
     def scoped_queryset(self):
-        return ApiKey.objects.for_workspace(self.workspace).active()
+        return (
+            ApiKey.objects.for_workspace(self.workspace)
+            .active()
+            .prefetch_related("sending_domains")
+        )
 
     @extend_schema(request=ApiKeySerializer, responses={201: ApiKeyCreatedSerializer})
     def create(self, request):
-        serializer = ApiKeySerializer(data=request.data)
+        serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
         key, secret = services.api_key_create(
-            workspace=self.workspace, name=serializer.validated_data["name"]
+            workspace=self.workspace,
+            name=data["name"],
+            scope=data["scope"],
+            sending_domains=data.get("sending_domains", []),
         )
-        body = {"id": key.id, "name": key.name, "prefix": key.prefix, "key": secret}
+        body = {
+            "id": key.id,
+            "name": key.name,
+            "prefix": key.prefix,
+            "key": secret,
+            "scope": key.scope,
+            "sending_domain_ids": [domain.pk for domain in data.get("sending_domains", [])],
+        }
         return Response(ApiKeyCreatedSerializer(body).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={204: None}, summary="Revoke the key")

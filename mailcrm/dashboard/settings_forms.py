@@ -7,7 +7,7 @@ from django import forms
 
 from campaigns.models import SendingBackend
 from deliverability.models import SendingDomain
-from mailcrm.models import Role
+from mailcrm.models import ApiKeyScope, Role
 
 
 class WorkspaceForm(forms.Form):
@@ -44,6 +44,28 @@ class AcceptInvitationForm(forms.Form):
 
 class ApiKeyForm(forms.Form):
     name = forms.CharField(max_length=100, help_text="What uses it, e.g. “Website signup”.")
+    scope = forms.ChoiceField(
+        choices=ApiKeyScope.choices,
+        initial=ApiKeyScope.FULL_ACCESS,
+        required=False,  # left out: full access, as before scopes
+        label="Access",
+        help_text="Sending only: sends mail and reads campaigns, emails and templates. "
+        "Read only: reads everything, changes nothing.",
+    )
+    sending_domains = forms.ModelMultipleChoiceField(
+        queryset=SendingDomain.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Limit what it may send from (none ticked: any domain).",
+    )
+
+    def clean_scope(self) -> str:
+        return self.cleaned_data.get("scope") or ApiKeyScope.FULL_ACCESS
+
+    def __init__(self, *args, workspace=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if workspace is not None:
+            self.fields["sending_domains"].queryset = SendingDomain.objects.for_workspace(workspace)
 
 
 class SendingBackendForm(forms.ModelForm):

@@ -250,18 +250,23 @@ class ApiKeysView(SettingsMixin, TemplateView):
     section = "api_keys"
 
     def get_context_data(self, form=None, **kwargs):
-        keys = self.scoped(ApiKey).select_related("created_by")
+        keys = self.scoped(ApiKey).select_related("created_by").prefetch_related("sending_domains")
         page = keyset_page(keys, cursor=page_cursor(self.request), size=PAGE_SIZE)
+        form = form or ApiKeyForm(workspace=self.workspace)
         return super().get_context_data(
-            keys=page.rows, next_cursor=page.next_cursor, form=form or ApiKeyForm(), **kwargs
+            keys=page.rows, next_cursor=page.next_cursor, form=form, **kwargs
         )
 
     def post(self, request):
-        form = ApiKeyForm(request.POST)
+        form = ApiKeyForm(request.POST, workspace=self.workspace)
         if not form.is_valid():
             return self.render_to_response(self.get_context_data(form=form))
         key, secret = services.api_key_create(
-            workspace=self.workspace, name=form.cleaned_data["name"], created_by=request.user
+            workspace=self.workspace,
+            name=form.cleaned_data["name"],
+            created_by=request.user,
+            scope=form.cleaned_data["scope"],
+            sending_domains=form.cleaned_data["sending_domains"],
         )
         return _show_secret(request, key, secret, created=True)
 

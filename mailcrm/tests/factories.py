@@ -46,7 +46,8 @@ class ApiKeyFactory(factory.django.DjangoModelFactory):
 
     @classmethod
     def _create(cls, model_class, workspace, name, **kwargs):
-        key, secret = services.api_key_create(workspace=workspace, name=name)
+        # scope= and sending_domains= go to the service (defaults: full access, any domain).
+        key, secret = services.api_key_create(workspace=workspace, name=name, **kwargs)
         key.secret = secret
         return key
 

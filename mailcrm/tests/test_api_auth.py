@@ -58,7 +58,7 @@ def test_creating_a_key_shows_the_secret_once(api, workspace):
     response = api.post("/api/v1/customer/api-keys", {"name": "CI"}, format="json")
     assert response.status_code == 201
     body = response.json()
-    assert set(body) == {"id", "name", "prefix", "key"}
+    assert set(body) == {"id", "name", "prefix", "key", "scope", "sending_domain_ids"}
     new_client = APIClient()
     new_client.credentials(HTTP_X_API_KEY=body["key"])
     assert new_client.get("/api/v1/customer/profile").status_code == 200

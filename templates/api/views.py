@@ -6,6 +6,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from contacts.models import Contact
+from mailcrm.api.scopes import READ
 from mailcrm.api.viewsets import WorkspaceViewSet
 from templates import services
 from templates.api.serializers import (
@@ -24,6 +25,9 @@ class EmailTemplateViewSet(WorkspaceViewSet):
     ordering_fields = ["name", "created_at"]
     default_ordering = "name"
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    # Rendering a preview changes nothing; a sending-only key reads the templates it sends with.
+    api_scopes = {"preview": READ}
+    sending_readable = True
 
     def perform_create(self, serializer):
         serializer.instance = services.template_create(
