@@ -22,6 +22,7 @@ class ErrorSerializer(serializers.Serializer):
 _DESCRIPTIONS = {
     "400": "Invalid input; `fields` names each bad field.",
     "401": "Missing or invalid API key.",
+    "403": "The key's scope does not cover this call (`missing_scope` names what it lacks).",
     "404": "Not found (or another workspace's).",
     "409": "Conflicts with an existing object.",
     "422": "Well-formed but cannot be done (e.g. a plan limit).",
@@ -34,7 +35,7 @@ class MailcrmAutoSchema(AutoSchema):
         responses = super()._get_response_bodies(direction)
         if direction != "response" or not self.view.get_authenticators():
             return responses
-        codes = ["401", "429"]
+        codes = ["401", "403", "429"]
         if self.method in ("POST", "PUT", "PATCH") or self._is_list_view():
             codes.append("400")
         if self.method in ("POST", "PUT", "PATCH"):
