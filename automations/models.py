@@ -33,6 +33,7 @@ class TriggerType(models.TextChoices):
     FORM_SUBMITTED = "form_submitted", "Form submitted"
     EVENT_TRACKED = "event_tracked", "Tracked event"
     DATE_REACHED = "date_reached", "Date property reached"
+    CONTACT_SUNSET = "contact_sunset", "Stopped engaging (sunset)"
     MANUAL = "manual", "Manual enrolment only"
 
 

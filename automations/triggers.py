@@ -29,6 +29,7 @@ EVENT_TRIGGERS: dict[str, tuple[str, ...]] = {
     types.EMAIL_CLICKED: (TriggerType.EMAIL_CLICKED,),
     "form.submitted": (TriggerType.FORM_SUBMITTED,),
     types.EVENT_TRACKED: (TriggerType.EVENT_TRACKED,),
+    types.CONTACT_SUNSET: (TriggerType.CONTACT_SUNSET,),
 }
 
 
@@ -110,6 +111,8 @@ def matches(automation: Automation, event: Event, message_contacts: dict) -> lis
         return [contact] if contact else []
     if kind == TriggerType.EVENT_TRACKED:
         return [subject] if _same(data.get("event"), config.get("event")) else []
+    if kind == TriggerType.CONTACT_SUNSET:
+        return [subject]
     return []
 
 

@@ -1,5 +1,6 @@
 """Who a campaign goes to: the union of its lists, segments and tags, minus its excluded
-segments, minus contacts that are archived, not active, suppressed or unsubscribed."""
+segments, minus contacts that are archived, not active, suppressed or unsubscribed (and
+sunset, when the workspace leaves sunset contacts out)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from campaigns.models import Campaign
+from contacts.hygiene import excluded_as_sunset
 from contacts.models import (
     Contact,
     ContactList,
@@ -109,4 +111,6 @@ def audience_contacts(campaign: Campaign) -> QuerySet:
             contact_id=OuterRef("pk"), segment_id__in=audience["exclude_segments"]
         )
         contacts = contacts.filter(~Exists(excluded))
+    if excluded_as_sunset(campaign.workspace_id):
+        contacts = contacts.filter(sunset_at__isnull=True)
     return mailable(contacts, domain=campaign.sending_domain)

@@ -412,6 +412,13 @@ EVENT_LABELS = {
     "complained": "Marked as spam",
 }
 POINTS_PREFIX = "points_"
+HYGIENE_FORM_FIELDS = (
+    "decay_half_life_days",
+    "sunset_after_days",
+    "sunset_min_sends",
+    "sunset_exclude",
+    "sunset_suppress_after_days",
+)
 
 
 class ScoringForm(forms.Form):
@@ -423,6 +430,33 @@ class ScoringForm(forms.Form):
         required=False,
         initial=True,
         label="Recompute every contact's score and tier from its timeline now",
+    )
+    decay_half_life_days = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=3650,
+        label="Halve scores every … days without engagement",
+        help_text="Empty: scores never decay.",
+    )
+    sunset_after_days = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=3650,
+        label="Sunset after … days with no human open or click",
+    )
+    sunset_min_sends = forms.IntegerField(
+        required=False, min_value=1, max_value=10_000, label="…and at least … sends"
+    )
+    sunset_exclude = forms.BooleanField(
+        required=False, label="Leave sunset contacts out of campaigns"
+    )
+    sunset_suppress_after_days = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=3650,
+        label="Suppress sunset contacts … days after the flag",
+        help_text="Empty: never. Leaves time for a re-engagement automation "
+        "(trigger: stopped engaging).",
     )
 
     def __init__(self, *args, events: tuple[str, ...], **kwargs):
@@ -440,7 +474,7 @@ class ScoringForm(forms.Form):
         initial = {
             "hot_threshold": settings.hot_threshold,
             "warm_threshold": settings.warm_threshold,
-        }
+        } | {name: getattr(settings, name) for name in HYGIENE_FORM_FIELDS}
         return initial | {POINTS_PREFIX + k: v for k, v in (settings.rules or {}).items()}
 
     @property
@@ -455,7 +489,17 @@ class ScoringForm(forms.Form):
             "hot_threshold": data["hot_threshold"],
             "warm_threshold": data["warm_threshold"],
             "recompute": data["recompute"],
+        } | {
+            name: data[name]
+            for name in HYGIENE_FORM_FIELDS
+            # Left empty: the decay is off, nobody is suppressed; the thresholds stay as they are.
+            if data[name] is not None
+            or name in ("decay_half_life_days", "sunset_suppress_after_days")
         }
+
+    @property
+    def hygiene_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in HYGIENE_FORM_FIELDS]
 
 
 # --- imports -----------------------------------------------------------------------------------

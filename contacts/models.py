@@ -194,6 +194,16 @@ class Contact(models.Model):
     last_sent_at = models.DateTimeField(null=True, blank=True)
     last_opened_at = models.DateTimeField(null=True, blank=True)
     last_clicked_at = models.DateTimeField(null=True, blank=True)
+    last_engaged_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Last human open, click, reply, page visit or tracked event (score decay).",
+    )
+    sunset_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Flagged as unengaged (sunsetting) at this time; cleared when they engage.",
+    )
     tracking_opt_out = models.BooleanField(
         default=False, help_text="Opens and clicks of this person are not recorded."
     )
@@ -543,6 +553,29 @@ class ScoringSettings(models.Model):
     rules = models.JSONField(default=default_scoring_rules)
     hot_threshold = models.IntegerField(default=50)
     warm_threshold = models.IntegerField(default=20)
+    decay_half_life_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Scores halve every this many days without engagement; empty: no decay.",
+    )
+    decayed_until = models.DateTimeField(
+        null=True, blank=True, help_text="The score decay has been applied up to this moment."
+    )
+    sunset_after_days = models.PositiveIntegerField(
+        default=180, help_text="Flag contacts with no human open or click in this many days…"
+    )
+    sunset_min_sends = models.PositiveIntegerField(
+        default=5, help_text="…after at least this many sends."
+    )
+    sunset_exclude = models.BooleanField(
+        default=False, help_text="Campaigns leave out contacts flagged as sunset."
+    )
+    sunset_suppress_after_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Suppress sunset contacts still unengaged this many days after being "
+        "flagged; empty: never.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

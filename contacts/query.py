@@ -335,7 +335,15 @@ def parse_boolean(value: Value) -> bool:
 TEXT_FIELDS = ("email", "first_name", "last_name", "phone", "company", "job_title")
 CHOICE_FIELDS = ("status", "lifecycle_stage", "source", "score_tier")
 NUMBER_FIELDS = ("score", "opens", "clicks", "sends")
-DATETIME_FIELDS = ("created_at", "updated_at", "last_opened_at", "last_clicked_at", "last_sent_at")
+DATETIME_FIELDS = (
+    "created_at",
+    "updated_at",
+    "last_opened_at",
+    "last_clicked_at",
+    "last_sent_at",
+    "last_engaged_at",
+    "sunset_at",
+)
 BOOLEAN_FIELDS = ("tracking_opt_out",)
 COMPANY_TEXT_FIELDS = ("name", "domain", "industry", "size", "plan")
 COMPANY_NUMBER_FIELDS = ("spend",)

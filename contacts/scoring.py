@@ -58,6 +58,10 @@ EVENT_COUNTERS = {
     "opened": ("opens", "last_opened_at"),
     "clicked": ("clicks", "last_clicked_at"),
 }
+# Engagement that moves ``last_engaged_at`` (what score decay counts from); a human open or
+# click also lifts the sunset flag (sunsetting is about mail nobody reads).
+ENGAGED_EVENTS = ("opened", "clicked", "replied", "visited_page")
+UNSUNSET_EVENTS = ("opened", "clicked")
 # Any other rule name gives points per tracked event of that name (POST /track, the snippet):
 # e.g. {"visited_pricing_page": 20}.
 TRACKED_EVENT_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -115,6 +119,7 @@ def record_engagement(
         updates[counter] = F(counter) + 1
         # Greatest() is NULL on SQLite when an argument is: coalesce first.
         updates[last_at] = Greatest(Coalesce(F(last_at), Value(at)), Value(at))
+    updates.update(_engaged_updates(event, Value(at)))
     if event == "unsubscribed":
         updates["score"] = Value(0)
         updates["score_tier"] = Value(tier_for(0, settings))
@@ -181,6 +186,8 @@ def record_engagement_many(
         at = _per_contact(latest, DateTimeField())
         updates[counter] = F(counter) + _per_contact(counts, IntegerField())
         updates[last_at] = Greatest(Coalesce(F(last_at), at), at)
+    if event in ENGAGED_EVENTS:
+        updates.update(_engaged_updates(event, _per_contact(latest, DateTimeField())))
     if event == "unsubscribed":
         updates["score"] = Value(0)
         updates["score_tier"] = Value(tier_for(0, settings))
@@ -235,9 +242,13 @@ def record_tracked_events(*, workspace_id: Any, items: Sequence[TrackedEvent]) -
         return 0
     settings = scoring_settings(workspace_id)
     added: dict[Any, int] = {}
+    latest: dict[Any, datetime] = {}
     for item in items:
         added[item.contact_id] = added.get(item.contact_id, 0) + _points(settings.rules, item.name)
+        if item.contact_id not in latest or item.at > latest[item.contact_id]:
+            latest[item.contact_id] = item.at
     contacts = Contact.objects.filter(workspace_id=workspace_id, pk__in=list(added))
+    contacts.update(**_engaged_updates("event", _per_contact(latest, DateTimeField())))
     scored = {pk: points for pk, points in added.items() if points}
     if scored:
         new_score = F("score") + _per_contact(scored, IntegerField())
@@ -314,6 +325,17 @@ def _per_contact(values: Mapping[Any, Any], output_field: Field) -> Any:
     )
 
 
+def _engaged_updates(event: str, at: Any) -> dict[str, Any]:
+    """``last_engaged_at`` moved to ``at`` (an SQL expression) unless already later; a human
+    open or click also clears the sunset flag. Tracked events (``event``) count as engagement."""
+    if event not in ENGAGED_EVENTS and event != "event":
+        return {}
+    updates: dict[str, Any] = {"last_engaged_at": Greatest(Coalesce(F("last_engaged_at"), at), at)}
+    if event in UNSUNSET_EVENTS:
+        updates["sunset_at"] = Value(None, output_field=DateTimeField())
+    return updates
+
+
 def _counter_fields(event: str) -> tuple[str, ...]:
     return EVENT_COUNTERS.get(event, ())
 
@@ -365,6 +387,36 @@ def _clean_thresholds(hot: Any, warm: Any) -> None:
         raise ValidationError(errors)
 
 
+# Decay and sunsetting settings (contacts.hygiene): name -> (smallest, largest, may be empty).
+HYGIENE_FIELDS: dict[str, tuple[int, int, bool]] = {
+    "decay_half_life_days": (1, 3650, True),
+    "sunset_after_days": (1, 3650, False),
+    "sunset_min_sends": (1, 10_000, False),
+    "sunset_suppress_after_days": (0, 3650, True),
+}
+
+
+def _clean_hygiene(values: Mapping[str, Any]) -> None:
+    errors: dict[str, list[str]] = {}
+    for name, value in values.items():
+        if name == "sunset_exclude":
+            if not isinstance(value, bool):
+                errors[name] = ["Must be true or false."]
+            continue
+        if name not in HYGIENE_FIELDS:
+            errors[name] = ["Unknown setting."]
+            continue
+        low, high, optional = HYGIENE_FIELDS[name]
+        if value is None and optional:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool):
+            errors[name] = ["Must be a whole number" + (" or empty." if optional else ".")]
+        elif not low <= value <= high:
+            errors[name] = [f"Must be between {low} and {high}."]
+    if errors:
+        raise ValidationError(errors)
+
+
 @transaction.atomic
 def scoring_update(
     *,
@@ -373,16 +425,21 @@ def scoring_update(
     hot_threshold: int,
     warm_threshold: int,
     recompute: bool = True,
+    **hygiene: Any,
 ) -> ScoringSettings:
-    """Replace the rules and thresholds. With ``recompute``, scores and tiers are recomputed
-    in the background after commit (see ``scores_recompute``)."""
+    """Replace the rules and thresholds, and the decay and sunsetting settings given in
+    ``hygiene`` (``HYGIENE_FIELDS``; those left out keep their values). With ``recompute``,
+    scores and tiers are recomputed in the background after commit (see ``scores_recompute``)."""
     cleaned = _clean_rules(rules)
     _clean_thresholds(hot_threshold, warm_threshold)
+    _clean_hygiene(hygiene)
     settings = scoring_settings(workspace)
     settings = ScoringSettings.objects.select_for_update().get(pk=settings.pk)
     settings.rules = cleaned
     settings.hot_threshold = hot_threshold
     settings.warm_threshold = warm_threshold
+    for name, value in hygiene.items():
+        setattr(settings, name, value)
     settings.save()
     if recompute:
         workspace_id = str(workspace.pk)

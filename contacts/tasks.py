@@ -46,3 +46,14 @@ def run_bulk_job(job_id: str) -> str | None:
 
     job = bulk_job_run(job_id)
     return job.status if job is not None else None
+
+
+def engagement_hygiene() -> dict[str, int]:
+    """Scheduled daily: score decay and sunsetting in every workspace (contacts.hygiene)."""
+    from contacts.hygiene import engagement_hygiene as run
+
+    totals = {"decayed": 0, "sunset": 0, "unsunset": 0, "suppressed": 0}
+    for workspace in Workspace.objects.all():
+        for name, value in run(workspace)._asdict().items():
+            totals[name] += value
+    return totals

@@ -18,6 +18,8 @@ CONTACT_UPDATED = "contact.updated"
 CONTACT_DELETED = "contact.deleted"
 CONTACT_MERGED = "contact.merged"
 CONTACT_UNSUBSCRIBED = "contact.unsubscribed"
+# No human open or click for a long time (contacts.hygiene); re-engagement automations start on it.
+CONTACT_SUNSET = "contact.sunset"
 EMAIL_SENT = "email.sent"
 EMAIL_DELIVERED = "email.delivered"
 EMAIL_DEFERRED = "email.deferred"

@@ -40,6 +40,7 @@ EVENT_TYPES = [
     events.SEGMENT_JOINED,
     events.SEGMENT_LEFT,
     events.EVENT_TRACKED,
+    events.CONTACT_SUNSET,
 ]
 TEST_EVENT = "webhook.test"
 # How long the old secret keeps signing (beside the new one) after a rotation.

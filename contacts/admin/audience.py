@@ -6,11 +6,12 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from contacts import services
+from contacts import scoring, services
 from contacts.admin.common import (
     WorkspaceRowForm,
     WorkspaceScopedInline,
@@ -25,6 +26,7 @@ from contacts.models import (
     ContactList,
     PropertyDefinition,
     PropertyType,
+    ScoringSettings,
     Tag,
 )
 
@@ -367,3 +369,47 @@ class ActivityAdmin(admin.ModelAdmin):
             actor=request.user,
         )
         copy_saved(obj, activity)
+
+
+# --- scoring, decay and sunsetting ---------------------------------------------------------------
+
+
+class ScoringSettingsForm(forms.ModelForm):
+    class Meta:
+        model = ScoringSettings
+        fields = ["hot_threshold", "warm_threshold", *scoring.HYGIENE_FIELDS, "sunset_exclude"]
+
+    def clean(self):
+        data = super().clean()
+        hygiene = {name: data.get(name) for name in [*scoring.HYGIENE_FIELDS, "sunset_exclude"]}
+        try:
+            scoring._clean_thresholds(data.get("hot_threshold"), data.get("warm_threshold"))
+            scoring._clean_hygiene(hygiene)
+        except ValidationError as exc:
+            for field, messages in exc.message_dict.items():
+                self.add_error(field if field in self.fields else None, messages)
+        return data
+
+
+@admin.register(ScoringSettings)
+class ScoringSettingsAdmin(admin.ModelAdmin):
+    """Thresholds, decay and sunsetting per workspace; the points per event are edited on the
+    dashboard's scoring page or with PUT /scoring (they are checked there)."""
+
+    form = ScoringSettingsForm
+    list_display = [
+        "workspace",
+        "hot_threshold",
+        "warm_threshold",
+        "decay_half_life_days",
+        "sunset_after_days",
+        "sunset_min_sends",
+        "sunset_exclude",
+        "sunset_suppress_after_days",
+        "updated_at",
+    ]
+    list_select_related = ["workspace"]
+    readonly_fields = ["workspace", "rules", "decayed_until", "updated_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # made with the defaults on a workspace's first use

@@ -85,6 +85,19 @@ class ArchivedFilter(admin.SimpleListFilter):
         return queryset
 
 
+class SunsetFilter(admin.SimpleListFilter):
+    title = "sunset"
+    parameter_name = "sunset"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Stopped engaging"), ("no", "Engaging")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(sunset_at__isnull=self.value() == "no")
+        return queryset
+
+
 class ContactTagInline(WorkspaceScopedInline):
     model = ContactTag
     fields = ["tag", "created_at"]
@@ -209,6 +222,7 @@ class ContactAdmin(admin.ModelAdmin):
         "lifecycle_stage",
         "source",
         "score_tier",
+        SunsetFilter,
         ArchivedFilter,
         "workspace",
     ]
@@ -229,6 +243,8 @@ class ContactAdmin(admin.ModelAdmin):
         "last_sent_at",
         "last_opened_at",
         "last_clicked_at",
+        "last_engaged_at",
+        "sunset_at",
         "timeline",
     )
     readonly_fields = [

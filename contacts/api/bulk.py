@@ -114,6 +114,33 @@ class ScoringSerializer(serializers.Serializer):
     recompute = serializers.BooleanField(
         default=True, write_only=True, help_text="Recompute scores and tiers in the background."
     )
+    decay_half_life_days = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=3650,
+        help_text="Scores halve every this many days without engagement; null: no decay.",
+    )
+    sunset_after_days = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=3650,
+        help_text="Flag contacts with no human open or click in this many days (sunsetting).",
+    )
+    sunset_min_sends = serializers.IntegerField(
+        required=False, min_value=1, max_value=10_000, help_text="…after at least this many sends."
+    )
+    sunset_exclude = serializers.BooleanField(
+        required=False, help_text="Campaigns leave out contacts flagged as sunset."
+    )
+    sunset_suppress_after_days = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=0,
+        max_value=3650,
+        help_text="Suppress sunset contacts still unengaged this many days after the flag; "
+        "null: never.",
+    )
     updated_at = serializers.DateTimeField(read_only=True)
 
 

@@ -27,6 +27,7 @@ class ContactStatsSerializer(serializers.Serializer):
     last_sent_at = serializers.DateTimeField(allow_null=True)
     last_opened_at = serializers.DateTimeField(allow_null=True)
     last_clicked_at = serializers.DateTimeField(allow_null=True)
+    last_engaged_at = serializers.DateTimeField(allow_null=True)
 
 
 class ContactCompanySerializer(serializers.Serializer):
@@ -81,6 +82,10 @@ class ContactSerializer(serializers.Serializer):
     score = serializers.IntegerField(read_only=True)
     score_tier = serializers.ChoiceField(choices=ScoreTier.choices, read_only=True)
     stats = ContactStatsSerializer(source="*", read_only=True)
+    sunset_at = serializers.DateTimeField(
+        read_only=True,
+        help_text="When the contact was flagged as unengaged (sunsetting); null when not.",
+    )
     companies = ContactCompanySerializer(source="company_roles", many=True, read_only=True)
     archived = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField(read_only=True)

@@ -84,6 +84,7 @@ def test_it_creates_a_contact_with_the_documented_body(api, workspace, props):
         "last_sent_at": None,
         "last_opened_at": None,
         "last_clicked_at": None,
+        "last_engaged_at": None,
     }
     assert Contact.objects.for_workspace(workspace).count() == 1
 

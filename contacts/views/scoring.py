@@ -51,6 +51,7 @@ class ScoringView(ServiceFormView):
         return super().get_context_data(
             settings=self.settings,
             tiers=[(tier, tiers.get(tier.value, 0)) for tier in ScoreTier],
+            sunset_count=self.scoped(Contact).visible().filter(sunset_at__isnull=False).count(),
             can_edit=may_edit(self.membership),
             **kwargs,
         )
