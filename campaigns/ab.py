@@ -223,11 +223,11 @@ def assign(campaign: Campaign, *, now: datetime | None = None) -> AbTest | None:
     campaign_id = Message._meta.get_field("campaign").target_field.get_db_prep_value(
         campaign.pk, connection
     )
-    in_test = "bucket.h % 100 < %s"
+    in_test = "bucket.h %% 100 < %s"  # %% is the modulo operator beside parameters
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} AS m SET "
-            f"ab_variant = CASE WHEN {in_test} THEN (bucket.h / 100) % %s END, "
+            f"ab_variant = CASE WHEN {in_test} THEN (bucket.h / 100) %% %s END, "
             f"status = CASE WHEN {in_test} THEN 'queued' ELSE 'held' END "
             f"FROM ({_hashed_messages_sql()}) AS bucket WHERE m.id = bucket.id",
             [test.share, len(variants), test.share, campaign_id],
@@ -322,7 +322,8 @@ def ab_pick_winner(*, campaign: Campaign, variant: str | int, actor: str = "") -
     if test is None:
         raise CampaignStateError("This campaign has no A/B test.")
     position = _position(test, variant)
-    if campaign.status not in STARTED:
+    status = Campaign.objects.filter(pk=campaign.pk).values_list("status", flat=True).first()
+    if status not in STARTED:
         raise CampaignStateError("The A/B test has not started: send the campaign first.")
     reason = f"picked by {actor}" if actor else "picked"
     if not select_winner(test=test, position=position, decided_by=reason):
