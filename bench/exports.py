@@ -2,16 +2,16 @@
 
     DATABASE_URL=postgres://… python -m bench.exports 1000000
 
-Generates the contacts (bench/generate.py), then exports them in a child process, so the peak
-memory reported is the export's own and not the generator's: the child streams
-`GET /api/v1/contacts/export` (the whole stack: auth, filters, keyset pages, CSV writer),
-counting bytes and rows. A second export with a tag filter shows a filtered set. Prints JSON.
+Generates the contacts (bench/generate.py), then exports them in a child process with DEBUG
+off, as deployed, so the peak memory reported is the export's own and not the generator's: the
+child streams `GET /api/v1/contacts/export` (the whole stack: auth, filters, keyset pages, CSV
+writer), counting bytes and rows. A second export with a tag filter shows a filtered set.
+Prints JSON.
 """
 
 from __future__ import annotations
 
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -20,6 +20,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from bench.generate import bench_workspace, generate
+from bench.import_memory import deployed_env, peak_rss_mb
 from mailcrm.models import Workspace
 
 
@@ -45,7 +46,7 @@ def export(secret: str, query: str = "") -> dict:
         "seconds": round(seconds, 2),
         "rows_per_s": round((rows - 1) / seconds),
         "first_bytes_s": round(first_row_s or 0, 3),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb": peak_rss_mb(),
     }
 
 
@@ -55,6 +56,7 @@ def in_child(secret: str, query: str) -> dict:
         check=True,
         capture_output=True,
         text=True,
+        env=deployed_env(),
     ).stdout
     return json.loads(output)
 
