@@ -138,7 +138,7 @@ def _enrich_chunk(workspace: Workspace, ids: list[Any]) -> int:
     }
     if not names:
         return 0
-    companies = _companies_for(workspace, names)
+    companies = companies_for(workspace, names)
     return _link(workspace, contacts, companies)
 
 
@@ -180,8 +180,9 @@ def _existing(workspace: Workspace, domains: Iterable[str]) -> dict[str, Any]:
     return found
 
 
-def _companies_for(workspace: Workspace, wanted: dict[str, str]) -> dict[str, Any]:
-    """Company id per domain, creating the missing companies."""
+def companies_for(workspace: Workspace, wanted: dict[str, str]) -> dict[str, Any]:
+    """Company id per domain (lower-case), creating the missing ones; ``wanted`` maps each
+    domain to the name a new company gets (empty: made from the domain)."""
     found = _existing(workspace, wanted)
     if len(found) == len(wanted):
         return found

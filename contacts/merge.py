@@ -15,6 +15,7 @@ from django.db.models import Case, CharField, Count, F, Q, Value, When
 from django.db.models.functions import Concat, Left, Lower, Replace, StrIndex, Substr, Trim
 from django.utils import timezone
 
+from contacts.imports.timeline import ensure_import_activity
 from contacts.models import (
     Activity,
     ActivityKind,
@@ -72,6 +73,8 @@ def contacts_merge(
     _take_values(primary, duplicates)
     for model, column in LINKS:
         _inherit_links(model, column, primary.pk, dup_ids)
+    for dup in duplicates:  # their "Imported" entries move with the rest of their timeline
+        ensure_import_activity(dup)
     Activity.objects.filter(contact_id__in=dup_ids).update(contact_id=primary.pk)
     move_campaign_messages(primary_id=primary.pk, duplicate_ids=dup_ids)
     merged = [{"id": str(dup.pk), "email": dup.email} for dup in duplicates]

@@ -18,6 +18,7 @@ from contacts.querysets import (
     SegmentQuerySet,
     TagQuerySet,
 )
+from contacts.time_zones import validate_time_zone
 from mailcrm.ids import uuid7
 from mailcrm.models import Workspace
 
@@ -166,9 +167,11 @@ class Contact(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     # No index of its own: every index below starts with workspace; one more btree would only
-    # slow inserts (imports write a million rows).
+    # slow inserts (imports write a million rows). No database constraint either: it costs
+    # every inserted row a lookup at commit; workspaces are deleted through the ORM, which
+    # deletes their contacts first (contacts/tests/test_import_references.py).
     workspace = models.ForeignKey(
-        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
+        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
     )
     email = models.EmailField(max_length=254)
     first_name = models.CharField(max_length=100, blank=True)
@@ -176,6 +179,16 @@ class Contact(models.Model):
     phone = models.CharField(max_length=40, blank=True)
     company = models.CharField(max_length=200, blank=True, help_text="Company name as given.")
     job_title = models.CharField(max_length=200, blank=True)
+    # db_default: bulk writers (imports, generators) insert with raw SQL that names no zone.
+    time_zone = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        db_default="",
+        validators=[validate_time_zone],
+        help_text="IANA name, e.g. Europe/Paris; blank: guessed from the country property, "
+        "else the workspace's.",
+    )
     status = models.CharField(
         max_length=16, choices=ContactStatus.choices, default=ContactStatus.ACTIVE
     )
@@ -209,6 +222,19 @@ class Contact(models.Model):
     )
     archived_at = models.DateTimeField(
         null=True, blank=True, help_text="Archived contacts are hidden and never mailed."
+    )
+    # The import that created the contact: its timeline's "Imported" entry is derived from it
+    # (contacts.imports.timeline) instead of a row written per imported contact. Not indexed
+    # and not constrained; a deleted import leaves no entry to derive.
+    source_import = models.ForeignKey(
+        "ImportJob",
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -249,9 +275,12 @@ class Contact(models.Model):
         return self.archived_at is not None
 
 
+# The link tables an import fills in bulk carry no database constraints: each would cost every
+# inserted link a lookup at commit. Contacts, tags, lists and companies are deleted through the
+# ORM, which deletes their links first (contacts/tests/test_import_references.py).
 class ContactTag(models.Model):
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE)
-    tag = models.ForeignKey(Tag, on_delete=models.CASCADE)
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, db_constraint=False)
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, db_constraint=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -263,8 +292,8 @@ class ContactTag(models.Model):
 
 
 class ListMembership(models.Model):
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE)
-    contact_list = models.ForeignKey(ContactList, on_delete=models.CASCADE)
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, db_constraint=False)
+    contact_list = models.ForeignKey(ContactList, on_delete=models.CASCADE, db_constraint=False)
     added_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -282,9 +311,15 @@ class CompanyRole(models.Model):
 
     # Indexed by companyrole_unique, which starts with contact.
     contact = models.ForeignKey(
-        Contact, on_delete=models.CASCADE, related_name="company_roles", db_index=False
+        Contact,
+        on_delete=models.CASCADE,
+        related_name="company_roles",
+        db_index=False,
+        db_constraint=False,
     )
-    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="contact_roles")
+    company = models.ForeignKey(
+        Company, on_delete=models.CASCADE, related_name="contact_roles", db_constraint=False
+    )
     role = models.CharField(max_length=100, blank=True)
 
     class Meta:

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from campaigns.privacy import messages_export_for_contact, messages_forget_contact
+from contacts.imports.timeline import ensure_import_activity
 from contacts.models import Contact
 from mailcrm import events
 from mailcrm.models import Event, Workspace
@@ -44,6 +45,11 @@ def erased_among(workspace: Workspace | Any, emails: Iterable[str]) -> set[str]:
 
 def is_erased(workspace: Workspace | Any, email: str) -> bool:
     return bool(erased_among(workspace, [email]))
+
+
+def _timeline(contact: Contact):
+    ensure_import_activity(contact)  # derived from the import that created the contact
+    return contact.activities.order_by("occurred_at")
 
 
 def _iso(value) -> str | None:
@@ -86,7 +92,7 @@ def contact_export(contact: Contact) -> dict[str, Any]:
                 "data": a.data,
                 "occurred_at": _iso(a.occurred_at),
             }
-            for a in contact.activities.order_by("occurred_at")
+            for a in _timeline(contact)
         ],
         "messages": messages_export_for_contact(
             workspace_id=contact.workspace_id, contact_id=contact.id

@@ -16,7 +16,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from contacts.imports import writing
+from contacts.imports import parsing, writing
 from contacts.imports.reading import (
     ImportFileError,
     Unreadable,
@@ -24,7 +24,7 @@ from contacts.imports.reading import (
     file_layout,
     read_preview,
 )
-from contacts.imports.rows import IMPORT_FIELDS, PROPERTY_PREFIX, Plan, Row, clean_row
+from contacts.imports.rows import IMPORT_FIELDS, PROPERTY_PREFIX, Plan, Row
 from contacts.models import (
     MAX_STORED_ROW_ERRORS,
     Contact,
@@ -34,7 +34,7 @@ from contacts.models import (
     JobStatus,
     PropertyType,
 )
-from contacts.properties import PropertyError, definitions_for
+from contacts.properties import definitions_for
 from contacts.services import property_definition_create, tags_get_or_create
 from mailcrm import events
 from mailcrm.exceptions import DomainError
@@ -368,26 +368,9 @@ def _run(job: ImportJob, progress: _Progress) -> None:
     records = data_rows(data, layout)
     plan = Plan.build(job.workspace, job.mapping, layout.columns)
     tag_ids = [tag.pk for tag in tags_get_or_create(workspace=job.workspace, names=job.tags)]
-    seen: dict[str, int] = {}
-    chunk: list[Row] = []
-    try:
-        for number, cells in records:
-            try:
-                row = clean_row(plan, number, cells)
-            except PropertyError as exc:
-                progress.reject(number, str(exc))
-                progress.processed += 1
-                continue
-            first = seen.setdefault(row.email_lower, number)
-            if first != number:
-                progress.reject(number, f"{row.email} already appears in row {first}")
-                progress.processed += 1
-                continue
-            chunk.append(row)
-            if len(chunk) >= CHUNK_ROWS:
-                _flush(job, chunk, tag_ids, progress)
-                chunk = []
-    except Unreadable as exc:
-        progress.reject(exc.row, f"cannot be read ({exc.reason}); the rest of the file is skipped")
-        progress.processed += 1
-    _flush(job, chunk, tag_ids, progress)
+    # The next chunk is read and validated on another thread while this one is written.
+    for chunk in parsing.ahead(parsing.chunks(records, plan, CHUNK_ROWS)):
+        for number, reason in chunk.rejected:
+            progress.reject(number, reason)
+            progress.processed += 1
+        _flush(job, chunk.rows, tag_ids, progress)

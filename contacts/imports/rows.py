@@ -52,6 +52,8 @@ class Row:
     email_lower: str
     values: dict[str, Any]
     properties: dict[str, Any]
+    # The row as the temporary table takes it, made ahead by the parsing thread (writing.prepare).
+    copy: tuple | None = None
 
 
 @dataclass

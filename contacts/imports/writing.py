@@ -1,7 +1,10 @@
 """Writing a chunk of validated rows with a few set-based statements through a temporary
-table (COPY on PostgreSQL), then the chunk's tags, list, timeline, company links, one event
-and segment re-evaluation in bulk. What differs between PostgreSQL and SQLite lives in the
-writers."""
+table (COPY on PostgreSQL), then the chunk's tags, list, company links, one event and segment
+re-evaluation in bulk. What differs between PostgreSQL and SQLite lives in the writers.
+
+No timeline row is written per contact: a new contact records the import that created it
+(``Contact.source_import``) and its "Imported" entry is derived from that
+(contacts/imports/timeline.py)."""
 
 from __future__ import annotations
 
@@ -15,11 +18,10 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
-from contacts.enrichment import enrich_contacts
+from contacts.enrichment import companies_for, company_domain, enrich_contacts
 from contacts.imports.rows import TEXT_FIELDS, Row
 from contacts.models import (
-    Activity,
-    ActivityKind,
+    CompanyRole,
     Contact,
     ContactSource,
     ContactTag,
@@ -59,18 +61,6 @@ _TEMP_COLUMNS = (
     "properties",
 )
 _UPDATABLE = (*TEXT_FIELDS, "status", "lifecycle_stage", "tracking_opt_out")
-_ACTIVITY_COLUMNS = (
-    "id",
-    "workspace_id",
-    "contact_id",
-    "kind",
-    "subject",
-    "body",
-    "data",
-    "occurred_at",
-    "created_by_id",
-    "created_at",
-)
 
 
 class _Writer:
@@ -101,6 +91,9 @@ class _Writer:
         """The SQL expression (and its parameters) giving a new contact its id."""
         return "t.id", []
 
+    def begin_chunk(self) -> None:
+        """Settings for the chunk's transaction."""
+
     def create_temp(self) -> None:
         columns = ", ".join(
             f"{name} {self.temp_types.get(name, 'text')}".strip() for name in self.temp_columns
@@ -113,7 +106,7 @@ class _Writer:
         placeholders = ", ".join(["%s"] * len(self.temp_columns))
         self.cursor.executemany(
             f"INSERT INTO {_TEMP} ({', '.join(self.temp_columns)}) VALUES ({placeholders})",
-            [(pk.hex, *_temp_values(row)) for row, pk in zip(rows, ids, strict=True)],
+            [(pk.hex, *_copy_values(row)) for row, pk in zip(rows, ids, strict=True)],
         )
 
     def drop_temp(self) -> None:
@@ -128,34 +121,9 @@ class _Writer:
             [(self.uuid(pk), self.uuid(target), now) for pk in contact_ids],
         )
 
-    def timeline(self, job: ImportJob, contact_ids: list[uuid.UUID], created: bool, now) -> None:
-        """One "Imported" timeline entry per contact."""
-        if not contact_ids:
-            return
-        data = json.dumps({"import_id": str(job.pk), "created": created})
-        user = self.uuid(job.created_by_id) if job.created_by_id else None
-        workspace = self.uuid(job.workspace_id)
-        subject = job.filename[:300]
-        placeholders = ", ".join(["%s"] * len(_ACTIVITY_COLUMNS))
-        self.cursor.executemany(
-            f"INSERT INTO {Activity._meta.db_table} ({', '.join(_ACTIVITY_COLUMNS)}) "
-            f"VALUES ({placeholders})",
-            [
-                (
-                    self.uuid(activity_id),
-                    workspace,
-                    self.uuid(pk),
-                    ActivityKind.IMPORTED,
-                    subject,
-                    "",
-                    data,
-                    now,
-                    user,
-                    now,
-                )
-                for pk, activity_id in zip(contact_ids, uuid7_batch(len(contact_ids)), strict=True)
-            ],
-        )
+    def link_companies(self, job: ImportJob, rows: list[Row], outcome: Outcome) -> None:
+        """Link the touched contacts to the company of their email domain."""
+        enrich_contacts(job.workspace, outcome.touched())
 
 
 class _PostgresWriter(_Writer):
@@ -172,6 +140,12 @@ class _PostgresWriter(_Writer):
     def uuid(self, value: uuid.UUID) -> Any:
         return value
 
+    def begin_chunk(self) -> None:
+        # The chunk's commit does not wait for its WAL to reach the disk. A crash may lose the
+        # last chunks written, and their progress with them (same transaction); the import's
+        # final commit waits, and flushes every chunk before it.
+        self.cursor.execute("SET LOCAL synchronous_commit = off")
+
     def new_id(self) -> tuple[str, list[Any]]:
         # A uuid7 as mailcrm.ids.uuid7 lays it out: this millisecond, version 7, then the
         # random bits (and variant) of gen_random_uuid(). The text form splits after the
@@ -183,7 +157,7 @@ class _PostgresWriter(_Writer):
     def load(self, rows: list[Row]) -> None:
         with self.cursor.copy(f"COPY {_TEMP} ({', '.join(self.temp_columns)}) FROM STDIN") as copy:
             for row in rows:
-                copy.write_row(_temp_values(row))
+                copy.write_row(_copy_values(row))
         # A fresh temporary table has no statistics; without them the planner may scan
         # contacts instead of probing the (workspace, lower(email)) index per row. Only the
         # join column matters, and analysing the others (JSON, text) cost more than the COPY.
@@ -198,24 +172,39 @@ class _PostgresWriter(_Writer):
             [",".join(map(str, contact_ids)), target, now],
         )
 
-    def timeline(self, job: ImportJob, contact_ids: list[uuid.UUID], created: bool, now) -> None:
-        if not contact_ids:
+    def link_companies(self, job: ImportJob, rows: list[Row], outcome: Outcome) -> None:
+        # The domains come from the rows already in Python (a few distinct ones per chunk), and
+        # the links are one INSERT of (contact, company) pairs: no second read of the contacts.
+        # Segment re-evaluation needs no separate call: every touched contact is queued.
+        ids = {**outcome.created, **outcome.updated}
+        domain_of: dict[str, str | None] = {}
+        names: dict[str, str] = {}
+        pairs: list[tuple[Any, str]] = []
+        for row in rows:
+            pk = ids.get(row.email_lower)
+            if pk is None:
+                continue
+            host = row.email_lower.rpartition("@")[2]
+            if host not in domain_of:
+                domain_of[host] = company_domain(row.email_lower)
+            domain = domain_of[host]
+            if domain is None:
+                continue
+            pairs.append((pk, domain))
+            given = row.values.get("company") or ""
+            if domain not in names or (given and (not names[domain] or given < names[domain])):
+                names[domain] = given
+        if not pairs:
             return
-        new_id, params = self.new_id()
+        companies = companies_for(job.workspace, names)
         self.cursor.execute(
-            f"INSERT INTO {Activity._meta.db_table} ({', '.join(_ACTIVITY_COLUMNS)}) "
-            f"SELECT {new_id}, %s, c.id, %s, %s, '', %s, %s, %s, %s "
-            "FROM unnest(string_to_array(%s, ',')::uuid[]) AS c(id)",
+            f"INSERT INTO {CompanyRole._meta.db_table} (contact_id, company_id, role) "
+            "SELECT unnest(string_to_array(%s, ',')::uuid[]), "
+            "unnest(string_to_array(%s, ',')::uuid[]), '' "
+            "ON CONFLICT (contact_id, company_id) DO NOTHING",
             [
-                *params,
-                job.workspace_id,
-                ActivityKind.IMPORTED,
-                job.filename[:300],
-                json.dumps({"import_id": str(job.pk), "created": created}),
-                now,
-                job.created_by_id,
-                now,
-                ",".join(map(str, contact_ids)),
+                ",".join(str(pk) for pk, _ in pairs),
+                ",".join(str(companies[domain]) for _, domain in pairs),
             ],
         )
 
@@ -224,7 +213,7 @@ def _writer(cursor) -> _Writer:
     return _PostgresWriter(cursor) if connection.vendor == "postgresql" else _Writer(cursor)
 
 
-def _insert_sql(writer: _Writer, workspace_id: Any) -> tuple[str, list[Any]]:
+def _insert_sql(writer: _Writer, workspace_id: Any, source_import: Any) -> tuple[str, list[Any]]:
     """INSERT … SELECT from the temporary table, every non-null column of Contact filled (a
     column added later gets its model default), conflicts (existing emails) left alone."""
     new_id, id_params = writer.new_id()
@@ -234,9 +223,14 @@ def _insert_sql(writer: _Writer, workspace_id: Any) -> tuple[str, list[Any]]:
         "email": "t.email",
         **{name: f"COALESCE(t.{name}, %s)" for name in _UPDATABLE},
         "source": "%s",
+        "source_import_id": "%s",
         "properties": "t.properties",
     }
-    params_for = {"workspace_id": workspace_id, "source": ContactSource.IMPORT}
+    params_for = {
+        "workspace_id": workspace_id,
+        "source": ContactSource.IMPORT,
+        "source_import_id": source_import,
+    }
     now = timezone.now()
     columns, expressions, params = [], [], []
     for model_field in Contact._meta.concrete_fields:
@@ -273,9 +267,22 @@ class Outcome:
     updated: dict[str, Any] = field(default_factory=dict)
     skipped: set[str] = field(default_factory=set)
 
+    def touched(self) -> list[Any]:
+        return [*self.created.values(), *self.updated.values()]
+
 
 def _as_uuid(value: Any) -> uuid.UUID:
     return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+
+
+def prepare(rows: list[Row]) -> None:
+    """Make each row's temporary-table values now (on the parsing thread), not while writing."""
+    for row in rows:
+        row.copy = _temp_values(row)
+
+
+def _copy_values(row: Row) -> tuple:
+    return row.copy if row.copy is not None else _temp_values(row)
 
 
 def _temp_values(row: Row) -> tuple:
@@ -309,7 +316,12 @@ def write_chunk(job: ImportJob, rows: list[Row], *, tag_ids: list) -> Outcome:
             f"SELECT c.id, t.email_lower FROM {_TEMP} t JOIN contacts_contact c "
             "ON c.workspace_id = %s AND lower(c.email) = t.email_lower"
         )
-        if job.update_existing:
+        writer.begin_chunk()
+        # Who is already there first: a file of new contacts (the common case) then skips
+        # the UPDATE and its join altogether.
+        cursor.execute(existing, [ws])
+        found = {email: _as_uuid(pk) for pk, email in cursor.fetchall()}
+        if found and job.update_existing:
             stamp = Contact._meta.get_field("updated_at").get_db_prep_save(
                 timezone.now(), connection
             )
@@ -326,12 +338,10 @@ def write_chunk(job: ImportJob, rows: list[Row], *, tag_ids: list) -> Outcome:
                 f"UPDATE contacts_contact SET {sets}, updated_at = %s {match} AND ({changed})",
                 [stamp, ws],
             )
-            cursor.execute(existing, [ws])
-            outcome.updated = {email: _as_uuid(pk) for pk, email in cursor.fetchall()}
-        else:
-            cursor.execute(existing, [ws])
-            outcome.skipped = {email for _, email in cursor.fetchall()}
-        sql, params = _insert_sql(writer, ws)
+            outcome.updated = found
+        elif found:
+            outcome.skipped = set(found)
+        sql, params = _insert_sql(writer, ws, writer.uuid(job.pk))
         cursor.execute(sql, params)
         outcome.created = {email: _as_uuid(pk) for pk, email in cursor.fetchall()}
         writer.drop_temp()
@@ -339,13 +349,15 @@ def write_chunk(job: ImportJob, rows: list[Row], *, tag_ids: list) -> Outcome:
         for row in rows:
             if row.email_lower not in outcome.created and row.email_lower not in outcome.updated:
                 outcome.skipped.add(row.email_lower)
-        _after_write(job, writer, outcome, tag_ids)
+        _after_write(job, writer, rows, outcome, tag_ids)
     return outcome
 
 
-def _after_write(job: ImportJob, writer: _Writer, outcome: Outcome, tag_ids: list) -> None:
-    """Tags, list, timeline, company links, the chunk's event and segment re-evaluation, each
-    one statement (or a few) for the whole chunk."""
+def _after_write(
+    job: ImportJob, writer: _Writer, rows: list[Row], outcome: Outcome, tag_ids: list
+) -> None:
+    """Tags, list, company links, the chunk's event and segment re-evaluation, each one
+    statement (or a few) for the whole chunk."""
     created = list(outcome.created.values())
     updated = list(outcome.updated.values())
     touched = [*created, *updated]
@@ -359,9 +371,7 @@ def _after_write(job: ImportJob, writer: _Writer, outcome: Outcome, tag_ids: lis
         writer.link(
             ListMembership._meta.db_table, "contact_list_id", job.contact_list_id, touched, stamp
         )
-    writer.timeline(job, created, True, stamp)
-    writer.timeline(job, updated, False, stamp)
-    enrich_contacts(job.workspace, touched)
+    writer.link_companies(job, rows, outcome)
     # One event for the chunk rather than a contact.created/updated per row: the outbox row,
     # its JSON and its indexes cost as much as the contact itself. The ids let a consumer
     # follow every contact the import touched.

@@ -379,11 +379,13 @@ def test_timeline_events_and_segments_are_recorded_in_bulk(
         mapping=None,
         tags=["t"],
     )
-    # A constant number per chunk (tags, timeline, companies, event, segments), none per row.
+    # A constant number per chunk (tags, companies, event, segments), none per row.
     with django_assert_max_num_queries(45):
         job = import_run(job.pk)
     assert (job.created, job.updated) == (200, 1)
-    assert Activity.objects.filter(kind=ActivityKind.IMPORTED).count() == 201
+    # No timeline row per contact: new contacts name their import (contacts/imports/timeline.py).
+    assert not Activity.objects.filter(kind=ActivityKind.IMPORTED).exists()
+    assert Contact.objects.filter(source_import=job.pk).count() == 200
     assert SegmentDirtyContact.objects.filter(workspace=workspace).count() == 201
     # One event per chunk naming the contacts, one at the end; no contact.created per row.
     assert not Event.objects.filter(type__startswith="contact.").exists()
@@ -451,7 +453,9 @@ def test_a_reimport_rewrites_only_the_contacts_it_changes(workspace):
     assert after["same@example.com"] == before["same@example.com"]
     assert after["moved@example.com"] > before["moved@example.com"]
     assert Contact.objects.get(email="moved@example.com").first_name == "Maurice"
-    assert Activity.objects.filter(kind=ActivityKind.IMPORTED, data__created=False).count() == 2
+    # The first import created them and stays their source.
+    first = Contact.objects.get(email="same@example.com").source_import_id
+    assert first is not None and first != job.pk
 
 
 def test_the_plan_limit_holds_for_imports(workspace):

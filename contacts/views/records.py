@@ -28,6 +28,7 @@ from contacts.forms import (
     TagNameForm,
     dress_filter_form,
 )
+from contacts.imports.timeline import ensure_import_activity
 from contacts.models import (
     Activity,
     Contact,
@@ -223,6 +224,7 @@ class ContactDetailView(ContactObjectMixin, TemplateView):
         return rows
 
     def timeline(self, contact: Contact):
+        ensure_import_activity(contact)
         activities = self.scoped(Activity).filter(contact=contact).select_related("created_by")
         cursor = page_cursor(self.request, "before")
         return keyset_page(activities, field="occurred_at", cursor=cursor, size=TIMELINE_SIZE)
