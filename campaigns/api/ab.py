@@ -39,9 +39,10 @@ class AbTestSerializer(serializers.ModelSerializer):
     share = serializers.IntegerField(min_value=1, max_value=100)
     criterion = serializers.ChoiceField(choices=AbCriterion.choices)
     wait_minutes = serializers.IntegerField(min_value=1, max_value=ab.MAX_WAIT_MINUTES)
-    # Written as given; read from the campaign's variants (to_representation).
+    # Written as given (how many: checked by the service, reported on "variants"); read from
+    # the campaign's variants (to_representation).
     variants = AbVariantSerializer(
-        many=True, min_length=ab.MIN_VARIANTS, max_length=ab.MAX_VARIANTS, write_only=True
+        many=True, write_only=True, help_text=f"{ab.MIN_VARIANTS} to {ab.MAX_VARIANTS} variants."
     )
     winner = serializers.SerializerMethodField()
 
