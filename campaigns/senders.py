@@ -52,6 +52,10 @@ class Senders:
                 return bound
         return next((b for b in self._backends if b.is_default), None)
 
+    def sending_domain(self, address: str) -> SendingDomain | None:
+        """The workspace's sending domain of a From address (None: not one of its own)."""
+        return self._domain(from_domain(address))
+
     def for_address(self, address: str) -> Transport:
         backend = self.backend_for(address)
         key = str(backend.pk) if backend else SERVER_DEFAULT

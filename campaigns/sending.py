@@ -6,10 +6,12 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
-from campaigns import pipeline
+from campaigns import breakers, pipeline
 from campaigns.ab import VariantContents
 from campaigns.content import (
     LinkBook,
@@ -20,6 +22,7 @@ from campaigns.content import (
 )
 from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus
 from campaigns.senders import Senders
+from campaigns.throttling import DeliveryGate
 from campaigns.transport import (
     ConnectionLost,
     DeliveryError,
@@ -54,7 +57,7 @@ def _context(contact: Contact | None, campaign: Campaign | None, message: Messag
 HandOn = Callable[[str], None]
 
 
-def send_batch(campaign_id, *, hand_on: HandOn | None = None) -> int:
+def send_batch(campaign_id, *, hand_on: HandOn | None = None, now: datetime | None = None) -> int:
     """Send up to one batch of a sending campaign; returns how many messages were settled
     (sent, failed, suppressed …). Safe to run twice or concurrently: messages are claimed,
     then won chunk by chunk.
@@ -63,7 +66,9 @@ def send_batch(campaign_id, *, hand_on: HandOn | None = None) -> int:
     as this batch has settled something while unclaimed messages wait (so the next batch is
     queued while this one still sends, and a worker never idles waiting for the broker), or
     at the end. A batch that settles nothing (throttled, paused) hands on nothing: the chain
-    rests until the minute's housekeeping starts it again."""
+    rests until the minute's housekeeping starts it again.
+
+    ``now`` is the clock of throttling and warm-up decisions (tests move it)."""
     campaign = Campaign.objects.select_related("workspace").filter(pk=campaign_id).first()
     if campaign is None or campaign.status != CampaignStatus.SENDING:
         return 0
@@ -71,7 +76,7 @@ def send_batch(campaign_id, *, hand_on: HandOn | None = None) -> int:
     if not ids:
         pipeline.finish_if_done(campaign.pk)
         return 0
-    run = _BatchRun(campaign, hand_on)
+    run = _BatchRun(campaign, hand_on, now)
     try:
         run.send(run.prepare(ids))
     finally:
@@ -86,7 +91,7 @@ def send_batch(campaign_id, *, hand_on: HandOn | None = None) -> int:
 class _BatchRun:
     """One batch of one campaign: its recipients, compiled content and open connection."""
 
-    def __init__(self, campaign: Campaign, hand_on: HandOn | None):
+    def __init__(self, campaign: Campaign, hand_on: HandOn | None, now: datetime | None = None):
         self.campaign = campaign
         self.hand_on = hand_on
         self.handed = False
@@ -97,6 +102,8 @@ class _BatchRun:
         self.delivery_errors = 0
         self.stopped = False
         self.senders = Senders(campaign.workspace)
+        self.now = now or timezone.now()
+        self.gate: DeliveryGate | None = None  # throttled domains, warm-up (when sendable)
 
     def prepare(self, ids: list) -> list[tuple[Message, Contact]]:
         """Load the claimed messages; settle at once those that may not be mailed any more
@@ -131,6 +138,11 @@ class _BatchRun:
                 else None
             )
             self.transport = self.senders.for_address(self.sender[1])
+            self.gate = DeliveryGate(
+                backend=self.senders.backend_for(self.sender[1]),
+                sending_domain=self.senders.sending_domain(self.sender[1]),
+                now=self.now,
+            )
         return sendable
 
     def send(self, sendable: list[tuple[Message, Contact]]) -> None:
@@ -145,15 +157,18 @@ class _BatchRun:
                     if start and not _still_sending(self.campaign):
                         break
                     chunk = sendable[start : start + pipeline.SEND_CHUNK]
-                    allowed = self._slots(len(chunk))
-                    built = self._build_all(chunk[:allowed])
+                    admitted = self.gate.admit(chunk)  # the rest waits (deferred)
+                    self.settled += len(chunk) - len(admitted)
+                    allowed = self._slots(len(admitted))
+                    self.gate.give_back(admitted[allowed:])
+                    built = self._build_all(admitted[:allowed])
                     if delivering is not None:
                         previous, delivering = delivering, None
                         self._settle(previous)
                     if self.stopped:
                         break  # paused for errors: what was just built stays queued
                     delivering = self._start_delivery(pool, built)
-                    if allowed < len(chunk):
+                    if allowed < len(admitted):
                         break  # this minute's budget is spent
                     self.maybe_hand_on()
             finally:
@@ -192,12 +207,16 @@ class _BatchRun:
         until the chunk is done or errors in a row call for a pause. No database access."""
         for message, outgoing in delivery.items:
             delivery.attempted += 1
+            if self.gate.holds(message):  # its domain throttled us earlier in the batch
+                delivery.held.append(message)
+                continue
             try:
                 provider_id = self.transport.deliver(outgoing)
                 delivery.sent.append((message, provider_id or message.message_id))
                 self.delivery_errors = 0
             except DeliveryError as exc:
                 delivery.failed.append((message, exc))
+                self.gate.observe(message, exc)
                 if isinstance(exc, ConnectionLost):
                     self.transport.close()
                 bounced = isinstance(exc, PermanentFailure)
@@ -215,9 +234,13 @@ class _BatchRun:
                 delivery.future.result()
         finally:
             pipeline.unmark_sending(m.id for m, _ in delivery.items[delivery.attempted :])
+            self.gate.defer_held(delivery.held)
             pipeline.record_outcomes(
                 workspace=self.campaign.workspace, sent=delivery.sent, failed=delivery.failed
             )
+        self.gate.record(m for m, _ in delivery.sent)
+        if any(isinstance(error, PermanentFailure) for _, error in delivery.failed):
+            self.stopped |= breakers.check_bounces(self.campaign) is not None
         if delivery.burst:
             self.stopped = True
             self._pause(self.delivery_errors, delivery.failed[-1][0].error)
@@ -292,6 +315,7 @@ class _Delivery:
     items: list[tuple[Message, Outgoing]]
     attempted: int = 0
     burst: bool = False  # ERROR_BURST failures in a row: the campaign pauses
+    held: list[Message] = field(default_factory=list)  # kept back: domain throttled
     sent: list[tuple[Message, str]] = field(default_factory=list)
     failed: list[tuple[Message, DeliveryError]] = field(default_factory=list)
     future: Future | None = None

@@ -226,6 +226,8 @@ class SmtpTransport:
             )
         except smtplib.SMTPRecipientsRefused as exc:
             code, reply = next(iter(exc.recipients.values()))
+            if code == 421:
+                self._drop()  # smtplib has closed the socket: the next message reconnects
             raise _classify(code, _text(reply)) from None
         except smtplib.SMTPResponseException as exc:
             if exc.smtp_code in (421,):

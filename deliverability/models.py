@@ -4,7 +4,10 @@ results, health snapshots and risk assessments."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
@@ -85,6 +88,28 @@ class SendingDomain(models.Model):
         "status, found, explanation.",
     )
     last_checked_at = models.DateTimeField(null=True, blank=True)
+    # Warm-up (deliverability.warmup): a daily cap from warmup_daily_start, times
+    # warmup_growth each day since warmup_started_on, until it reaches warmup_target.
+    warmup_target = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Daily sends at which the warm-up ends (empty: no warm-up).",
+    )
+    warmup_daily_start = models.PositiveIntegerField(
+        default=50,
+        validators=[MinValueValidator(1)],
+        help_text="The daily cap on the warm-up's first day.",
+    )
+    warmup_growth = models.DecimalField(
+        max_digits=4,
+        decimal_places=2,
+        default=Decimal("1.5"),
+        validators=[MinValueValidator(1), MaxValueValidator(10)],
+        help_text="The cap grows this many times a day.",
+    )
+    warmup_started_on = models.DateField(
+        null=True, blank=True, help_text="The warm-up's first day (UTC)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = WorkspaceQuerySet.as_manager()
@@ -242,6 +267,21 @@ class DeliverabilitySettings(models.Model):
     )
     risk_block_at = models.PositiveSmallIntegerField(
         default=70, help_text="Risk score (0-100) from which a send is refused."
+    )
+    # Circuit breakers (campaigns.breakers), over a campaign's last 1,000 sends; 0 turns one off.
+    bounce_rate_threshold = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        default=5,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+        help_text="Pause a campaign whose bounce rate passes this percentage.",
+    )
+    complaint_rate_threshold = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("0.3"),
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+        help_text="Pause a campaign whose complaint rate passes this percentage.",
     )
 
     class Meta:
@@ -402,3 +442,41 @@ class RiskAssessment(models.Model):
 
     def __str__(self) -> str:
         return f"risk {self.risk_score} ({self.policy})"
+
+
+class ThrottleState(models.Model):
+    """The adaptive rate of one way out (a workspace's sending backend, or the server's) to one
+    recipient domain (campaigns.throttling). A row exists only while the domain is backed off:
+    a throttling reply halves the rate and holds the domain for a while; runs of successes add
+    to it again, and the row goes once the rate is back at its ceiling."""
+
+    id = models.BigAutoField(primary_key=True)
+    workspace = models.ForeignKey(
+        Workspace,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="The backend's workspace (empty: the server's backend, shared by all).",
+    )
+    backend = models.CharField(max_length=40, help_text="A sending backend's id, or 'server'.")
+    domain = models.CharField(max_length=253, help_text="The recipient domain (or its group).")
+    rate_per_minute = models.PositiveIntegerField()
+    ceiling = models.PositiveIntegerField(help_text="The rate at the first backoff: recovered.")
+    successes = models.PositiveIntegerField(default=0, help_text="Successes since the last step.")
+    backoffs = models.PositiveIntegerField(default=0)
+    held_until = models.DateTimeField(null=True, blank=True)
+    last_reply = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = WorkspaceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["domain"]
+        constraints = [
+            models.UniqueConstraint(fields=["backend", "domain"], name="throttlestate_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.domain} via {self.backend}: {self.rate_per_minute}/min"

@@ -1,5 +1,6 @@
 """A real SMTP server (aiosmtpd) on a free loopback port for tests: it keeps what it receives
-and can refuse chosen recipients with a 4xx or 5xx reply."""
+and can refuse chosen recipients with a 4xx or 5xx reply — per address or per domain, always
+or for the next N tries (``SmtpSink.refuse``)."""
 
 from __future__ import annotations
 
@@ -36,10 +37,26 @@ class Received:
 
 
 @dataclass
+class Refusal:
+    """Refuse ``who`` (an address, or ``@domain`` for all its addresses) with ``reply``, for
+    the next ``times`` tries (None: until removed)."""
+
+    who: str
+    reply: str
+    times: int | None = None
+
+    def matches(self, address: str) -> bool:
+        who = self.who.lower()
+        return address == who or (who.startswith("@") and address.endswith(who))
+
+
+@dataclass
 class SinkHandler:
     received: list[Received] = field(default_factory=list)
     replies: dict[str, str] = field(default_factory=dict)  # recipient -> "451 try later"
     fail_once: dict[str, str] = field(default_factory=dict)
+    refusals: list[Refusal] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (recipient, reply) answered
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         key = address.lower()
@@ -47,6 +64,12 @@ class SinkHandler:
             return self.fail_once.pop(key)
         if key in self.replies:
             return self.replies[key]
+        for refusal in self.refusals:
+            if refusal.matches(key) and refusal.times != 0:
+                if refusal.times is not None:
+                    refusal.times -= 1
+                self.refused.append((key, refusal.reply))
+                return refusal.reply
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -76,6 +99,16 @@ class SmtpSink:
     @property
     def received(self) -> list[Received]:
         return self.handler.received
+
+    def refuse(self, who: str, reply: str, *, times: int | None = None) -> Refusal:
+        """Answer ``reply`` (e.g. ``"454 4.7.0 Throttling failure"``) to the RCPT of ``who``
+        (an address or ``@domain``), ``times`` times or until ``accept_all``."""
+        refusal = Refusal(who, reply, times)
+        self.handler.refusals.append(refusal)
+        return refusal
+
+    def accept_all(self) -> None:
+        self.handler.refusals.clear()
 
     def as_email_backend(self, *, public_base_url: str = "http://testserver", **more):
         """Settings that send Django's mail to this sink over SMTP (a context manager)."""

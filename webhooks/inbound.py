@@ -271,6 +271,7 @@ def _on_bounced(row, workspace, email, message) -> None:
     _record(row, message, "bounced", bounce=kind, reason=reason)
     if message is not None and kind == "hard":
         type(message).objects.filter(pk=message.pk).update(status=MessageStatus.BOUNCED)
+        _check_breaker(message, "bounces")
     bounce_record(
         workspace,
         email,
@@ -305,6 +306,21 @@ def _on_complained(row, workspace, email, message) -> None:
         source="complaint",
         reason=f"Spam complaint reported by {row.esp}",
     )
+    _check_breaker(message, "complaints")
+
+
+def _check_breaker(message, what: str) -> None:
+    """A bounce or complaint reported late may carry a campaign still sending past its
+    workspace's threshold: it pauses (campaigns.breakers)."""
+    campaign = getattr(message, "campaign", None) if message is not None else None
+    if campaign is None or campaign.status != "sending":
+        return
+    from campaigns import breakers
+
+    if what == "bounces":
+        breakers.check_bounces(campaign)
+    else:
+        breakers.check_complaints(campaign)
 
 
 def _on_unsubscribed(row, workspace, email, message) -> None:

@@ -173,12 +173,14 @@ def test_one_click_unsubscribe_from_the_received_header(client, workspace, audie
 
 def test_temporary_failures_are_retried_and_permanent_ones_bounce(workspace, audience, smtp):
     newsletter, _ = audience
-    smtp.handler.fail_once["ann@example.com"] = "451 4.7.1 Throttling failure, try later"
+    # A mailbox's own 4xx: retried for ann alone. (A throttling reply would hold the rest of
+    # example.com too: test_throttling.py.)
+    smtp.handler.fail_once["ann@example.com"] = "450 4.2.1 Mailbox busy, try later"
     smtp.handler.replies["bob@example.com"] = "550 5.1.1 No such user"
     campaign = make_campaign(workspace, newsletter)
     services.campaign_send(campaign=campaign)
     ann = Message.objects.get(campaign=campaign, email="ann@example.com")
-    assert ann.status == MessageStatus.DEFERRED and "451" in ann.error
+    assert ann.status == MessageStatus.DEFERRED and "450" in ann.error
     bob = Message.objects.get(campaign=campaign, email="bob@example.com")
     assert bob.status == MessageStatus.BOUNCED
     assert Suppression.objects.filter(email="bob@example.com", type="hard_bounce").exists()
