@@ -1,13 +1,19 @@
 """Open-tracking hits per second against gunicorn on this machine, with a load generator (wrk)
 on loopback, and a check that every hit answered 200 was recorded as a MessageEvent.
 
-    DATABASE_URL=postgres://… python -m bench.tracking [--messages 10000] [--seconds 20]
-        [--gunicorn-workers 4] [--connections 32]
+    DATABASE_URL=postgres://… REDIS_URL=redis://… python -m bench.tracking [--messages 10000]
+        [--seconds 20] [--gunicorn-workers 4] [--worker-class sync] [--connections 32]
+        [--wrk-threads 2] [--per-address-limit 10000000]
 
-Needs `wrk` (Debian package). Run it with REDIS_URL set, as a deployment would: the per-token
-rate limit lives in the cache, and the file-based cache of the embedded mode costs a file write
-per hit. After the run the pending engagement is drained here and the contacts' ``opens`` are
-checked against the recorded events. Prints one JSON object.
+Needs `wrk` (Debian package). Run it with REDIS_URL set, as a deployment would: hits are then
+queued in a Redis stream and the per-token and per-address rate limits live in Redis (the
+embedded mode queues a hit with one INSERT and counts in a file-based cache). The per-address
+limit stays on, raised so that one loopback address sending every hit is never cut off
+(``PUBLIC_HITS_PER_MINUTE``, default 6,000 a minute). No worker runs during the load: after it
+the queued hits are drained here (``campaigns.hits.drain``, timed: the drain's own rate) and
+the events and the contacts' ``opens`` are checked against the hits answered. CPU per hit is
+the gunicorn workers' CPU time (user + system, from /proc) over the requests answered.
+Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -31,7 +38,7 @@ from django.utils import timezone
 
 from bench.generate import bench_workspace, generate
 from bench.sending import _campaign, _everyone
-from campaigns import engagement, pipeline
+from campaigns import engagement, hits, pipeline
 from campaigns.models import EventType, Message, MessageEvent
 from campaigns.tokens import make_token
 from contacts.models import Contact
@@ -72,6 +79,28 @@ def _opens(workspace: Workspace) -> int:
     return Contact.objects.filter(workspace=workspace).aggregate(n=Sum("opens"))["n"] or 0
 
 
+def _worker_cpu_seconds(master: int) -> float:
+    """User + system CPU time of the gunicorn master's live children (its workers)."""
+    total = 0.0
+    try:
+        children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    except OSError:
+        return 0.0
+    for pid in children:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _children_cpu_seconds() -> float:
+    """CPU time of this process's finished children (wrk, once it has been waited for)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _wait_until_up(url: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -89,14 +118,16 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--gunicorn-workers", type=int, default=4)
+    parser.add_argument("--worker-class", default="sync")
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--wrk-threads", type=int, default=2)
+    parser.add_argument("--per-address-limit", type=int, default=10_000_000)
     args = parser.parse_args()
 
     call_command("migrate", skip_checks=True, verbosity=0)
     tokens, workspace = _sent_messages(args.messages)
-    engagement.drain(batches=10**6)  # anything left over from an earlier run
-    opens_before = _opens(workspace)
-    load_before = os.getloadavg()
+    hits.drain(batches=10**6)  # anything left over from an earlier run
+    engagement.drain(batches=10**6)
     port = free_port()
     env = {
         **os.environ,
@@ -105,7 +136,7 @@ def main() -> None:
         "SECRET_KEY": settings.SECRET_KEY,
         "FIELD_ENCRYPTION_KEY": settings.FIELD_ENCRYPTION_KEY,
         "ALLOWED_HOSTS": "127.0.0.1",
-        "PUBLIC_HITS_PER_MINUTE": "0",
+        "PUBLIC_HITS_PER_MINUTE": str(args.per_address_limit),
     }
     server = subprocess.Popen(
         [
@@ -113,6 +144,8 @@ def main() -> None:
             "mailcrm.wsgi",
             "--workers",
             str(args.gunicorn_workers),
+            "--worker-class",
+            args.worker_class,
             "--bind",
             f"127.0.0.1:{port}",
             "--log-level",
@@ -128,11 +161,18 @@ def main() -> None:
         script.write_text(LUA % {"tokens": token_file, "agent": AGENT})
         try:
             _wait_until_up(f"http://127.0.0.1:{port}/t/o/{tokens[0]}")
+            # The check's own hits (a slow answer is retried) written and counted before.
+            hits.drain(batches=10**6)
+            engagement.drain(batches=10**6)
             before = MessageEvent.objects.filter(workspace=workspace).count()
+            opens_before = _opens(workspace)
+            load_before = os.getloadavg()
+            cpu_before = _worker_cpu_seconds(server.pid)
+            wrk_cpu_before = _children_cpu_seconds()
             output = subprocess.run(
                 [
                     "wrk",
-                    "-t2",
+                    f"-t{args.wrk_threads}",
                     f"-c{args.connections}",
                     f"-d{args.seconds}s",
                     "--latency",
@@ -144,20 +184,26 @@ def main() -> None:
                 text=True,
                 check=True,
             ).stdout
+            server_cpu = _worker_cpu_seconds(server.pid) - cpu_before
+            wrk_cpu = _children_cpu_seconds() - wrk_cpu_before
+            load_during = os.getloadavg()
         finally:
             server.terminate()
             server.wait(30)
     total = int(re.search(r"(\d+) requests in", output).group(1))
     failed = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     errors = int(failed.group(1)) if failed else 0
+    # The hits wait in the queue for a worker's drain; drain them here, timed.
+    waiting = hits.pending()
+    started = time.perf_counter()
+    drained = hits.drain(batches=10**6)
+    drain_seconds = time.perf_counter() - started
     events = MessageEvent.objects.filter(workspace=workspace, type=EventType.OPENED)
     recorded = events.count() - before
     machine = events.filter(is_machine=True).count()
-    # The opens wait as PendingEngagement rows for a worker's drain; drain them here.
-    started = time.perf_counter()
-    drained = engagement.drain(batches=10**6)
-    drain_seconds = time.perf_counter() - started
+    leftover = engagement.drain(batches=10**6)
     opens = _opens(workspace) - opens_before
+    answered = total - errors
     p = {k: v for k, v in re.findall(r"\s+(50|90|99)%\s+(\S+)", output)}
     print(
         json.dumps(
@@ -171,15 +217,29 @@ def main() -> None:
                 # wrk does not count the requests still in flight when it stops, which the
                 # server may still have answered and recorded: at most one per connection.
                 "every_hit_recorded": total - errors <= recorded <= total + args.connections,
-                "engagement_drained": drained,
+                # Engagement is counted by the hits' drain, in the transaction that writes
+                # their events; "rows" are hits.
+                "engagement_drained": recorded - machine + leftover,
                 "drain_rows_per_s": round(drained / drain_seconds) if drained else None,
+                "hits_queued_after_load": waiting,
+                "hits_drained": drained,
+                "drain_seconds": round(drain_seconds, 2),
+                "queue": "redis" if hits._uses_redis() else "database",
+                "server_cpu_ms_per_hit": round(1000 * server_cpu / answered, 3)
+                if answered
+                else None,
+                "wrk_cpu_ms_per_hit": round(1000 * wrk_cpu / answered, 3) if answered else None,
                 "contact_opens_counted": opens,
                 "every_open_counted": opens == recorded - machine,
                 "latency": {"p50": p.get("50"), "p90": p.get("90"), "p99": p.get("99")},
                 "gunicorn_workers": args.gunicorn_workers,
+                "worker_class": args.worker_class,
                 "connections": args.connections,
+                "wrk_threads": args.wrk_threads,
+                "per_address_limit_per_minute": args.per_address_limit,
                 "cache": settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1],
                 "load_average_before": load_before,
+                "load_average_end_of_load": load_during,
                 "load_average_after": os.getloadavg(),
             },
             indent=2,

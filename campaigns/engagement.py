@@ -1,9 +1,10 @@
-"""Opens and clicks flow back into contacts in batches: a tracking hit leaves a
-PendingEngagement row beside its MessageEvent, and a drain applies those rows with
-``contacts.scoring.record_engagement_many`` (counters, last-engaged times, score, timeline) with
-the time of each hit: a few statements per batch of hits, not a few per hit. Draining twice or
-concurrently is safe: rows are claimed with SKIP LOCKED and deleted in the transaction that
-applied them."""
+"""Opens and clicks reported by email providers (``webhooks.inbound``) flow back into contacts
+in batches: each leaves a PendingEngagement row beside its MessageEvent, and a drain applies
+those rows with ``contacts.scoring.record_engagement_many`` (counters, last-engaged times,
+score, timeline) with the time of each hit: a few statements per batch, not a few per hit.
+Draining twice or concurrently is safe: rows are claimed with SKIP LOCKED and deleted in the
+transaction that applied them. Our own tracking hits take a shorter road (``campaigns.hits``):
+their drain counts them in the transaction that writes their events."""
 
 from __future__ import annotations
 

@@ -509,3 +509,20 @@ class AbVariant(models.Model):
     @property
     def label(self) -> str:
         return "ABCD"[self.position]
+
+
+class PendingHit(models.Model):
+    """An open or click answered but not yet written as a ``MessageEvent``: the queue of the
+    embedded mode (with Redis, hits wait in a Redis stream). No foreign keys, so queueing a hit
+    is one cheap INSERT; the drain (``campaigns.hits``) drops hits of deleted messages."""
+
+    id = models.UUIDField(primary_key=True, help_text="The id of the event it becomes.")
+    kind = models.CharField(max_length=16)
+    message_id = models.UUIDField()
+    link_id = models.BigIntegerField(null=True, blank=True)
+    method = models.CharField(max_length=8)
+    user_agent = models.CharField(max_length=500, blank=True)
+    occurred_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.kind} of {self.message_id}"

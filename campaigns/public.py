@@ -13,12 +13,12 @@ from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from campaigns import tracking
+from campaigns import hits, tracking
 from campaigns.models import EventType, Message
 from campaigns.tokens import read_token
 from contacts.models import ContactList
 from deliverability import services as deliverability
-from mailcrm.ratelimit import over_per_minute
+from mailcrm.ratelimit import over_any_per_minute
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 # One recipient's token: a person reopening a mail a few times is fine, a flood is not.
@@ -27,15 +27,16 @@ HITS_PER_TOKEN_PER_MINUTE = 60
 
 def _limited(request, bucket: str, token: str = "") -> bool:
     """Per token, and per address (generous: a mailbox provider's image proxy fetches the
-    opens of all its users from few addresses; PUBLIC_HITS_PER_MINUTE, 0 = no address limit)."""
-    if token and over_per_minute(
-        f"public:{bucket}:t:{hashlib.sha256(token.encode()).hexdigest()[:32]}",
-        HITS_PER_TOKEN_PER_MINUTE,
-    ):
-        return True
-    per_address = settings.PUBLIC_HITS_PER_MINUTE
-    address = request.META.get("REMOTE_ADDR", "?")
-    return bool(per_address) and over_per_minute(f"public:{bucket}:{address}", per_address)
+    opens of all its users from few addresses; PUBLIC_HITS_PER_MINUTE, 0 = no address limit).
+    Both counted in one round trip to Redis."""
+    limits = []
+    if token:
+        digest = hashlib.sha256(token.encode()).hexdigest()[:32]
+        limits.append((f"public:{bucket}:t:{digest}", HITS_PER_TOKEN_PER_MINUTE))
+    if settings.PUBLIC_HITS_PER_MINUTE:
+        address = request.META.get("REMOTE_ADDR", "?")
+        limits.append((f"public:{bucket}:{address}", settings.PUBLIC_HITS_PER_MINUTE))
+    return bool(limits) and over_any_per_minute(limits)
 
 
 def _too_many() -> HttpResponse:
@@ -46,16 +47,19 @@ def _too_many() -> HttpResponse:
 
 @require_http_methods(["GET", "HEAD"])
 def open_pixel(request, token: str):
+    """Answered after checking the token's signature and queueing the hit (``campaigns.hits``):
+    no database work on this path when Redis is configured."""
     if _limited(request, "open", token):
         return _too_many()
-    message = tracking.resolve_open(token)
-    if message is None:
+    found = read_token(token, "open")
+    if found is None:
         raise Http404
-    tracking.record_hit(
-        message=message,
+    hits.record(
         kind=EventType.OPENED,
-        user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        message_id=found.message_id,
+        link_id=None,
         method=request.method,
+        user_agent=request.META.get("HTTP_USER_AGENT", ""),
     )
     response = HttpResponse(PIXEL, content_type="image/gif")
     response["Cache-Control"] = "no-store, private"
@@ -66,21 +70,19 @@ def open_pixel(request, token: str):
 def click(request, token: str):
     if _limited(request, "click", token):
         return _too_many()
-    resolved = tracking.resolve_click(token)
-    if resolved is None:
+    found = read_token(token, "click")
+    target = found and tracking.click_target(found)
+    if not target:
         raise Http404
-    message, link = resolved
-    recorded = tracking.record_hit(
-        message=message,
+    hits.record(
         kind=EventType.CLICKED,
-        user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        message_id=found.message_id,
+        link_id=found.link_id,
         method=request.method,
-        url=link.url,
+        user_agent=request.META.get("HTTP_USER_AGENT", ""),
     )
     # Nothing is recorded for a contact who opted out of tracking: no visitor id either.
-    response = HttpResponseRedirect(
-        tracking.destination(message, link.url) if recorded is not None else link.url
-    )
+    response = HttpResponseRedirect(tracking.destination(target.contact_id, target.url))
     response["Cache-Control"] = "no-store, private"
     return response
 

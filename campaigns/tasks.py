@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django_q.tasks import async_task
 
-from campaigns import ab, engagement, pipeline, sending, services
+from campaigns import ab, engagement, hits, pipeline, sending, services
 from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus
 
 
@@ -26,10 +26,14 @@ def apply_engagement() -> int:
     return engagement.drain()
 
 
+def apply_hits() -> int:
+    return hits.drain()
+
+
 def housekeeping() -> dict:
     """Every minute: start due campaigns, requeue due retries, report interrupted sends, and
-    restart the chains of campaigns that have queued messages but no worker on them, and count
-    any engagement a lost drain request left pending."""
+    restart the chains of campaigns that have queued messages but no worker on them, and write
+    any tracking hits and count any engagement a lost drain request left pending."""
     started = services.start_due_campaigns()
     interrupted = pipeline.sweep_interrupted()
     requeued = pipeline.requeue_due_retries()
@@ -41,6 +45,7 @@ def housekeeping() -> dict:
             async_task("campaigns.tasks.send_batch", str(campaign.pk), group="campaigns")
         else:
             pipeline.finish_if_done(campaign.pk)
+    written = hits.drain()
     applied = engagement.drain()
     ab_tests = ab.tick()  # after the drains: a decision counts the latest opens and clicks
     return {
@@ -50,4 +55,5 @@ def housekeeping() -> dict:
         "ab_released": ab_tests["released"],
         "ab_decided": ab_tests["decided"],
         "engagement": applied,
+        "hits": written,
     }

@@ -5,19 +5,18 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import Any
 from urllib.parse import urlparse
 
 from django.conf import settings
-from django.db import transaction
-from django.utils import timezone
+from django.db.models import Q, Subquery
 from ua_parser import parse as ua_parse
 
-from campaigns import engagement
-from campaigns.models import Campaign, EventType, Link, Message, MessageEvent
-from campaigns.pipeline import message_event
-from campaigns.tokens import read_token
+from campaigns.models import Campaign, EventType, Link, Message
+from campaigns.tokens import Token
 
 # Clicks this soon after the send are almost always a mail scanner following every link.
 SCANNER_WINDOW = timedelta(seconds=10)
@@ -128,11 +127,15 @@ def describe_agent(user_agent: str) -> dict[str, str]:
     return {"device_type": device_type, "client": client[:100], "os": os_name[:100]}
 
 
-def is_machine(*, user_agent: str, method: str, message: Message, kind: str) -> bool:
+def is_machine(
+    *, user_agent: str, method: str, kind: str, sent_at: datetime | None, at: datetime
+) -> bool:
+    """A privacy proxy, a security scanner or a HEAD request rather than a person: a known
+    agent, or a click within seconds of the send (``at`` is the hit's time, not the drain's)."""
     if method == "HEAD" or _MACHINE_AGENTS.search(user_agent or ""):
         return True
-    if kind == EventType.CLICKED and message.sent_at is not None:
-        return timezone.now() - message.sent_at < SCANNER_WINDOW
+    if kind == EventType.CLICKED and sent_at is not None:
+        return at - sent_at < SCANNER_WINDOW
     return False
 
 
@@ -158,74 +161,72 @@ def read_visitor_token(token: str) -> str | None:
         return None
 
 
-def destination(message: Message, url: str) -> str:
+def destination(contact_id, url: str) -> str:
     """Where a person's click goes: the link, with the visitor id of its contact appended
     (callers skip contacts who opted out of tracking)."""
     from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-    if not message.contact_id:
+    if not contact_id:
         return url
     parts = urlsplit(url)
     query = [
         (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != VISITOR_PARAM
     ]
-    query.append((VISITOR_PARAM, visitor_token(message.contact_id)))
+    query.append((VISITOR_PARAM, visitor_token(contact_id)))
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-def resolve_open(token: str) -> Message | None:
-    found = read_token(token, "open")
+# A process's copy of stored links (id → campaign, message, URL), filled from the database on a
+# miss with all the links of the missed link's campaign: a campaign's clicks then cost no link
+# query. Links are never edited, so a copy cannot go stale; it is bounded, not expired.
+LINK_CACHE_SIZE = 50_000
+_links: dict[int, tuple] = {}
+
+
+def stored_link(link_id: int) -> tuple | None:
+    """(campaign_id, message_id, url) of a stored link, or None."""
+    found = _links.get(link_id)
     if found is None:
+        same_campaign = Link.objects.filter(pk=link_id).values("campaign_id")[:1]
+        rows = Link.objects.filter(
+            Q(pk=link_id) | Q(campaign_id__isnull=False, campaign_id=Subquery(same_campaign))
+        ).values_list("pk", "campaign_id", "message_id", "url")
+        if len(_links) > LINK_CACHE_SIZE:
+            _links.clear()
+        for pk, campaign_id, message_id, url in rows:
+            _links[pk] = (campaign_id, message_id, url)
+        found = _links.get(link_id)
+    return found
+
+
+def forget_links() -> None:
+    _links.clear()
+
+
+@dataclass(frozen=True)
+class ClickTarget:
+    url: str
+    contact_id: Any  # None when the contact opted out of tracking: no visitor id then
+
+
+def click_target(token: Token) -> ClickTarget | None:
+    """Where a click token leads: only a link stored for that message (its campaign's links, or
+    its own), never a URL from the request. One query for the message and its contact (the
+    visitor id); the link comes from ``stored_link``."""
+    link = stored_link(token.link_id)
+    if link is None:
         return None
-    return Message.objects.select_related("workspace").filter(pk=found.message_id).first()
-
-
-def resolve_click(token: str) -> tuple[Message, Link] | None:
-    """The message and the stored link a click token names — only a link that was in that
-    message (its campaign's links, or its own)."""
-    found = read_token(token, "click")
-    if found is None:
-        return None
-    message = Message.objects.select_related("workspace").filter(pk=found.message_id).first()
-    if message is None:
-        return None
-    owner = {"campaign_id": message.campaign_id} if message.campaign_id else {"message": message}
-    link = Link.objects.filter(pk=found.link_id, **owner).first()
-    return (message, link) if link is not None else None
-
-
-def record_hit(
-    *, message: Message, kind: str, user_agent: str, method: str, url: str = ""
-) -> MessageEvent | None:
-    """Store the hit and, for a person's hit, queue it for the contact's engagement (applied in
-    batches by ``campaigns.engagement``): one short transaction per hit. Nothing is recorded
-    for a contact who opted out of tracking."""
-    from contacts.models import Contact
-
-    if message.contact_id and (
-        Contact.objects.filter(pk=message.contact_id)
-        .values_list("tracking_opt_out", flat=True)
+    found = (
+        Message.objects.filter(pk=token.message_id)
+        .values_list("campaign_id", "contact_id", "contact__tracking_opt_out")
         .first()
-    ):
+    )
+    if found is None:
         return None
-    machine = is_machine(user_agent=user_agent, method=method, message=message, kind=kind)
-    with transaction.atomic():
-        event = message_event(
-            message,
-            kind,
-            url=url,
-            is_machine=machine,
-            user_agent=(user_agent or "")[:500],
-            **describe_agent(user_agent or ""),
-        )
-        if message.contact_id and not machine:
-            engagement.engagement_pending(
-                workspace_id=message.workspace_id,
-                contact_id=message.contact_id,
-                event="opened" if kind == EventType.OPENED else "clicked",
-                campaign_id=message.campaign_id,
-                occurred_at=event.occurred_at,
-            )
-    if message.contact_id and not machine:
-        engagement.request_drain()
-    return event
+    campaign_id, contact_id, opted_out = found
+    link_campaign_id, link_message_id, url = link
+    if campaign_id is not None and link_campaign_id != campaign_id:
+        return None
+    if campaign_id is None and link_message_id != token.message_id:
+        return None
+    return ClickTarget(url, None if opted_out else contact_id)

@@ -1,6 +1,6 @@
-"""Opens and clicks reach the contact through the batched engagement drain: one short
-transaction per hit, the contact's counters, score and timeline updated later with the hit's
-own time, exactly once."""
+"""Opens and clicks reported by providers reach the contact through the batched engagement
+drain: the contact's counters, score and timeline updated later with the hit's own time,
+exactly once. (Our own tracking hits: test_hits.py.)"""
 
 from datetime import timedelta
 
@@ -11,16 +11,10 @@ from django.utils import timezone
 
 from campaigns import engagement
 from campaigns.models import EventType, Message, PendingEngagement
-from campaigns.tracking import record_hit
-from contacts.models import Activity, ActivityKind, Contact
+from contacts.models import Activity, Contact
 from contacts.tests.factories import ContactFactory
 
 pytestmark = pytest.mark.django_db
-
-PERSON = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/120.0.0.0 Safari/537.36"
-)
 
 
 def _message(contact) -> Message:
@@ -41,17 +35,23 @@ def deferred():
         yield
 
 
-def _hit(message, kind=EventType.OPENED, agent=PERSON, method="GET"):
-    return record_hit(message=message, kind=kind, user_agent=agent, method=method)
+class _Reported:
+    def __init__(self, occurred_at):
+        self.occurred_at = occurred_at
 
 
-def test_a_hit_is_applied_at_once_when_tasks_run_synchronously(workspace):
-    contact = ContactFactory(workspace=workspace)
-    _hit(_message(contact))
-    contact.refresh_from_db()
-    assert contact.opens == 1 and contact.last_opened_at is not None
-    assert Activity.objects.filter(contact=contact, kind=ActivityKind.EMAIL_OPENED).count() == 1
-    assert not PendingEngagement.objects.exists()
+def _hit(message, kind=EventType.OPENED):
+    """What ``webhooks.inbound`` leaves for an open or click a provider reported."""
+    occurred_at = timezone.now()
+    engagement.engagement_pending(
+        workspace_id=message.workspace_id,
+        contact_id=message.contact_id,
+        event="opened" if kind == EventType.OPENED else "clicked",
+        campaign_id=message.campaign_id,
+        occurred_at=occurred_at,
+    )
+    engagement.request_drain()
+    return _Reported(occurred_at)
 
 
 def test_hits_wait_for_the_drain_which_applies_each_once_with_its_time(
@@ -73,17 +73,6 @@ def test_hits_wait_for_the_drain_which_applies_each_once_with_its_time(
     assert contact.last_opened_at >= opened.occurred_at
     assert contact.score == 1 + 1 + 5  # the default rules
     assert Activity.objects.filter(contact=contact).count() == 3
-
-
-def test_machine_hits_and_opted_out_contacts_queue_nothing(workspace, deferred, monkeypatch):
-    monkeypatch.setattr(engagement, "request_drain", lambda: None)
-    contact = ContactFactory(workspace=workspace)
-    _hit(_message(contact), method="HEAD")
-    _hit(_message(contact), agent="Mozilla/5.0 (via ggpht.com GoogleImageProxy)")
-    assert not PendingEngagement.objects.exists()
-    shy = ContactFactory(workspace=workspace, tracking_opt_out=True)
-    assert _hit(_message(shy)) is None
-    assert not PendingEngagement.objects.exists()
 
 
 def test_a_contact_deleted_before_the_drain_is_skipped(workspace, deferred, monkeypatch):
