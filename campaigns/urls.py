@@ -3,7 +3,7 @@ namespace "dashboard:campaigns"."""
 
 from django.urls import path
 
-from campaigns import views
+from campaigns import ab_views, views
 
 app_name = "campaigns"
 
@@ -49,6 +49,17 @@ urlpatterns = [
         name="campaign_schedule",
     ),
     path("campaigns/<uuid:pk>/test/", views.CampaignTestSendView.as_view(), name="campaign_test"),
+    path("campaigns/<uuid:pk>/ab/", ab_views.CampaignAbView.as_view(), name="campaign_ab"),
+    path(
+        "campaigns/<uuid:pk>/ab/remove/",
+        ab_views.CampaignAbRemoveView.as_view(),
+        name="campaign_ab_remove",
+    ),
+    path(
+        "campaigns/<uuid:pk>/ab/winner/",
+        ab_views.CampaignAbWinnerView.as_view(),
+        name="campaign_ab_winner",
+    ),
     path("emails/", views.EmailsView.as_view(), name="emails"),
     path("emails/<uuid:pk>/", views.EmailDetailView.as_view(), name="email"),
     path("emails/<uuid:pk>/preview/", views.EmailPreviewView.as_view(), name="email_preview"),
