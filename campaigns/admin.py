@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
 from campaigns import senders, services
+from campaigns.ab_admin import AbTestInline, AbVariantInline
 from campaigns.models import Campaign, CapturedEmail, Message, MessageEvent, SendingBackend
 
 
@@ -15,6 +16,7 @@ class CampaignAdmin(admin.ModelAdmin):
     readonly_fields = ["status", "status_reason", "recipients", "started_at", "finished_at"]
     autocomplete_fields = ["workspace"]
     actions = ["pause", "resume", "cancel"]
+    inlines = [AbTestInline, AbVariantInline]
 
     def _run(self, request, queryset, verb):
         for campaign in queryset:
