@@ -45,7 +45,7 @@ MIN_VARIANTS, MAX_VARIANTS = 2, 4
 MAX_WAIT_MINUTES = 30 * 24 * 60
 VARIANT_FIELDS = ("subject", "from_name", "html", "text", "template_id", "send_at")
 LABELS = "ABCD"
-WINNER_SELECTED = "campaign.ab_winner_selected"
+WINNER_SELECTED = events.CAMPAIGN_AB_WINNER_SELECTED
 # Campaigns whose test has started: a winner can be chosen, held messages released.
 STARTED = (CampaignStatus.SENDING, CampaignStatus.PAUSED, CampaignStatus.SENT)
 SIGNIFICANCE = 0.05

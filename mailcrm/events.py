@@ -37,6 +37,8 @@ CONTACT_LIST_ADDED = "contact.list_added"
 SEGMENT_JOINED = "segment.joined"
 SEGMENT_LEFT = "segment.left"
 EVENT_TRACKED = "event.tracked"
+# An A/B test's winner was chosen (by its criterion or a person) and sent to the rest.
+CAMPAIGN_AB_WINNER_SELECTED = "campaign.ab_winner_selected"
 
 
 def _plain(data: dict[str, Any]) -> dict[str, Any]:

@@ -41,6 +41,7 @@ EVENT_TYPES = [
     events.SEGMENT_LEFT,
     events.EVENT_TRACKED,
     events.CONTACT_SUNSET,
+    events.CAMPAIGN_AB_WINNER_SELECTED,
 ]
 TEST_EVENT = "webhook.test"
 # How long the old secret keeps signing (beside the new one) after a rotation.
