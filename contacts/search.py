@@ -14,13 +14,21 @@ on a million contacts. So we look before choosing: a count over the newest ``PRO
 rows (bounded, a few milliseconds). Enough matches there mean the walk fills a page soon;
 otherwise the matches are collected from the trigram index first (an uncorrelated
 ``ARRAY(…)``, computed once) and only those rows are ordered. Either way the results are the
-same rows: the choice changes the plan, never the answer."""
+same rows: the choice changes the plan, never the answer.
+
+Asking the trigram index for every trigram of every word is slow when the words are made of
+common trigrams (``first12 last3``: every generated contact has ``fir``, ``rst``, ``las``…): the
+index reads each trigram's whole posting list. The same probe of the newest rows tells which
+trigram of each word is rarest; the index is asked for those only, and every word is then
+checked on the rows it returns (``strpos``, which the index cannot serve, so the planner
+keeps it as a filter). The candidates are a superset of the matches; the answer is the same."""
 
 from __future__ import annotations
 
 from django.db import connection
 from django.db.models import BooleanField, F, Func, Q, QuerySet, TextField, Value
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import StrIndex
 
 SEARCH_COLUMNS = ("email", "first_name", "last_name", "company", "phone")
 MAX_WORDS = 5
@@ -33,6 +41,15 @@ PROBE_ROWS = 5000
 DENSE_MATCHES = 5
 # Beyond this many matches, collecting them costs more than walking: keep the plain filter.
 MAX_CANDIDATES = 50_000
+# How many of the newest rows are looked at to tell a word's rare trigrams from its common
+# ones (an estimate: a sample suffices), and the trigrams asked of the index besides each
+# word's rarest: those found in at most RARE_SHARE of the sample (reading their posting lists
+# is cheap, and they cut the candidates).
+TRIGRAM_SAMPLE_ROWS = 1000
+RARE_SHARE = 0.01
+# Trigrams of one word weighed by the probe (a long word has many; a few suffice to find a rare
+# one).
+MAX_TRIGRAMS_PER_WORD = 12
 
 # The index in migration 0007 is built on exactly this expression; keep them in step.
 INDEX_EXPRESSION = "lower(" + " || ' ' || ".join(SEARCH_COLUMNS) + ")"
@@ -104,6 +121,66 @@ def _dense_among_newest(queryset: QuerySet, words: list[str]) -> int:
     return found
 
 
+def _trigrams(word: str) -> list[str]:
+    """The word's three-letter pieces that pg_trgm would extract from ``LIKE '%piece%'`` as
+    exactly that trigram: ASCII letters and digits only (others split words or depend on the
+    server's locale)."""
+    found: list[str] = []
+    for start in range(len(word) - 2):
+        piece = word[start : start + 3]
+        if piece.isascii() and piece.isalnum() and piece not in found:
+            found.append(piece)
+    step = -(-len(found) // MAX_TRIGRAMS_PER_WORD)  # spread over a long word
+    return found[:: max(step, 1)]
+
+
+def _rare_trigrams(queryset: QuerySet, words: list[str]) -> list[str]:
+    """Per word, its rarest trigram among the newest TRIGRAM_SAMPLE_ROWS rows (and any other
+    found in at most RARE_SHARE of them); empty when no word has a trigram to ask the index
+    for."""
+    per_word = [_trigrams(word) for word in words]
+    pieces = sorted({piece for pieces in per_word for piece in pieces})
+    if not pieces:
+        return []
+    newest = queryset.annotate(probe_text=SearchText()).order_by("-pk").values("probe_text")
+    sql, params = newest[:TRIGRAM_SAMPLE_ROWS].query.sql_with_params()
+    counts = ", ".join(["count(*) FILTER (WHERE newest.probe_text LIKE %s)"] * len(pieces))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT count(*), {counts} FROM ({sql}) AS newest",
+            [*(f"%{piece}%" for piece in pieces), *params],
+        )
+        probed, *found = cursor.fetchone()
+    seen = dict(zip(pieces, found, strict=True))
+    chosen: list[str] = []
+    for word_pieces in per_word:
+        if not word_pieces:
+            continue
+        rarest = min(word_pieces, key=lambda piece: seen[piece])
+        for piece in word_pieces:
+            if piece == rarest or seen[piece] <= probed * RARE_SHARE:
+                if piece not in chosen:
+                    chosen.append(piece)
+    return chosen
+
+
+def _rare_first_condition(queryset: QuerySet, words: list[str]) -> tuple[QuerySet, Q]:
+    """The words' condition written so that the trigram index is asked only for the rarest
+    trigrams; every word is still checked in full on the rows it returns."""
+    pieces = _rare_trigrams(queryset, words)
+    if not pieces:
+        return queryset, _substring_condition(words)
+    condition = Q()
+    for piece in pieces:
+        condition &= Q(search_text__contains=piece)
+    for n, word in enumerate(words):
+        # strpos(text, word) > 0 is `LIKE '%word%'` without wildcards to escape, and no index
+        # serves it: it stays a filter on the candidates.
+        queryset = queryset.alias(**{f"search_word_{n}": StrIndex(SearchText(), Value(word))})
+        condition &= Q(**{f"search_word_{n}__gt": 0})
+    return queryset, condition
+
+
 def _matching_ids(queryset: QuerySet, condition: Q) -> str | None:
     """The ids of the rows matching ``condition`` as one comma-separated text, collected
     through the trigram index; None when there are more than MAX_CANDIDATES (the walk is then
@@ -147,7 +224,7 @@ def search(queryset: QuerySet, text: str) -> QuerySet:
     exact = _substring_condition(words)
     if found >= DENSE_MATCHES:
         return queryset.filter(exact)
-    ids = _matching_ids(queryset, exact)
+    ids = _matching_ids(*_rare_first_condition(queryset, words))
     if ids is None:
         return queryset.filter(exact)
     if ids or all(len(word) < FUZZY_MIN_LENGTH for word in words):

@@ -6,7 +6,7 @@ from django.db import connection
 
 from contacts import search as contacts_search
 from contacts.models import Contact
-from contacts.search import search
+from contacts.search import SearchText, search
 from contacts.tests.factories import ContactFactory
 
 pytestmark = pytest.mark.django_db
@@ -93,3 +93,43 @@ def test_both_plans_find_the_same_contacts(workspace, people, monkeypatch, text)
         found = search(Contact.objects.for_workspace(workspace), text).order_by("-pk")
         answers.append(list(found.values_list("pk", flat=True)))
     assert answers[0] == answers[1]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the trigram index is PostgreSQL's")
+@pytest.mark.parametrize(
+    "text", ["first12 last3", "first12", "last3 acme", "t12 st3", "first12 zzz9", "12 3"]
+)
+def test_asking_the_index_for_rare_trigrams_finds_the_same_contacts(workspace, text, monkeypatch):
+    """Words made of common trigrams: the index is asked for each word's rarest trigram only
+    and every word is checked on what it returns; the answer equals the plain filter's."""
+    for n in range(40):
+        ContactFactory(
+            workspace=workspace,
+            email=f"person{n}@acme.io" if n % 3 else f"person{n}@example.com",
+            first_name=f"First{n % 13 + 10}",
+            last_name=f"Last{n % 7}",
+        )
+    ContactFactory(workspace=workspace, email="x@y.io", first_name="Last3", last_name="First12")
+    queryset = Contact.objects.for_workspace(workspace)
+    words = contacts_search._words(text)
+    plain = (
+        queryset.alias(search_text=SearchText())
+        .filter(contacts_search._substring_condition(words))
+        .order_by("-pk")
+    )
+    monkeypatch.setattr(contacts_search, "DENSE_MATCHES", 10**9)  # never the walk
+    found = search(queryset, text).order_by("-pk")
+    assert list(found.values_list("pk", flat=True)) == list(plain.values_list("pk", flat=True))
+    assert found.exists() == (text != "first12 zzz9")
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the trigram index is PostgreSQL's")
+def test_the_rarest_trigram_of_each_word_is_asked(workspace):
+    for n in range(20):
+        ContactFactory(workspace=workspace, first_name="First1", last_name=f"Last{n}")
+    ContactFactory(workspace=workspace, first_name="First12", last_name="Last3")
+    queryset = Contact.objects.for_workspace(workspace).alias(search_text=SearchText())
+    pieces = contacts_search._rare_trigrams(queryset, ["first12", "last3"])
+    assert "t12" in pieces  # in one row of 21, unlike fir, irs, rst, st1
+    assert "fir" not in pieces and "las" not in pieces
+    assert contacts_search._rare_trigrams(queryset, ["a.b", "ab"]) == []
