@@ -4,7 +4,7 @@
 from django.urls import reverse
 
 from contacts.imports import import_run, import_start
-from contacts.models import Activity, ActivityKind, Contact
+from contacts.models import Activity, Contact
 from contacts.tests.factories import ContactFactory
 
 
@@ -37,7 +37,9 @@ def test_the_entry_sorts_where_the_import_happened(api, workspace):
     _import(workspace, "email\nann@example.com\n")
     ann = Contact.objects.get(email="ann@example.com")
     note = api.post(
-        f"/api/v1/contacts/{ann.pk}/activities", {"kind": "note", "subject": "Called"}, format="json"
+        f"/api/v1/contacts/{ann.pk}/activities",
+        {"kind": "note", "subject": "Called"},
+        format="json",
     )
     assert note.status_code == 201
     assert [kind for kind, _ in _kinds(api, ann)] == ["note", "imported"]
