@@ -1,6 +1,7 @@
-"""Who a campaign goes to: the union of its lists, segments and tags, minus its excluded
-segments, minus contacts that are archived, not active, suppressed or unsubscribed (and
-sunset, when the workspace leaves sunset contacts out)."""
+"""Who a campaign goes to: the union of its lists (each only for contacts who have not left
+it), segments and tags, minus its excluded segments, minus contacts that are archived, not
+active, suppressed or unsubscribed (and sunset, when the workspace leaves sunset contacts
+out)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import Lower
 
 from campaigns.models import Campaign
 from contacts.hygiene import excluded_as_sunset
@@ -21,7 +23,7 @@ from contacts.models import (
     SegmentMembership,
     Tag,
 )
-from deliverability.services import mailable
+from deliverability.services import left_list, mailable
 
 AUDIENCE_KEYS = ("lists", "segments", "tags", "exclude_segments")
 
@@ -89,8 +91,16 @@ def audience_contacts(campaign: Campaign) -> QuerySet:
     audience = campaign.audience or {}
     included = Q(pk__in=[])
     if audience.get("lists"):
+        # Through a list only while the contact has not left it (a list unsubscribe): leaving
+        # one list of the campaign keeps them in through its other lists, segments and tags.
         lists = ListMembership.objects.filter(
             contact_id=OuterRef("pk"), contact_list_id__in=audience["lists"]
+        ).filter(
+            ~left_list(
+                email=Lower(OuterRef(OuterRef("email"))),
+                contact_list=OuterRef("contact_list_id"),
+                workspace=OuterRef(OuterRef("workspace_id")),
+            )
         )
         included |= Q(Exists(lists))
     if audience.get("segments"):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from campaigns import public
+from campaigns import preference_centre, public
 
 app_name = "public"
 
@@ -8,5 +8,5 @@ urlpatterns = [
     path("t/o/<str:token>", public.open_pixel, name="open"),
     path("t/c/<str:token>", public.click, name="click"),
     path("u/<str:token>", public.unsubscribe, name="unsubscribe"),
-    path("p/<str:token>", public.preferences, name="preferences"),
+    path("p/<str:token>", preference_centre.preferences, name="preferences"),
 ]

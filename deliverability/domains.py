@@ -512,8 +512,14 @@ def domain_verify(domain: SendingDomain) -> SendingDomain:
 
     A temporary DNS failure (SERVFAIL, timeout) leaves the record pending and does not
     unverify a domain verified before: a nameserver's bad minute must not stop its sending."""
+    from deliverability.alignment import check_alignment
+
     checks = run_checks(domain)
-    return _store(domain.pk, checks)
+    alignment = check_alignment(domain, checks)  # DNS too: outside the transaction
+    domain = _store(domain.pk, checks)
+    SendingDomain.objects.filter(pk=domain.pk).update(alignment=alignment)
+    domain.alignment = alignment
+    return domain
 
 
 @transaction.atomic

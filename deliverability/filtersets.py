@@ -12,6 +12,8 @@ from deliverability.models import (
     SuppressionType,
     SuppressionWhitelist,
     Unsubscribe,
+    UnsubscribeReason,
+    UnsubscribeScope,
     UnsubscribeSource,
 )
 
@@ -71,17 +73,24 @@ class UnsubscribeFilterSet(django_filters.FilterSet):
     )
     source = django_filters.ChoiceFilter(choices=UnsubscribeSource.choices)
     scope = django_filters.ChoiceFilter(
-        choices=SCOPE_CHOICES,
-        method=_scope,
+        choices=UnsubscribeScope.choices,
+        method="filter_scope",
         label="Scope",
-        help_text="global: no domain; domain: one domain.",
+        help_text="global: all mail; domain: one sending domain; list: one list.",
     )
     domain_id = django_filters.UUIDFilter(field_name="domain_id", label="Domain")
+    list_id = django_filters.UUIDFilter(field_name="contact_list_id", label="List")
+    reason = django_filters.ChoiceFilter(choices=UnsubscribeReason.choices)
     email = django_filters.CharFilter(method=_exact_email, help_text="The exact address.")
 
     class Meta:
         model = Unsubscribe
-        fields = ["q", "source", "scope", "domain_id", "email"]
+        fields = ["q", "source", "scope", "domain_id", "list_id", "reason", "email"]
+
+    def filter_scope(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        if value == UnsubscribeScope.LIST:
+            return queryset.filter(contact_list__isnull=False)
+        return queryset.filter(contact_list__isnull=True, domain__isnull=value == "global")
 
     def filter_q(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         value = value.strip()

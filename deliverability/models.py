@@ -88,6 +88,12 @@ class SendingDomain(models.Model):
         "status, found, explanation.",
     )
     last_checked_at = models.DateTimeField(null=True, blank=True)
+    alignment = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The last DMARC alignment report (deliverability.alignment): the From domain "
+        "against the DKIM d= and Return-Path domains, relaxed and strict.",
+    )
     # Warm-up (deliverability.warmup): a daily cap from warmup_daily_start, times
     # warmup_growth each day since warmup_started_on, until it reaches warmup_target.
     warmup_target = models.PositiveIntegerField(
@@ -160,6 +166,12 @@ class Suppression(models.Model):
     )
     reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Soft bounces only: the suppression stops counting then, and the hourly "
+        "task lifts it (empty: never expires).",
+    )
 
     objects = WorkspaceQuerySet.as_manager()
 
@@ -177,7 +189,15 @@ class Suppression(models.Model):
                 name="suppression_domain_unique",
             ),
         ]
-        indexes = [models.Index(fields=["workspace", "type"], name="suppression_ws_type")]
+        indexes = [
+            models.Index(fields=["workspace", "type"], name="suppression_ws_type"),
+            # The lifting task's queue: only expiring rows are in it.
+            models.Index(
+                fields=["expires_at"],
+                condition=Q(expires_at__isnull=False),
+                name="suppression_expiring",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.email} ({self.get_type_display()})"
@@ -214,8 +234,23 @@ class UnsubscribeSource(models.TextChoices):
     IMPORT = "import", "Import"
 
 
+class UnsubscribeReason(models.TextChoices):
+    TOO_FREQUENT = "too_frequent", "Too many emails"
+    NOT_RELEVANT = "not_relevant", "Not relevant to me"
+    NEVER_SIGNED_UP = "never_signed_up", "I never signed up"
+    OTHER = "other", "Other"
+
+
+class UnsubscribeScope(models.TextChoices):
+    GLOBAL = "global", "All mail"
+    DOMAIN = "domain", "One sending domain (brand)"
+    LIST = "list", "One list (newsletter)"
+
+
 class Unsubscribe(models.Model):
-    """A person's wish to receive no marketing mail: from every domain, or from one."""
+    """A person's wish to receive no marketing mail, in one of three layers: from every domain
+    (global), from one sending domain (a brand), or from one list (a newsletter). See
+    docs/deliverability.md for the precedence."""
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
@@ -223,7 +258,17 @@ class Unsubscribe(models.Model):
     domain = models.ForeignKey(
         SendingDomain, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
+    contact_list = models.ForeignKey(
+        "contacts.ContactList",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="Set for a list unsubscribe: the person left this list only.",
+    )
     source = models.CharField(max_length=16, choices=UnsubscribeSource.choices)
+    reason = models.CharField(max_length=16, choices=UnsubscribeReason.choices, blank=True)
+    reason_text = models.TextField(blank=True, help_text="The person's own words, if any.")
     campaign_id = models.UUIDField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -234,18 +279,35 @@ class Unsubscribe(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["workspace", "email"],
-                condition=Q(domain__isnull=True),
-                name="unsubscribe_global_unique",
+                condition=Q(domain__isnull=True, contact_list__isnull=True),
+                name="unsubscribe_global_only_unique",
             ),
             models.UniqueConstraint(
                 fields=["workspace", "email", "domain"],
                 condition=Q(domain__isnull=False),
                 name="unsubscribe_domain_unique",
             ),
+            models.UniqueConstraint(
+                fields=["workspace", "email", "contact_list"],
+                condition=Q(contact_list__isnull=False),
+                name="unsubscribe_list_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(domain__isnull=True) | Q(contact_list__isnull=True),
+                name="unsubscribe_one_layer",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.email} unsubscribed"
+        return f"{self.email} unsubscribed ({self.scope})"
+
+    @property
+    def scope(self) -> str:
+        if self.contact_list_id is not None:
+            return UnsubscribeScope.LIST
+        if self.domain_id is not None:
+            return UnsubscribeScope.DOMAIN
+        return UnsubscribeScope.GLOBAL
 
 
 class DeliverabilitySettings(models.Model):
@@ -267,6 +329,11 @@ class DeliverabilitySettings(models.Model):
     )
     risk_block_at = models.PositiveSmallIntegerField(
         default=70, help_text="Risk score (0-100) from which a send is refused."
+    )
+    soft_bounce_suppression_days = models.PositiveSmallIntegerField(
+        default=30,
+        help_text="A soft-bounce suppression expires after this many days and the address is "
+        "mailed again (0: never expires).",
     )
     # Circuit breakers (campaigns.breakers), over a campaign's last 1,000 sends; 0 turns one off.
     bounce_rate_threshold = models.DecimalField(

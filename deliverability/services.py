@@ -32,7 +32,9 @@ from deliverability.models import (
     SuppressionType,
     SuppressionWhitelist,
     Unsubscribe,
+    UnsubscribeReason,
 )
+from mailcrm import events
 from mailcrm.exceptions import DomainError
 from mailcrm.ids import uuid7
 from mailcrm.models import Workspace
@@ -75,6 +77,23 @@ def _domain_q(domain: SendingDomain | None, prefix: str = "") -> Q:
     if domain is not None:
         condition |= Q(**{f"{prefix}domain": domain})
     return condition
+
+
+def _in_force(now: datetime | None = None) -> Q:
+    """Suppressions that count now: an expired soft bounce no longer does, even before the
+    lifting task has removed it."""
+    return Q(expires_at__isnull=True) | Q(expires_at__gt=now or timezone.now())
+
+
+# A list unsubscribe is not an unsubscribe from a domain or from everything: the domain and
+# global layers are the rows without a list.
+_NOT_LIST = Q(contact_list__isnull=True)
+
+
+def soft_bounce_expiry(workspace: Workspace, *, now: datetime | None = None) -> datetime | None:
+    """When a soft-bounce suppression made now expires (None: the workspace keeps them)."""
+    days = DeliverabilitySettings.for_workspace(workspace).soft_bounce_suppression_days
+    return (now or timezone.now()) + timedelta(days=days) if days else None
 
 
 # --- suppressions ------------------------------------------------------------------------------
@@ -120,7 +139,12 @@ def suppression_add(
     if stronger(type, suppression.type):
         suppression.type, suppression.source = type, source
         suppression.reason = reason or suppression.reason
-        suppression.save(update_fields=["type", "source", "reason"])
+        suppression.expires_at = None  # only a soft bounce expires
+        suppression.save(update_fields=["type", "source", "reason", "expires_at"])
+    elif type == SuppressionType.SOFT_BOUNCE == suppression.type:
+        # A new soft-bounce suppression (or a repeat) runs for the workspace's full period.
+        suppression.expires_at = soft_bounce_expiry(workspace)
+        suppression.save(update_fields=["expires_at"])
     if type in _CONTACT_STATUS and domain is None:
         contact_services.contact_set_status_by_email(
             workspace=workspace,
@@ -139,6 +163,39 @@ def _check_choice(name: str, value: str, choices: type[models.TextChoices]) -> N
 @transaction.atomic
 def suppression_remove(*, suppression: Suppression) -> None:
     suppression.delete()
+
+
+SUPPRESSION_LIFTED = "suppression.lifted"
+_LIFT_BATCH = 1000
+
+
+def suppressions_lift_expired(*, now: datetime | None = None) -> int:
+    """Scheduled hourly: lift the soft-bounce suppressions whose period is over, a thousand at
+    a time — each recorded as a ``suppression.lifted`` event (the address, type, reason and
+    when it expired), then deleted, in one transaction. Safe to run twice (a lifted row is
+    gone; rows locked by a concurrent run are skipped on PostgreSQL)."""
+    now = now or timezone.now()
+    lifted = 0
+    while True:
+        with transaction.atomic():
+            rows = list(
+                Suppression.objects.select_for_update(skip_locked=True)
+                .filter(expires_at__lte=now)
+                .order_by("expires_at")
+                .values("id", "workspace_id", "email", "domain_id", "type", "reason", "expires_at")[
+                    :_LIFT_BATCH
+                ]
+            )
+            by_workspace: dict[Any, list] = {}
+            for row in rows:
+                data = {k: row[k] for k in ("email", "domain_id", "type", "reason", "expires_at")}
+                by_workspace.setdefault(row["workspace_id"], []).append((row["id"], data))
+            for workspace_id, items in by_workspace.items():
+                events.emit_many(workspace_id, SUPPRESSION_LIFTED, items)
+            Suppression.objects.filter(id__in=[row["id"] for row in rows]).delete()
+        lifted += len(rows)
+        if len(rows) < _LIFT_BATCH:
+            return lifted
 
 
 # --- bounces -----------------------------------------------------------------------------------
@@ -255,26 +312,63 @@ def unsubscribe_record(
     email: str,
     source: str,
     domain: SendingDomain | None = None,
+    contact_list=None,
+    reason: str = "",
+    reason_text: str = "",
     campaign_id=None,
 ) -> Unsubscribe:
-    """Record that an address wants no more marketing mail (idempotent: a replay changes
-    nothing). An unsubscribe from every domain also marks the contact unsubscribed."""
+    """Record that an address wants no more marketing mail, in one layer: from every domain
+    (neither ``domain`` nor ``contact_list``), from one sending domain, or from one list
+    (idempotent: a replay changes nothing; a reason given later is kept). An unsubscribe from
+    everything also marks the contact unsubscribed; a domain or list one is announced as
+    ``contact.unsubscribed`` with its scope."""
+    if domain is not None and contact_list is not None:
+        raise ValidationError({"list_id": ["Give a domain or a list, not both."]})
+    for owned, name in ((domain, "domain_id"), (contact_list, "list_id")):
+        if owned is not None and owned.workspace_id != workspace.pk:
+            raise ValidationError({name: ["Not found in this workspace."]})
+    if reason:
+        _check_choice("reason", reason, UnsubscribeReason)
     email = normalize(email)
     unsubscribe, created = Unsubscribe.objects.get_or_create(
         workspace=workspace,
         email=email,
         domain=domain,
-        defaults={"source": source, "campaign_id": campaign_id},
+        contact_list=contact_list,
+        defaults={
+            "source": source,
+            "campaign_id": campaign_id,
+            "reason": reason,
+            "reason_text": reason_text[:MAX_REASON_CHARS],
+        },
     )
-    if created and domain is None:
+    if not created and reason and not unsubscribe.reason:
+        unsubscribe.reason, unsubscribe.reason_text = reason, reason_text[:MAX_REASON_CHARS]
+        unsubscribe.save(update_fields=["reason", "reason_text"])
+    if created and domain is None and contact_list is None:
         contact = contact_services.contact_set_status_by_email(
             workspace=workspace,
             email=email,
             status="unsubscribed",
-            reason=f"unsubscribed ({source})",
+            reason=f"unsubscribed ({source})" + (f": {reason}" if reason else ""),
         )
         if contact is not None:
             _record_engagement(contact, "unsubscribed", campaign_id)
+    elif created:
+        contact = contact_services.find_contact_by_email(workspace, email)
+        events.emit(
+            workspace,
+            events.CONTACT_UNSUBSCRIBED,
+            subject_id=contact.pk if contact else None,
+            data={
+                "email": email,
+                "scope": unsubscribe.scope,
+                "domain_id": unsubscribe.domain_id,
+                "list_id": unsubscribe.contact_list_id,
+                "reason": reason,
+                "source": source,
+            },
+        )
     return unsubscribe
 
 
@@ -288,8 +382,8 @@ def _record_engagement(contact, event: str, campaign_id) -> None:
 
 @transaction.atomic
 def unsubscribe_remove(*, unsubscribe: Unsubscribe) -> None:
-    """Re-subscribe: the address may receive marketing mail again."""
-    if unsubscribe.domain_id is None:
+    """Re-subscribe (in the unsubscribe's layer): the address may receive that mail again."""
+    if unsubscribe.domain_id is None and unsubscribe.contact_list_id is None:
         contact = contact_services.find_contact_by_email(unsubscribe.workspace, unsubscribe.email)
         if contact is not None and contact.status == "unsubscribed":
             contact_services.contact_set_status_by_email(
@@ -311,9 +405,81 @@ def resubscribe(*, workspace: Workspace, email: str) -> int:
 
 
 def is_unsubscribed(workspace: Workspace, email: str) -> bool:
+    """From everything (the global layer)."""
     return Unsubscribe.objects.filter(
-        workspace=workspace, email=normalize(email), domain__isnull=True
+        _NOT_LIST, workspace=workspace, email=normalize(email), domain__isnull=True
     ).exists()
+
+
+def left_lists(workspace: Workspace, email: str) -> set:
+    """Ids of the lists this address unsubscribed from."""
+    return set(
+        Unsubscribe.objects.filter(
+            workspace=workspace, email=normalize(email), contact_list__isnull=False
+        ).values_list("contact_list_id", flat=True)
+    )
+
+
+def list_resubscribe(*, workspace: Workspace, email: str, contact_list) -> int:
+    """Lift a list unsubscribe (the person chose the list again)."""
+    entries = Unsubscribe.objects.filter(
+        workspace=workspace, email=normalize(email), contact_list=contact_list
+    )
+    return entries.delete()[0]
+
+
+def layers_in_force(workspace: Workspace, email: str) -> list[dict[str, Any]]:
+    """Every unsubscribe and suppression on this address, layer by layer (global first, then
+    sending domains, then lists), as the contact page shows them. Expired soft bounces are
+    left out; a whitelisted address's suppressions are marked ``overridden``."""
+    email = normalize(email)
+    whitelisted = SuppressionWhitelist.objects.filter(workspace=workspace, email=email).exists()
+    layers = []
+    for row in (
+        Suppression.objects.filter(_in_force(), workspace=workspace, email=email)
+        .select_related("domain")
+        .order_by("domain__domain")
+    ):
+        layers.append(
+            {
+                "kind": "suppression",
+                "scope": "domain" if row.domain_id else "global",
+                "target": row.domain.domain if row.domain_id else "All mail",
+                "type": row.type,
+                "reason": row.reason,
+                "expires_at": row.expires_at,
+                "overridden": whitelisted,
+                "created_at": row.created_at,
+            }
+        )
+    for row in (
+        Unsubscribe.objects.filter(workspace=workspace, email=email)
+        .select_related("domain", "contact_list")
+        .order_by("contact_list__name", "domain__domain")
+    ):
+        target = row.contact_list.name if row.contact_list_id else None
+        layers.append(
+            {
+                "kind": "unsubscribe",
+                "scope": row.scope,
+                "target": target or (row.domain.domain if row.domain_id else "All mail"),
+                "type": row.reason or "",
+                "reason": row.reason_text,
+                "expires_at": None,
+                "overridden": False,
+                "created_at": row.created_at,
+            }
+        )
+    order = {"global": 0, "domain": 1, "list": 2}
+    return sorted(layers, key=lambda layer: order[layer["scope"]])
+
+
+def left_list(*, email, contact_list, workspace) -> Exists:
+    """SQL: has this address unsubscribed from this list? The arguments are expressions
+    (OuterRefs) of the query that asks; ``email`` must already be lower-cased."""
+    return Exists(
+        Unsubscribe.objects.filter(workspace=workspace, email=email, contact_list=contact_list)
+    )
 
 
 # --- the question ------------------------------------------------------------------------------
@@ -330,12 +496,16 @@ def blocked_addresses(
     domain_q = Q(domain__isnull=True)
     if domain_id is not None:
         domain_q |= Q(domain_id=domain_id)
-    blocked = set(Suppression.objects.filter(domain_q, **scope).values_list("email", flat=True))
+    blocked = set(
+        Suppression.objects.filter(domain_q, _in_force(), **scope).values_list("email", flat=True)
+    )
     if blocked:
         blocked -= set(SuppressionWhitelist.objects.filter(**scope).values_list("email", flat=True))
     if marketing:
+        # List unsubscribes are applied when a campaign's recipients are chosen (the snapshot
+        # knows through which list each one qualifies; a message alone does not).
         blocked |= set(
-            Unsubscribe.objects.filter(domain_q, **scope).values_list("email", flat=True)
+            Unsubscribe.objects.filter(domain_q, _NOT_LIST, **scope).values_list("email", flat=True)
         )
     # An erased contact's address is kept only as a hash; it is never mailed again.
     from privacy.services import erased_among
@@ -355,7 +525,15 @@ def address_records(workspace, email: str) -> dict[str, list[dict[str, Any]]]:
 
     return {
         "suppressions": rows(Suppression, "type", "domain_id", "source", "reason", "created_at"),
-        "unsubscribes": rows(Unsubscribe, "domain_id", "source", "created_at"),
+        "unsubscribes": rows(
+            Unsubscribe,
+            "domain_id",
+            "contact_list_id",
+            "source",
+            "reason",
+            "reason_text",
+            "created_at",
+        ),
         "bounces": rows(Bounce, "kind", "diagnostic", "occurred_at"),
         "validations": rows(EmailValidation, "result", "reasons", "checked_at"),
     }
@@ -395,13 +573,13 @@ def mailable(contacts: QuerySet, *, domain: SendingDomain | None = None) -> Quer
     campaign snapshot uses this in its single INSERT … SELECT)."""
     contacts = contacts.alias(email_key=Lower("email"))
     suppressed = Suppression.objects.filter(
-        _domain_q(domain), workspace=OuterRef("workspace"), email=OuterRef("email_key")
+        _domain_q(domain), _in_force(), workspace=OuterRef("workspace"), email=OuterRef("email_key")
     )
     whitelisted = SuppressionWhitelist.objects.filter(
         workspace=OuterRef("workspace"), email=OuterRef("email_key")
     )
     unsubscribed = Unsubscribe.objects.filter(
-        _domain_q(domain), workspace=OuterRef("workspace"), email=OuterRef("email_key")
+        _domain_q(domain), _NOT_LIST, workspace=OuterRef("workspace"), email=OuterRef("email_key")
     )
     return contacts.filter(~Exists(unsubscribed) & (~Exists(suppressed) | Exists(whitelisted)))
 
@@ -558,6 +736,7 @@ def _write_suppression_chunk(
         email: (pk, type, reason)
         for pk, email, type, reason in in_scope.values_list("pk", "email", "type", "reason")
     }
+    expiry = soft_bounce_expiry(workspace)
     new = [
         Suppression(
             id=uuid7(),
@@ -567,6 +746,7 @@ def _write_suppression_chunk(
             domain=domain,
             reason=reason,
             source=SuppressionSource.IMPORT,
+            expires_at=expiry if type == SuppressionType.SOFT_BOUNCE else None,
         )
         for email, (type, reason) in rows.items()
         if email not in existing
@@ -581,12 +761,13 @@ def _write_suppression_chunk(
             type=rows[email][0],
             source=SuppressionSource.IMPORT,
             reason=rows[email][1] or old_reason,
+            expires_at=None,  # stronger than a soft bounce: never expires
         )
         for email, (pk, old_type, old_reason) in existing.items()
         if stronger(rows[email][0], old_type)
     ]
     # One UPDATE … CASE for the chunk.
-    Suppression.objects.bulk_update(upgrades, ["type", "source", "reason"])
+    Suppression.objects.bulk_update(upgrades, ["type", "source", "reason", "expires_at"])
     result.created += created
     result.upgraded += len(upgrades)
     result.unchanged += len(rows) - created - len(upgrades)

@@ -40,7 +40,16 @@ class DeliverabilitySettingsAdmin(admin.ModelAdmin):
     autocomplete_fields = ["workspace"]
     fieldsets = [
         (None, {"fields": ["workspace"]}),
-        ("Soft bounces", {"fields": ["soft_bounce_threshold", "soft_bounce_window_days"]}),
+        (
+            "Soft bounces",
+            {
+                "fields": [
+                    "soft_bounce_threshold",
+                    "soft_bounce_window_days",
+                    "soft_bounce_suppression_days",
+                ]
+            },
+        ),
         (
             "Sending policy",
             {"fields": ["require_verified_domain", "risk_warn_at", "risk_block_at"]},

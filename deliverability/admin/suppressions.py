@@ -24,7 +24,7 @@ class AddThroughServiceAdmin(admin.ModelAdmin):
 
 @admin.register(Suppression)
 class SuppressionAdmin(AddThroughServiceAdmin):
-    list_display = ["email", "type", "source", "domain", "workspace", "created_at"]
+    list_display = ["email", "type", "source", "domain", "workspace", "created_at", "expires_at"]
     list_filter = ["type", "source", "workspace"]
     list_select_related = ["workspace", "domain"]
     search_fields = ["email", "reason"]
@@ -63,11 +63,25 @@ class WhitelistAdmin(AddThroughServiceAdmin):
 
 @admin.register(Unsubscribe)
 class UnsubscribeAdmin(AddThroughServiceAdmin):
-    list_display = ["email", "source", "domain", "workspace", "created_at"]
-    list_filter = ["source", "workspace"]
-    list_select_related = ["workspace", "domain"]
-    search_fields = ["email"]
-    fields = ["workspace", "email", "domain", "source"]
+    list_display = [
+        "email",
+        "layer",
+        "reason",
+        "source",
+        "domain",
+        "contact_list",
+        "workspace",
+        "created_at",
+    ]
+    list_filter = ["reason", "source", "workspace"]
+    list_select_related = ["workspace", "domain", "contact_list"]
+    search_fields = ["email", "reason_text"]
+    fields = ["workspace", "email", "domain", "contact_list", "reason", "reason_text", "source"]
+    raw_id_fields = ["contact_list"]
+
+    @admin.display(description="layer")
+    def layer(self, obj: Unsubscribe) -> str:
+        return obj.scope
 
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
@@ -76,6 +90,9 @@ class UnsubscribeAdmin(AddThroughServiceAdmin):
             email=data["email"],
             source=data["source"],
             domain=data.get("domain"),
+            contact_list=data.get("contact_list"),
+            reason=data.get("reason", ""),
+            reason_text=data.get("reason_text", ""),
         ).pk
 
     def delete_queryset(self, request, queryset):

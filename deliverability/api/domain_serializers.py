@@ -25,6 +25,36 @@ class DnsRecordSerializer(serializers.Serializer):
     explanation = serializers.CharField(help_text="What the last check found, for a person.")
 
 
+class AlignmentSerializer(serializers.Serializer):
+    domain = serializers.CharField(
+        allow_null=True, help_text="The DKIM d= or Return-Path domain (null: none)."
+    )
+    mode = serializers.ChoiceField(
+        choices=["relaxed", "strict"], help_text="What the DMARC record asks for."
+    )
+    status = serializers.ChoiceField(choices=["aligned", "misaligned"])
+    relaxed = serializers.BooleanField(help_text="Aligned in relaxed mode.")
+    strict = serializers.BooleanField(help_text="Aligned in strict mode.")
+    explanation = serializers.CharField()
+    fix = serializers.CharField(allow_blank=True, help_text="What to change; empty when aligned.")
+
+
+class AlignmentReportSerializer(serializers.Serializer):
+    from_domain = serializers.CharField()
+    organizational_domain = serializers.CharField()
+    dmarc_record = serializers.CharField(
+        allow_null=True, help_text="Where the governing DMARC record is (null: none)."
+    )
+    dkim = AlignmentSerializer()
+    return_path = AlignmentSerializer()
+    dmarc_can_pass = serializers.BooleanField(
+        help_text="DKIM or the Return-Path aligns, so DMARC can pass."
+    )
+
+    def to_representation(self, instance):
+        return super().to_representation(instance) if instance else None
+
+
 @extend_schema_field(OpenApiTypes.UUID)
 class TrackingDomainIdField(serializers.PrimaryKeyRelatedField):
     """A tracking domain of the request's workspace, or null for our own tracking host."""
@@ -52,6 +82,11 @@ class SendingDomainSerializer(serializers.ModelSerializer):
         help_text="The tracking domain used in the links of mail from this domain.",
     )
     dns_records = serializers.SerializerMethodField()
+    alignment = AlignmentReportSerializer(
+        read_only=True,
+        allow_null=True,
+        help_text="DMARC alignment at the last verification (null: not verified yet).",
+    )
 
     class Meta:
         model = SendingDomain
@@ -63,6 +98,7 @@ class SendingDomainSerializer(serializers.ModelSerializer):
             "dkim_selector",
             "tracking_domain_id",
             "dns_records",
+            "alignment",
             "last_checked_at",
             "created_at",
         ]

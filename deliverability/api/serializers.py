@@ -4,6 +4,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from contacts.models import ContactList
 from deliverability.models import (
     SendingDomain,
     Suppression,
@@ -11,6 +12,8 @@ from deliverability.models import (
     SuppressionType,
     SuppressionWhitelist,
     Unsubscribe,
+    UnsubscribeReason,
+    UnsubscribeScope,
     UnsubscribeSource,
 )
 
@@ -85,14 +88,73 @@ class WhitelistSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "created_at"]
 
 
+@extend_schema_field(OpenApiTypes.UUID)
+class ListIdField(serializers.PrimaryKeyRelatedField):
+    """A list of the request's workspace."""
+
+    def get_queryset(self):
+        workspace = self.context.get("workspace")
+        if workspace is None:
+            return ContactList.objects.none()
+        return ContactList.objects.filter(workspace=workspace)
+
+
 class UnsubscribeSerializer(serializers.ModelSerializer):
     email = serializers.EmailField(max_length=254)
     source = serializers.ChoiceField(
         choices=UnsubscribeSource.choices, default=UnsubscribeSource.API
     )
+    scope = serializers.ChoiceField(
+        choices=UnsubscribeScope.choices,
+        required=False,
+        help_text="global (all mail), domain (needs domain_id) or list (needs list_id); "
+        "when left out, from which of domain_id and list_id is given.",
+    )
     domain_id = DomainIdField(source="domain", allow_null=True, required=False, default=None)
+    list_id = ListIdField(
+        source="contact_list",
+        allow_null=True,
+        required=False,
+        default=None,
+        help_text="The list left (a list unsubscribe keeps the person's other lists).",
+    )
+    reason = serializers.ChoiceField(
+        choices=UnsubscribeReason.choices, required=False, allow_blank=True, default=""
+    )
+    reason_text = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=1000
+    )
 
     class Meta:
         model = Unsubscribe
-        fields = ["id", "email", "domain_id", "source", "campaign_id", "created_at"]
+        fields = [
+            "id",
+            "email",
+            "scope",
+            "domain_id",
+            "list_id",
+            "reason",
+            "reason_text",
+            "source",
+            "campaign_id",
+            "created_at",
+        ]
         read_only_fields = ["id", "campaign_id", "created_at"]
+
+    def validate(self, data):
+        domain, contact_list = data.get("domain"), data.get("contact_list")
+        scope = data.pop("scope", None)
+        if domain is not None and contact_list is not None:
+            raise serializers.ValidationError({"list_id": ["Give a domain or a list, not both."]})
+        needs = {
+            UnsubscribeScope.DOMAIN: ("domain_id", domain),
+            UnsubscribeScope.LIST: ("list_id", contact_list),
+        }
+        if scope in needs and needs[scope][1] is None:
+            name = needs[scope][0]
+            raise serializers.ValidationError({name: [f"Required for scope {scope}."]})
+        if scope == UnsubscribeScope.GLOBAL and (domain or contact_list):
+            raise serializers.ValidationError(
+                {"scope": ["A global unsubscribe names no domain and no list."]}
+            )
+        return data

@@ -219,6 +219,7 @@ def test_the_admin_lists_bounces_settings_and_snapshots(admin_client, workspace)
         {
             "soft_bounce_threshold": 5,
             "soft_bounce_window_days": 14,
+            "soft_bounce_suppression_days": 30,
             "require_verified_domain": "on",
             "risk_warn_at": 40,
             "risk_block_at": 70,

@@ -104,6 +104,11 @@ class DomainDetailView(DomainObjectMixin, TemplateView):
         return super().get_context_data(
             domain=domain,
             records=domains.dns_records(domain),
+            report_rows=[
+                (label, domain.alignment[key])
+                for label, key in (("DKIM d=", "dkim"), ("Return-Path", "return_path"))
+                if domain.alignment
+            ],
             changes=changes,
             can_edit=may_edit(self.membership),
             tracking_form=TrackingChoiceForm(
