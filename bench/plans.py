@@ -37,10 +37,14 @@ from django.db.models import QuerySet
 from django.http import QueryDict
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from rest_framework.request import Request
+from rest_framework.test import APIRequestFactory
 
 from campaigns.models import Campaign, Message
+from contacts.api.views import ContactViewSet
 from contacts.filtersets import ContactFilterSet
 from contacts.models import Contact, Segment, SegmentKind
+from mailcrm.api.pagination import KeysetPagination
 from mailcrm.filtersets import EventFilterSet
 from mailcrm.keyset import encode_cursor, keyset_page
 from mailcrm.models import Event, Workspace
@@ -306,20 +310,18 @@ def contacts(workspace: Workspace) -> QuerySet:
 
 
 def contacts_page(workspace: Workspace, params: dict, cursor: str | None = None) -> None:
-    """The contacts list as the API serves it: ContactFilterSet, then one keyset page."""
+    """The contacts list as the API serves it: ContactFilterSet, then one page of the API's
+    keyset pagination, with ContactViewSet's orderings."""
     query = QueryDict(mutable=True)
     query.update({k: v for k, v in params.items() if k != "ordering"})
     filterset = ContactFilterSet(query, queryset=contacts(workspace), request=_request(workspace))
     if not filterset.is_valid():
         raise SystemExit(f"invalid filter {params}: {filterset.errors.as_json()}")
-    ordering = params.get("ordering", "-pk")
-    keyset_page(
-        filterset.qs,
-        field=ordering.lstrip("-"),
-        descending=ordering.startswith("-"),
-        cursor=cursor,
-        size=PAGE_SIZE,
-    )
+    wanted = {"page_size": PAGE_SIZE, **({"cursor": cursor} if cursor else {})}
+    if "ordering" in params:
+        wanted["ordering"] = params["ordering"]
+    request = Request(APIRequestFactory().get("/api/v1/contacts", wanted))
+    KeysetPagination().paginate_queryset(filterset.qs, request, view=ContactViewSet)
 
 
 def contacts_count(workspace: Workspace, params: dict) -> int:
@@ -334,6 +336,10 @@ def cursor_at(queryset: QuerySet, ordering: str, position: int) -> str | None:
     """The cursor a client holds after reading ``position`` rows (found once, by OFFSET)."""
     name = ordering.lstrip("-")
     direction = "-" if ordering.startswith("-") else ""
+    expression = ContactViewSet.ordering_expressions.get(name)
+    if expression is not None and queryset.model is Contact:
+        queryset = queryset.annotate(**{f"{name}_ordering": expression})
+        name = f"{name}_ordering"
     found = (
         queryset.order_by(f"{direction}{name}", f"{direction}pk")
         .values_list(name, "pk")[max(position, 0) : max(position, 0) + 1]

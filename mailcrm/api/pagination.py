@@ -19,8 +19,9 @@ MAX_PAGE_SIZE = 500
 
 
 class KeysetPagination(BasePagination):
-    """Views may declare ``ordering_fields`` (non-null columns) and ``default_ordering``;
-    the ``ordering`` query parameter picks one (``-`` for descending). Ties break on id."""
+    """Views may declare ``ordering_fields`` (non-null columns), ``ordering_expressions``
+    (field name -> the expression to order it by) and ``default_ordering``; the ``ordering``
+    query parameter picks one (``-`` for descending). Ties break on id."""
 
     page_size_query_param = "page_size"
 
@@ -28,6 +29,12 @@ class KeysetPagination(BasePagination):
         self.request = request
         self.page_size = self._page_size(request)
         field, descending = self._ordering(request, view)
+        # An ordering may be an expression (``ordering_expressions``), e.g. lower(email) where
+        # that is what an index holds; it is annotated and paged on like a column.
+        expression = getattr(view, "ordering_expressions", {}).get(field)
+        if expression is not None:
+            field = f"{field}_ordering"
+            queryset = queryset.annotate(**{field: expression})
         self.count = None
         if request.query_params.get("count", "").lower() in ("1", "true", "yes"):
             self.count = queryset.order_by().count()
