@@ -90,9 +90,7 @@ def test_unticking_the_brand_stops_that_domain(client, setup):
 
 
 def test_unsubscribe_from_all_with_a_reason_then_subscribe_again(client, setup):
-    response = client.post(
-        setup["url"], {"action": "unsubscribe_all", "reason": "never_signed_up"}
-    )
+    response = client.post(setup["url"], {"action": "unsubscribe_all", "reason": "never_signed_up"})
     assert "unsubscribed from all marketing email" in response.content.decode()
     entry = Unsubscribe.objects.get()
     assert entry.scope == "global" and entry.reason == "never_signed_up"
@@ -124,7 +122,9 @@ def test_the_contact_page_shows_the_layers_in_force(dashboard, setup, workspace,
         reason="too_frequent",
     )
     services.suppression_add(workspace=workspace, email="jane@example.com", type="soft_bounce")
-    services.unsubscribe_record(workspace=outsider.workspace, email="jane@example.com", source="api")
+    services.unsubscribe_record(
+        workspace=outsider.workspace, email="jane@example.com", source="api"
+    )
     page = dashboard.get(f"/contacts/{setup['jane'].id}/").content.decode()
     section = page[page.index('id="mailing-layers"') :]
     assert 'data-scope="list"' in section and "list Weekly" in section

@@ -78,7 +78,9 @@ def test_the_task_lifts_expired_ones_and_records_each(workspace, outsider):
 
 def test_a_hard_bounce_replaces_a_soft_one_and_never_expires(workspace):
     _soft(workspace)
-    hard = services.suppression_add(workspace=workspace, email="jane@example.com", type="hard_bounce")
+    hard = services.suppression_add(
+        workspace=workspace, email="jane@example.com", type="hard_bounce"
+    )
     assert hard.type == "hard_bounce" and hard.expires_at is None
 
 

@@ -79,7 +79,9 @@ def _unsafe_methods(view, actions) -> list[str]:
 
 def test_existing_and_default_keys_have_full_access(api, api_key):
     assert api_key.scope == ApiKeyScope.FULL_ACCESS
-    assert api.post("/api/v1/contacts", {"email": "a@example.com"}, format="json").status_code == 201
+    assert (
+        api.post("/api/v1/contacts", {"email": "a@example.com"}, format="json").status_code == 201
+    )
 
 
 def test_a_read_only_key_reads_and_gets_403_naming_write(workspace):
