@@ -27,7 +27,6 @@ from __future__ import annotations
 
 from django.db import connection
 from django.db.models import BooleanField, F, Func, Q, QuerySet, TextField, Value
-from django.db.models.expressions import RawSQL
 from django.db.models.functions import StrIndex
 
 SEARCH_COLUMNS = ("email", "first_name", "last_name", "company", "phone")
@@ -197,6 +196,24 @@ def _matching_ids(queryset: QuerySet, condition: Q) -> str | None:
     return None if ids.count(",") >= MAX_CANDIDATES else ids
 
 
+class _IdAmong(Func):
+    """``id = ANY(ARRAY(SELECT unnest(string_to_array(ids, ','))::uuid))``: one index scan
+    with the ids as sorted keys, where ``id IN (SELECT unnest(…))`` deduplicates them in a hash
+    and looks each one up in turn (about a third slower on 11,000 ids)."""
+
+    output_field = BooleanField()
+    conditional = True
+
+    def __init__(self, ids: str):
+        super().__init__(F("pk"), Value(ids))
+
+    def as_sql(self, compiler, connection, **extra):
+        pk_sql, pk_params = compiler.compile(self.source_expressions[0])
+        ids_sql, ids_params = compiler.compile(self.source_expressions[1])
+        among = f"ARRAY(SELECT unnest(string_to_array({ids_sql}, ','))::uuid)"
+        return f"{pk_sql} = ANY({among})", [*pk_params, *ids_params]
+
+
 def _only(queryset: QuerySet, ids: str) -> QuerySet:
     """These rows (one text parameter), fetched by primary key for any ordering and page.
 
@@ -205,8 +222,7 @@ def _only(queryset: QuerySet, ids: str) -> QuerySet:
     one up and sorts."""
     if not ids:
         return queryset.none()
-    unknown_size = "SELECT unnest(ARRAY(SELECT unnest(string_to_array(%s, ','))::uuid))"
-    return queryset.filter(pk__in=RawSQL(unknown_size, [ids]))
+    return queryset.filter(_IdAmong(ids))
 
 
 def search(queryset: QuerySet, text: str) -> QuerySet:
