@@ -9,6 +9,7 @@ from django import forms
 from django.core.validators import validate_email
 
 from campaigns.models import Campaign
+from campaigns.window_forms import add_window_fields, window_fields, window_initial, window_value
 from contacts.models import ContactList, Segment, Tag
 from mailcrm.models import Workspace
 from templates.models import EmailTemplate
@@ -79,6 +80,12 @@ class CampaignForm(AudienceForm):
         required=False, min_value=1, help_text="At most this many emails a minute; empty: no cap."
     )
     tag = forms.CharField(max_length=100, required=False, help_text="A label for reporting.")
+    local_time = forms.TimeField(
+        required=False,
+        label="Deliver at (recipient's local time)",
+        widget=forms.TimeInput(attrs={"type": "time"}),
+        help_text="E.g. 09:00 in each recipient's time zone; empty: as soon as it starts.",
+    )
 
     CONTENT = ("template", "subject", "html", "text")
     SENDER = ("from_name", "from_email", "reply_to")
@@ -86,6 +93,7 @@ class CampaignForm(AudienceForm):
 
     def __init__(self, *args, workspace: Workspace, **kwargs):
         super().__init__(*args, workspace=workspace, **kwargs)
+        add_window_fields(self, inherit=True)
         templates = EmailTemplate.objects.for_workspace(workspace).values_list("pk", "name")
         self.fields["template"].choices = [("", "None: write the content here")] + [
             (str(pk), name) for pk, name in templates
@@ -101,6 +109,8 @@ class CampaignForm(AudienceForm):
         }
         initial["name"] = campaign.name
         initial["template"] = str(campaign.template_id or "")
+        initial["local_time"] = campaign.local_time
+        initial |= window_initial(campaign.send_window, inherit=True)
         return initial | {name: audience.get(name, []) for name in AUDIENCE_FIELDS}
 
     def section(self, names: tuple[str, ...]) -> list[forms.BoundField]:
@@ -115,10 +125,19 @@ class CampaignForm(AudienceForm):
     def option_fields(self):
         return self.section(self.OPTIONS)
 
+    def timing_fields(self):
+        return [self["local_time"], *window_fields(self)]
+
+    def clean(self):
+        data = super().clean()
+        self.send_window = window_value(self, inherit=True)
+        return data
+
     def service_fields(self) -> dict[str, Any]:
         data = self.cleaned_data
         fields = {name: data[name] for name in self.CONTENT + self.SENDER + self.OPTIONS}
         fields["template_id"] = fields.pop("template") or None
+        fields |= {"local_time": data["local_time"], "send_window": self.send_window}
         return fields | {"name": data["name"], "audience": self.audience()}
 
 

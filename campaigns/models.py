@@ -43,6 +43,17 @@ class Campaign(models.Model):
     audience = models.JSONField(default=empty_audience)
     send_at = models.DateTimeField(null=True, blank=True)
     rate_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    send_window = models.JSONField(
+        null=True,
+        blank=True,
+        help_text='Days and hours in each recipient\'s time zone, e.g. {"days": ["mon", "tue"], '
+        '"start": "09:00", "end": "17:00"}; {}: any time; null: the workspace\'s window.',
+    )
+    local_time = models.TimeField(
+        null=True,
+        blank=True,
+        help_text="Deliver at this time of day in each recipient's time zone.",
+    )
     track_opens = models.BooleanField(default=True)
     track_clicks = models.BooleanField(default=True)
     tag = models.CharField(max_length=100, blank=True)
@@ -96,6 +107,9 @@ class MessageStatus(models.TextChoices):
     # An A/B test's message waiting for its variant's send time or for the winner
     # (campaigns.ab); never claimed by a batch until released to ``queued``.
     HELD = "held", "Held (A/B test)"
+    # Waiting for the recipient's local send time or for the send window to open
+    # (campaigns.windows); back to ``queued`` at ``next_attempt_at``.
+    WAITING = "waiting", "Waiting for its send time"
 
 
 class Message(models.Model):
@@ -177,6 +191,11 @@ class Message(models.Model):
                 fields=["status", "next_attempt_at"],
                 name="message_retry_due",
                 condition=Q(status="deferred"),
+            ),
+            models.Index(
+                fields=["status", "next_attempt_at"],
+                name="message_waiting_due",
+                condition=Q(status="waiting"),
             ),
             models.Index(
                 fields=["status", "sending_at"],

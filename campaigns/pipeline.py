@@ -430,6 +430,7 @@ UNFINISHED = (
     MessageStatus.SENDING,
     MessageStatus.DEFERRED,
     MessageStatus.HELD,
+    MessageStatus.WAITING,
 )
 
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from campaigns import breakers, pipeline
+from campaigns import breakers, pipeline, windows
 from campaigns.ab import VariantContents
 from campaigns.content import (
     LinkBook,
@@ -128,6 +128,9 @@ class _BatchRun:
                 sendable.append((message, contact))
         pipeline.record_suppressed(suppressed)
         self.settled += len(suppressed)
+        in_window = windows.hold_outside(campaign, sendable, self.now)
+        self.settled += len(sendable) - len(in_window)
+        sendable = in_window
         if sendable:
             # Per message: its A/B variant's content, the winner's, or the campaign's own.
             self.contents = VariantContents(campaign)

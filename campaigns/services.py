@@ -11,7 +11,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
-from campaigns import ab, pipeline
+from campaigns import ab, pipeline, windows
 from campaigns.audience import audience_contacts, clean_audience
 from campaigns.content import campaign_sender, campaign_source
 from campaigns.limits import check_monthly_sends
@@ -32,6 +32,8 @@ EDITABLE_FIELDS = (
     "audience",
     "send_at",
     "rate_per_minute",
+    "send_window",
+    "local_time",
     "track_opens",
     "track_clicks",
     "tag",
@@ -67,6 +69,8 @@ def _apply(campaign: Campaign, fields: dict[str, Any]) -> None:
         raise ValidationError({name: ["Unknown field."] for name in sorted(unknown)})
     if "audience" in fields:
         fields["audience"] = clean_audience(campaign.workspace, fields["audience"])
+    if "send_window" in fields:
+        fields["send_window"] = windows.clean_window(fields["send_window"])
     if "template_id" in fields:
         _check_template(campaign.workspace, fields["template_id"])
     domain = fields.get("sending_domain")
@@ -155,6 +159,7 @@ def _send_now(*, campaign: Campaign) -> Campaign:
     check_monthly_sends(campaign.workspace, recipients_count(campaign))
     recipients = pipeline.snapshot(campaign)
     ab.assign(campaign)  # an A/B test's variants and held rest; nothing without a test
+    windows.schedule(campaign)  # local-time delivery and send windows; nothing without them
     if recipients == 0:
         raise NothingToSend("The campaign has no recipients after suppressions.")
     campaign.status = CampaignStatus.SENDING
@@ -228,7 +233,12 @@ def campaign_cancel(*, campaign: Campaign) -> Campaign:
         raise CampaignStateError(f"A {campaign.status} campaign cannot be cancelled.")
     Message.objects.filter(
         campaign=campaign,
-        status__in=(MessageStatus.QUEUED, MessageStatus.DEFERRED, MessageStatus.HELD),
+        status__in=(
+            MessageStatus.QUEUED,
+            MessageStatus.DEFERRED,
+            MessageStatus.HELD,
+            MessageStatus.WAITING,
+        ),
     ).delete()
     campaign.refresh_from_db()
     return campaign

@@ -47,6 +47,7 @@ def campaign_stats(campaign: Campaign) -> dict:
         "sent": sent,
         "delivered": delivered,
         "deferred": by_status.get(MessageStatus.DEFERRED, 0),
+        "waiting": by_status.get(MessageStatus.WAITING, 0),
         "bounced": bounced,
         "failed": by_status.get(MessageStatus.FAILED, 0),
         "suppressed": by_status.get(MessageStatus.SUPPRESSED, 0),
@@ -106,6 +107,7 @@ def campaign_progress(campaign: Campaign) -> dict:
             MessageStatus.DEFERRED,
             MessageStatus.SENDING,
             MessageStatus.HELD,
+            MessageStatus.WAITING,
         )
     )
     total = sum(by_status.values())
@@ -116,6 +118,8 @@ def campaign_progress(campaign: Campaign) -> dict:
         "failed": failed,
         "suppressed": by_status.get(MessageStatus.SUPPRESSED, 0),
         "remaining": remaining,
+        # Of the remaining: waiting for the recipient's local send time or the send window.
+        "waiting": by_status.get(MessageStatus.WAITING, 0),
         "percent": round(100 * done / total) if total else 0,
     }
 

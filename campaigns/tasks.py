@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django_q.tasks import async_task
 
-from campaigns import ab, engagement, hits, pipeline, sending, services
+from campaigns import ab, engagement, hits, pipeline, sending, services, windows
 from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus
 
 
@@ -37,6 +37,7 @@ def housekeeping() -> dict:
     started = services.start_due_campaigns()
     interrupted = pipeline.sweep_interrupted()
     requeued = pipeline.requeue_due_retries()
+    windows.release_due()  # their chains restart below, with any other queued messages
     for item in requeued:
         if isinstance(item, tuple):
             async_task("campaigns.tasks.send_transactional", str(item[1]), group="transactional")

@@ -18,6 +18,7 @@ from contacts.querysets import (
     SegmentQuerySet,
     TagQuerySet,
 )
+from contacts.time_zones import validate_time_zone
 from mailcrm.ids import uuid7
 from mailcrm.models import Workspace
 
@@ -178,6 +179,16 @@ class Contact(models.Model):
     phone = models.CharField(max_length=40, blank=True)
     company = models.CharField(max_length=200, blank=True, help_text="Company name as given.")
     job_title = models.CharField(max_length=200, blank=True)
+    # db_default: bulk writers (imports, generators) insert with raw SQL that names no zone.
+    time_zone = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        db_default="",
+        validators=[validate_time_zone],
+        help_text="IANA name, e.g. Europe/Paris; blank: guessed from the country property, "
+        "else the workspace's.",
+    )
     status = models.CharField(
         max_length=16, choices=ContactStatus.choices, default=ContactStatus.ACTIVE
     )

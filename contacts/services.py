@@ -45,6 +45,7 @@ STANDARD_FIELDS = (
     "phone",
     "company",
     "job_title",
+    "time_zone",
     "status",
     "lifecycle_stage",
     "source",

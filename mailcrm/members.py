@@ -32,9 +32,18 @@ def workspace_update(
     default_from_email: str = "",
     physical_address: str = "",
     time_zone: str = "UTC",
+    send_window: dict | None = None,
 ) -> Workspace:
-    """Change the workspace's own settings (name, default sender, footer address, time zone)."""
+    """Change the workspace's own settings (name, default sender, footer address, time zone,
+    and — when given — the send window of its campaigns, ``{}`` for any time)."""
+    from campaigns.windows import clean_window
+
     errors: dict[str, list[str]] = {}
+    if send_window is not None:
+        try:
+            send_window = clean_window(send_window)
+        except ValidationError as exc:
+            errors |= exc.message_dict
     if not name.strip():
         errors["name"] = ["A workspace needs a name."]
     try:
@@ -53,6 +62,8 @@ def workspace_update(
     workspace.default_from_email = default_from_email.strip()
     workspace.physical_address = physical_address.strip()
     workspace.time_zone = time_zone
+    if send_window is not None:
+        workspace.send_window = send_window
     workspace.save(
         update_fields=[
             "name",
@@ -60,6 +71,7 @@ def workspace_update(
             "default_from_email",
             "physical_address",
             "time_zone",
+            "send_window",
         ]
     )
     return workspace

@@ -86,6 +86,13 @@ class Workspace(models.Model):
     time_zone = models.CharField(
         max_length=64, default="UTC", help_text="IANA name, e.g. Europe/Paris: dates shown here."
     )
+    send_window = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="When campaigns may reach people, in each recipient's time zone "
+        '(campaigns.windows), e.g. {"days": ["mon", "fri"], "start": "09:00", "end": "17:00"}; '
+        "{}: any time.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     # Plan limits. Null means unlimited.
     limit_contacts = models.PositiveIntegerField(null=True, blank=True, default=100_000)

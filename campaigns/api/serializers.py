@@ -31,6 +31,20 @@ class CampaignSerializer(serializers.ModelSerializer):
     template_id = serializers.UUIDField(required=False, allow_null=True)
     sending_domain_id = DomainIdField(source="sending_domain", allow_null=True, required=False)
     status = serializers.ChoiceField(choices=CampaignStatus.choices, read_only=True)
+    send_window = serializers.JSONField(
+        required=False,
+        allow_null=True,
+        help_text='Days and hours in each recipient\'s time zone: {"days": ["mon", "tue", "wed", '
+        '"thu", "fri"], "start": "09:00", "end": "17:00"} (end may be "24:00"); {} for any '
+        "time; null (the default) for the workspace's window.",
+    )
+    local_time = serializers.TimeField(
+        required=False,
+        allow_null=True,
+        format="%H:%M",
+        help_text="Deliver at this time of day (HH:MM) in each recipient's time zone, on the "
+        "day the campaign starts; where it has passed, at once.",
+    )
 
     class Meta:
         model = Campaign
@@ -47,6 +61,8 @@ class CampaignSerializer(serializers.ModelSerializer):
             "audience",
             "send_at",
             "rate_per_minute",
+            "send_window",
+            "local_time",
             "track_opens",
             "track_clicks",
             "tag",
@@ -129,6 +145,9 @@ class StatsSerializer(serializers.Serializer):
     sent = serializers.IntegerField()
     delivered = serializers.IntegerField()
     deferred = serializers.IntegerField()
+    waiting = serializers.IntegerField(
+        help_text="Waiting for the recipient's local send time or the send window."
+    )
     bounced = serializers.IntegerField()
     failed = serializers.IntegerField()
     suppressed = serializers.IntegerField()

@@ -18,6 +18,7 @@ from contacts.models import (
     SegmentKind,
     Tag,
 )
+from contacts.time_zones import validate_time_zone
 
 
 class ContactStatsSerializer(serializers.Serializer):
@@ -67,6 +68,14 @@ class ContactSerializer(serializers.Serializer):
     phone = serializers.CharField(max_length=40, required=False, allow_blank=True)
     company = serializers.CharField(max_length=200, required=False, allow_blank=True)
     job_title = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    time_zone = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        validators=[validate_time_zone],
+        help_text="IANA name (Europe/Paris); blank: guessed from the country property, else "
+        "the workspace's. Campaigns sent at a local time or within a window use it.",
+    )
     status = serializers.ChoiceField(choices=ContactStatus.choices, required=False)
     lifecycle_stage = serializers.ChoiceField(choices=LifecycleStage.choices, required=False)
     source = serializers.ChoiceField(choices=ContactSource.choices, required=False)

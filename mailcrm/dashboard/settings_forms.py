@@ -6,6 +6,7 @@ from __future__ import annotations
 from django import forms
 
 from campaigns.models import SendingBackend
+from campaigns.window_forms import add_window_fields, window_fields, window_value
 from deliverability.models import SendingDomain
 from mailcrm.models import ApiKeyScope, Role
 
@@ -23,6 +24,21 @@ class WorkspaceForm(forms.Form):
     time_zone = forms.CharField(
         max_length=64, initial="UTC", help_text="An IANA name, e.g. Europe/Paris or America/Denver."
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        add_window_fields(self, inherit=False)
+
+    def window_fields(self):
+        return window_fields(self)
+
+    def clean(self):
+        data = super().clean()
+        window = window_value(self, inherit=False)
+        for name in ("window_days", "window_start", "window_end"):
+            data.pop(name, None)
+        data["send_window"] = {} if window is None else window
+        return data
 
 
 class InviteForm(forms.Form):

@@ -19,6 +19,7 @@ from django.views.generic import TemplateView
 
 from campaigns import senders
 from campaigns.models import SendingBackend
+from campaigns.window_forms import window_initial
 from contacts.views.base import PAGE_SIZE, error_text, page_cursor
 from mailcrm import members, services
 from mailcrm.dashboard.access import WorkspaceMixin
@@ -72,7 +73,7 @@ class WorkspaceSettingsView(SettingsMixin, ServiceFormView):
             "default_from_email": ws.default_from_email,
             "physical_address": ws.physical_address,
             "time_zone": ws.time_zone,
-        }
+        } | window_initial(ws.send_window, inherit=False)
 
     def perform(self, form):
         return members.workspace_update(workspace=self.workspace, **form.cleaned_data)
