@@ -1,5 +1,5 @@
-"""Public pages linked from emails: open pixel, click redirect, unsubscribe and preference
-centre. No login; each takes a signed token, is rate limited per address, and a forged token
+"""Public pages linked from emails: open pixel, click redirect and unsubscribe (the preference
+centre is campaigns.preference_centre). No login; each takes a signed token, is rate limited per address, and a forged token
 is simply not found. The click redirect only ever goes to a link stored for that message."""
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from django.views.decorators.http import require_http_methods
 from campaigns import hits, tracking
 from campaigns.models import EventType, Message
 from campaigns.tokens import read_token
-from contacts.models import ContactList
 from deliverability import services as deliverability
 from mailcrm.ratelimit import over_any_per_minute
 
@@ -129,51 +128,4 @@ def unsubscribe(request, token: str):
         return render(request, "campaigns/public/unsubscribed.html", {"message": message})
     return render(
         request, "campaigns/public/unsubscribe.html", {"message": message, "token": token}
-    )
-
-
-@require_http_methods(["GET", "POST"])
-def preferences(request, token: str):
-    """The preference centre: choose lists, unsubscribe from all, or resubscribe."""
-    if _limited(request, "preferences", token):
-        return _too_many()
-    message = _message_for(token, "preferences")
-    workspace = message.workspace
-    contact = message.contact if message.contact_id else None
-    lists = ContactList.objects.for_workspace(workspace).order_by("name")
-    saved = False
-    if request.method == "POST" and contact is not None:
-        from contacts import services as contact_services
-
-        choice = request.POST.get("action")
-        if choice == "unsubscribe_all":
-            _unsubscribe(message, "preferences")
-        elif choice == "resubscribe":
-            deliverability.resubscribe(workspace=workspace, email=message.email)
-        wanted = {value for value in request.POST.getlist("lists")}
-        current = {str(pk) for pk in contact.lists.values_list("id", flat=True)}
-        for contact_list in lists:
-            key = str(contact_list.id)
-            if key in wanted and key not in current:
-                contact_services.list_add_contacts(
-                    contact_list=contact_list, contact_ids=[contact.id]
-                )
-            elif key not in wanted and key in current:
-                contact_services.list_remove_contacts(
-                    contact_list=contact_list, contact_ids=[contact.id]
-                )
-        saved = True
-    member_of = set(contact.lists.values_list("id", flat=True)) if contact else set()
-    unsubscribed = deliverability.is_unsubscribed(workspace, message.email)
-    return render(
-        request,
-        "campaigns/public/preferences.html",
-        {
-            "message": message,
-            "lists": lists,
-            "member_of": member_of,
-            "saved": saved,
-            "unsubscribed": unsubscribed,
-            "token": token,
-        },
     )
