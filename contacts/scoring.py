@@ -17,6 +17,7 @@ from django.db.models import (
     Case,
     DateTimeField,
     Exists,
+    Expression,
     F,
     Field,
     IntegerField,
@@ -319,10 +320,26 @@ def _per_contact(values: Mapping[Any, Any], output_field: Field) -> Any:
     distinct = set(values.values())
     if len(distinct) == 1:
         return Value(distinct.pop(), output_field=output_field)
-    return Case(
-        *[When(pk=pk, then=Value(value)) for pk, value in values.items()],
-        output_field=output_field,
-    )
+    return _CaseOnContact(values, output_field)
+
+
+class _CaseOnContact(Expression):
+    """``CASE contact.id WHEN … THEN … END`` written out: the ORM's ``When(pk=…)`` resolves a
+    filter per contact, which cost a batch of 500 hits more than its UPDATE did."""
+
+    def __init__(self, values: Mapping[Any, Any], output_field: Field):
+        super().__init__(output_field=output_field)
+        self.values = values
+
+    def as_sql(self, compiler, connection):
+        pk = Contact._meta.pk
+        quote = connection.ops.quote_name
+        params: list[Any] = []
+        for key, value in self.values.items():
+            params.append(pk.get_db_prep_value(key, connection))
+            params.append(self.output_field.get_db_prep_value(value, connection))
+        whens = " WHEN %s THEN %s" * len(self.values)
+        return f"CASE {quote(Contact._meta.db_table)}.{quote(pk.column)}{whens} END", params
 
 
 def _engaged_updates(event: str, at: Any) -> dict[str, Any]:
