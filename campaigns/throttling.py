@@ -384,7 +384,9 @@ def waiting_counts(campaign_id: uuid.UUID) -> dict[str, int]:
     return {"throttled": counts["throttled"], "warmup": counts["warmup"]}
 
 
-def delivery_state(campaign, *, now: datetime | None = None) -> dict:
+def delivery_state(
+    campaign, *, now: datetime | None = None, waiting: dict[str, int] | None = None
+) -> dict:
     """What holds a campaign's mail back: the backed-off domains of its way out (with their
     current rates), how many messages wait for them and for the warm-up, and the warm-up's
     cap today."""
@@ -392,7 +394,7 @@ def delivery_state(campaign, *, now: datetime | None = None) -> dict:
     from campaigns.senders import Senders
 
     now = now or timezone.now()
-    senders = Senders(campaign.workspace)
+    senders = Senders(campaign.workspace_id)
     address = campaign_sender(campaign)[1]
     backend = senders.backend_for(address)
     states = ThrottleState.objects.filter(backend=backend_key(backend)).order_by("domain")
@@ -413,6 +415,17 @@ def delivery_state(campaign, *, now: datetime | None = None) -> dict:
             }
             for s in states[:50]
         ],
-        "waiting": waiting_counts(campaign.pk),
+        "waiting": waiting if waiting is not None else waiting_counts(campaign.pk),
         "warmup": warmup.warmup_status(domain, today) if domain is not None else None,
     }
+
+
+def delivery_on_page(campaign) -> dict | None:
+    """``delivery_state`` for the dashboard's pages: only while the campaign may still send,
+    and only when some of its messages wait (one query otherwise)."""
+    if campaign.status not in ("sending", "paused"):
+        return None
+    waiting = waiting_counts(campaign.pk)
+    if not any(waiting.values()):
+        return None
+    return delivery_state(campaign, waiting=waiting)

@@ -23,7 +23,7 @@ from django.urls import reverse
 from django.views import View
 from django.views.generic import TemplateView
 
-from campaigns import services, stats
+from campaigns import services, stats, throttling
 from campaigns.audience import audience_contacts
 from campaigns.content import campaign_sender, campaign_source
 from campaigns.filtersets import CampaignFilterSet, MessageFilterSet, engaged
@@ -217,6 +217,7 @@ class CampaignDetailView(PreviewContactMixin, CampaignObjectMixin, TemplateView)
             },
             "audience": audience_names(campaign),
             "progress": stats.campaign_progress(campaign),
+            "delivery": throttling.delivery_on_page(campaign),
             "preview_contact": contact,
             "preview_asked": self.request.GET.get("contact", ""),
             "preview_value": self.request.GET.get("contact") or (contact.email if contact else ""),
@@ -257,7 +258,10 @@ class CampaignProgressView(CampaignObjectMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(
-            campaign=self.campaign, progress=stats.campaign_progress(self.campaign), **kwargs
+            campaign=self.campaign,
+            progress=stats.campaign_progress(self.campaign),
+            delivery=throttling.delivery_on_page(self.campaign),
+            **kwargs,
         )
 
     def render_to_response(self, context, **kwargs):

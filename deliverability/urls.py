@@ -6,6 +6,7 @@ from deliverability.views import checks as check_views
 from deliverability.views import domains as domain_views
 from deliverability.views import health as health_views
 from deliverability.views import suppressions as suppression_views
+from deliverability.views import warmup as warmup_views
 
 app_name = "deliverability"
 
@@ -55,6 +56,16 @@ urlpatterns = [
         "domains/<uuid:pk>/tracking/",
         domain_views.DomainTrackingView.as_view(),
         name="domain_tracking",
+    ),
+    path(
+        "domains/<uuid:pk>/warmup/",
+        warmup_views.DomainWarmupView.as_view(),
+        name="domain_warmup",
+    ),
+    path(
+        "settings/circuit-breakers/",
+        warmup_views.BreakerSettingsView.as_view(),
+        name="circuit_breakers",
     ),
     path(
         "domains/<uuid:pk>/delete/", domain_views.DomainDeleteView.as_view(), name="domain_delete"

@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 from rest_framework.viewsets import GenericViewSet
 
 from campaigns import services, stats, transactional
+from campaigns.api.progress_serializers import ProgressSerializer, progress_body
 from campaigns.api.serializers import (
     CampaignSerializer,
     CountSerializer,
@@ -149,6 +150,11 @@ class CampaignViewSet(WorkspaceViewSet):
     @action(detail=True, methods=["get"], url_path="stats")
     def stats(self, request, pk=None):
         return Response(StatsSerializer(stats.campaign_stats(self.get_object())).data)
+
+    @extend_schema(request=None, responses=ProgressSerializer)
+    @action(detail=True, methods=["get"], url_path="progress")
+    def progress(self, request, pk=None):
+        return Response(ProgressSerializer(progress_body(self.get_object())).data)
 
     @extend_schema(request=None, responses=MessageSerializer(many=True))
     @action(detail=True, methods=["get"], url_path="messages")

@@ -74,7 +74,9 @@ def others(n):
     return [f"reader{i}@example.org" for i in range(n)]
 
 
-def test_a_throttling_reply_backs_off_the_domain_while_others_keep_flowing(workspace, smtp):
+def test_a_throttling_reply_backs_off_the_domain_while_others_keep_flowing(
+    workspace, smtp, dashboard
+):
     smtp.refuse("@gmail.com", "454 4.7.0 Throttling failure", times=1)
     mixed = [a for pair in zip(gmail(30), others(30), strict=True) for a in pair]
     campaign = sending_campaign(workspace, mixed)
@@ -96,6 +98,8 @@ def test_a_throttling_reply_backs_off_the_domain_while_others_keep_flowing(works
     assert shown["throttled_domains"][0]["domain"] == "gmail.com"
     assert shown["throttled_domains"][0]["rate_per_minute"] == state.rate_per_minute
     assert shown["waiting"]["throttled"] == 29
+    page = dashboard.get(f"/campaigns/{campaign.pk}/progress/").content.decode()
+    assert 'data-domain="gmail.com"' in page and 'data-stat="waiting-throttled"' in page
 
     run(campaign, now + timedelta(minutes=3))  # past the hold and the refused one's retry
 

@@ -34,7 +34,9 @@ def readers(n):
     return [f"reader{i}@example{i % 3}.org" for i in range(n)]
 
 
-def test_the_daily_cap_holds_across_batches_and_grows_each_day(workspace, smtp, monkeypatch):
+def test_the_daily_cap_holds_across_batches_and_grows_each_day(
+    workspace, smtp, monkeypatch, dashboard
+):
     monkeypatch.setattr(pipeline, "SEND_CHUNK", 4)
     domain = SendingDomain.objects.get(workspace=workspace, domain="acme.io")
     domain_set_warmup(
@@ -54,6 +56,8 @@ def test_the_daily_cap_holds_across_batches_and_grows_each_day(workspace, smtp, 
     shown = throttling.delivery_state(second, now=DAY0)
     assert shown["waiting"]["warmup"] == 30
     assert shown["warmup"]["cap_today"] == 10 and shown["warmup"]["day"] == 1
+    page = dashboard.get(f"/campaigns/{second.pk}/progress/").content.decode()
+    assert 'data-stat="waiting-warmup"' in page and "waiting for warm-up" in page
 
     run(second, DAY0 + timedelta(hours=5))  # later the same day: nothing more
     assert len(smtp.received) == 10

@@ -1,3 +1,9 @@
 """The admin of deliverability, one module per area."""
 
-from deliverability.admin import checks, domains, health, suppressions  # noqa: F401
+from deliverability.admin import (  # noqa: F401
+    checks,
+    domains,
+    health,
+    suppressions,
+    throttling,
+)

@@ -5,7 +5,7 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 
-from deliverability import domains, tracking_domains
+from deliverability import domains, tracking_domains, warmup
 from deliverability.dkim import dkim_key_generate, dkim_txt_record
 from deliverability.models import DomainStatusChange, SendingDomain, TrackingDomain
 from mailcrm.exceptions import DomainError
@@ -39,6 +39,9 @@ class SendingDomainForm(NewDomainForm):
         tracking = cleaned.get("tracking_domain")
         if tracking is not None and workspace is not None and tracking.workspace_id != workspace.pk:
             self.add_error("tracking_domain", "Choose a tracking domain of the same workspace.")
+        target, start = cleaned.get("warmup_target"), cleaned.get("warmup_daily_start")
+        if target and start and start > target:
+            self.add_error("warmup_daily_start", "The first day's cap cannot pass the target.")
         return cleaned
 
 
@@ -62,9 +65,18 @@ class SendingDomainAdmin(admin.ModelAdmin):
         "dkim_selector",
         "dkim_record",
         "last_check",
+        "warmup_target",
+        "warmup_daily_start",
+        "warmup_growth",
+        "warmup_started_on",
     ]
     readonly_fields = ["dkim_selector", "dkim_record", "last_check"]
     actions = ["verify_now", "generate_dkim_key"]
+
+    def get_fields(self, request, obj=None):
+        # A warm-up is set on an added domain (its defaults are not asked for when adding).
+        fields = super().get_fields(request, obj)
+        return fields if obj else [f for f in fields if not f.startswith("warmup_")]
 
     def get_readonly_fields(self, request, obj=None):
         # The name is chosen once: a new name is a new domain with its own key and records.
@@ -73,10 +85,18 @@ class SendingDomainAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             domains.domain_set_tracking_domain(domain=obj, tracking_domain=obj.tracking_domain)
-            return
-        obj.pk = domains.domain_add(
-            workspace=form.cleaned_data["workspace"], domain=form.cleaned_data["domain"]
-        ).pk
+        else:
+            obj.pk = domains.domain_add(
+                workspace=form.cleaned_data["workspace"], domain=form.cleaned_data["domain"]
+            ).pk
+        if change or obj.warmup_target:
+            warmup.domain_set_warmup(
+                domain=SendingDomain.objects.get(pk=obj.pk),
+                target=obj.warmup_target,
+                daily_start=obj.warmup_daily_start,
+                growth=obj.warmup_growth,
+                started_on=obj.warmup_started_on,
+            )
 
     def delete_model(self, request, obj):
         domains.domain_delete(domain=obj)

@@ -34,6 +34,8 @@ class DeliverabilitySettingsAdmin(admin.ModelAdmin):
         "require_verified_domain",
         "risk_warn_at",
         "risk_block_at",
+        "bounce_rate_threshold",
+        "complaint_rate_threshold",
     ]
     list_select_related = ["workspace"]
     search_fields = ["workspace__name"]
@@ -53,6 +55,10 @@ class DeliverabilitySettingsAdmin(admin.ModelAdmin):
         (
             "Sending policy",
             {"fields": ["require_verified_domain", "risk_warn_at", "risk_block_at"]},
+        ),
+        (
+            "Circuit breakers (over a campaign's last 1,000 sends; 0 turns one off)",
+            {"fields": ["bounce_rate_threshold", "complaint_rate_threshold"]},
         ),
     ]
 

@@ -7,7 +7,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
-from deliverability import domains, tracking_domains
+from deliverability import domains, tracking_domains, warmup
+from deliverability.api.warmup_serializers import WarmupSerializer, WarmupUpdateSerializer
 from deliverability.models import RecordStatus, SendingDomain, TrackingDomain
 
 PURPOSES = [("spf", "SPF"), ("dkim", "DKIM"), ("dmarc", "DMARC"), ("return_path", "Return path")]
@@ -101,6 +102,7 @@ class SendingDomainSerializer(serializers.ModelSerializer):
             "alignment",
             "last_checked_at",
             "created_at",
+            "warmup",
         ]
         read_only_fields = [
             "id",
@@ -115,12 +117,20 @@ class SendingDomainSerializer(serializers.ModelSerializer):
     def get_dns_records(self, obj: SendingDomain) -> list[dict]:
         return domains.dns_records(obj)
 
+    warmup = serializers.SerializerMethodField()
+
+    @extend_schema_field(WarmupSerializer(allow_null=True))
+    def get_warmup(self, obj: SendingDomain) -> dict | None:
+        """The warm-up and today's cap (null: no warm-up set)."""
+        status = warmup.warmup_status(obj)
+        return WarmupSerializer(status).data if status else None
+
 
 class SendingDomainCreateSerializer(serializers.Serializer):
     domain = serializers.CharField(max_length=253, help_text="e.g. example.com")
 
 
-class SendingDomainUpdateSerializer(serializers.Serializer):
+class SendingDomainUpdateSerializer(WarmupUpdateSerializer):
     tracking_domain_id = TrackingDomainIdField(
         source="tracking_domain",
         allow_null=True,

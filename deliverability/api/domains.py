@@ -8,7 +8,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from deliverability import domains, tracking_domains
+from deliverability import domains, tracking_domains, warmup
 from deliverability.api.domain_serializers import (
     SendingDomainCreateSerializer,
     SendingDomainSerializer,
@@ -17,6 +17,7 @@ from deliverability.api.domain_serializers import (
     TrackingDomainListSerializer,
     TrackingDomainSerializer,
 )
+from deliverability.api.warmup_serializers import warmup_arguments
 from deliverability.models import SendingDomain, TrackingDomain
 from mailcrm.api.viewsets import WorkspaceScopedMixin
 
@@ -53,7 +54,8 @@ class SendingDomainViewSet(
     @extend_schema(
         request=SendingDomainUpdateSerializer,
         responses={200: SendingDomainSerializer},
-        summary="Choose the tracking domain of this domain's links",
+        summary="Choose the tracking domain of this domain's links, start, change or stop "
+        "its warm-up",
     )
     def partial_update(self, request, pk=None):
         domain = self.get_object()
@@ -65,6 +67,9 @@ class SendingDomainViewSet(
             domain = domains.domain_set_tracking_domain(
                 domain=domain, tracking_domain=body.validated_data["tracking_domain"]
             )
+        arguments = warmup_arguments(domain, body.validated_data)
+        if arguments is not None:
+            domain = warmup.domain_set_warmup(domain=domain, **arguments)
         return Response(self.get_serializer(domain).data)
 
     def perform_destroy(self, instance):

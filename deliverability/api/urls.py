@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from deliverability.api import checks, domains, health, views
+from deliverability.api import breakers, checks, domains, health, views
 
 router = SimpleRouter(trailing_slash=False)
 # The whitelist is registered first: "suppressions/whitelist" must not be taken for an id.
@@ -15,6 +15,11 @@ router.register(
 
 urlpatterns = [
     path("health-score", health.HealthScoreView.as_view(), name="health-score"),
+    path(
+        "customer/circuit-breakers",
+        breakers.BreakerSettingsView.as_view(),
+        name="circuit-breakers",
+    ),
     path("validation/email", checks.ValidateEmailView.as_view(), name="validation-email"),
     path("validation/bulk", checks.ValidateBulkView.as_view(), name="validation-bulk"),
     path("content/score", checks.ContentScoreView.as_view(), name="content-score"),

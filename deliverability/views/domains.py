@@ -15,8 +15,9 @@ from django.urls import reverse
 from django.views import View
 from django.views.generic import TemplateView
 
-from deliverability import domains, tracking_domains
+from deliverability import domains, tracking_domains, warmup
 from deliverability.models import DomainStatusChange, SendingDomain, TrackingDomain
+from deliverability.warmup_forms import warmup_form_for
 from mailcrm.dashboard.access import WorkspaceMixin, may_edit
 from mailcrm.dashboard.generic import ConfirmDeleteView, ServiceFormView
 from mailcrm.exceptions import DomainError
@@ -111,6 +112,8 @@ class DomainDetailView(DomainObjectMixin, TemplateView):
             ],
             changes=changes,
             can_edit=may_edit(self.membership),
+            warmup=warmup.warmup_status(domain),
+            warmup_form=warmup_form_for(domain),
             tracking_form=TrackingChoiceForm(
                 workspace=self.workspace, initial={"tracking_domain": domain.tracking_domain}
             ),
