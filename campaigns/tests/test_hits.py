@@ -348,3 +348,41 @@ def test_the_drain_is_set_based(client, workspace, deferred):
     _queued_hits(client, workspace, 12)
     assert _drain_queries() == few
     assert MessageEvent.objects.count() == 16
+
+
+@pytest.mark.django_db(transaction=True)
+def test_drains_running_at_once_write_and_count_each_hit_once(client, queue, monkeypatch):
+    import threading
+
+    from django.db import connections
+
+    monkeypatch.setattr(hits, "request_drain", lambda: None)
+    workspace = WorkspaceFactory(name="Busy")
+    people = _queued_hits(client, workspace, 30)
+    failures = []
+
+    def drain():
+        try:
+            # Small batches, and each drain takes over the other's claims at once: the
+            # harshest overlap (a lost race may fail a batch; its hits stay queued).
+            hits.drain(limit=4, reclaim_after=timedelta(0))
+        except Exception as error:  # noqa: BLE001
+            failures.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=drain) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    hits.drain(reclaim_after=timedelta(0))  # whatever a failed batch left
+    assert hits.pending() == 0
+    assert MessageEvent.objects.filter(workspace=workspace).count() == 30
+    assert sorted(Contact.objects.filter(workspace=workspace).values_list("opens", flat=True)) == (
+        [1] * 30
+    )
+    assert Event.objects.filter(workspace=workspace, type="email.opened").count() == 30
+    assert {c.pk for c in people} == set(
+        MessageEvent.objects.values_list("message__contact_id", flat=True)
+    )
