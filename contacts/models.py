@@ -261,6 +261,19 @@ class Contact(models.Model):
             models.Index(fields=["workspace", "source"], name="contact_ws_source"),
             models.Index(fields=["workspace", "created_at", "id"], name="contact_ws_created"),
             models.Index(fields=["workspace", "score", "id"], name="contact_ws_score"),
+            # The API's other orderings (keyset pages at any depth; docs/performance.md,
+            # "Query plans"): without them every page sorts the workspace. ordering=email
+            # needs none: it pages through the lower(email) unique index.
+            models.Index(fields=["workspace", "updated_at", "id"], name="contact_ws_updated"),
+            models.Index(fields=["workspace", "first_name", "id"], name="contact_ws_first_name"),
+            models.Index(fields=["workspace", "last_name", "id"], name="contact_ws_last_name"),
+            # Archived contacts are few: a partial index lists them without a scan, and
+            # imports (never archived) do not maintain it.
+            models.Index(
+                fields=["workspace", "id"],
+                condition=models.Q(archived_at__isnull=False),
+                name="contact_ws_archived",
+            ),
         ]
 
     def __str__(self) -> str:
