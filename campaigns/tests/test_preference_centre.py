@@ -148,3 +148,16 @@ def test_the_admin_records_a_list_unsubscribe(admin_client, setup, workspace):
     assert response.status_code == 302
     entry = Unsubscribe.objects.get()
     assert entry.scope == "list" and entry.reason_text == "asked by phone"
+
+
+def test_the_dashboards_unsubscribes_list_shows_layer_and_reason(dashboard, setup, workspace):
+    services.unsubscribe_record(
+        workspace=workspace,
+        email="jane@example.com",
+        source="preferences",
+        contact_list=setup["weekly"],
+        reason="too_frequent",
+        reason_text="Weekly is a lot",
+    )
+    page = dashboard.get("/unsubscribes/", {"scope": "list"}).content.decode()
+    assert "List Weekly" in page and "Too many emails" in page and "Weekly is a lot" in page

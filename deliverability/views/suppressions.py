@@ -161,7 +161,7 @@ class UnsubscribesView(FilteredListView):
     filterset_class = UnsubscribeFilterSet
 
     def get_queryset(self) -> QuerySet:
-        return super().get_queryset().select_related("domain")
+        return super().get_queryset().select_related("domain", "contact_list")
 
 
 class WhitelistView(FilteredListView):
