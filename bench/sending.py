@@ -1,12 +1,16 @@
 """A campaign to N contacts (default 100,000) end to end, against the ceiling of the same sink.
 
     DATABASE_URL=postgres://… python -m bench.sending [N] [--snapshot M] [--workers 2]
+        [--clusters 1] [--no-postoffice]
 
 1. ceiling: N pre-built messages pushed straight into a local aiosmtpd sink over persistent
    connections, one per worker process — what the sink can take;
 2. ours: a tracked, personalised campaign to N contacts, sent by ``--workers`` django-q2 worker
-   processes (``manage.py qcluster``) through the same sink, timed from "send" to the last
-   message received; reported as messages/s and as a fraction of the ceiling;
+   processes, shared out among ``--clusters`` ``manage.py qcluster`` processes (as on several
+   machines: with Redis as the broker they share one queue), through the same sink, timed from
+   "send" to the last message received; reported as messages/s, as a fraction of the ceiling,
+   with the duplicates the sink saw (same Message-ID twice: must be 0) and the CPU seconds per
+   message of the workers, the PostgreSQL backends and the sink;
 3. post-office: the same N personalised messages queued in django-post-office and sent by its
    ``send_queued`` with ``--workers`` processes through the same sink (``bench.postoffice``, in
    a process of its own with ``bench.postoffice_settings`` and a database of its own);
@@ -53,10 +57,15 @@ HTML = """<html><head><style>p { color: #333; font-family: sans-serif }</style><
 <p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p></body></html>"""
 
 
-def _push(port: int, count: int, data: bytes) -> None:
+def _push(port: int, first: int, count: int, data: bytes) -> None:
     with smtplib.SMTP("127.0.0.1", port) as smtp:
-        for n in range(count):
-            smtp.sendmail("news@example.com", [f"person{n}@example.com"], data)
+        for n in range(first, first + count):
+            # A Message-ID of its own, as ours carry: the sink counts duplicates by it.
+            smtp.sendmail(
+                "news@example.com",
+                [f"person{n}@example.com"],
+                b"Message-ID: <ceiling-%d@example.com>\r\n" % n + data,
+            )
 
 
 def ceiling(sink: CountingSink, total: int, workers: int) -> float:
@@ -71,7 +80,8 @@ def ceiling(sink: CountingSink, total: int, workers: int) -> float:
     context = multiprocessing.get_context("fork")
     share = total // workers
     processes = [
-        context.Process(target=_push, args=(sink.port, share, data)) for _ in range(workers)
+        context.Process(target=_push, args=(sink.port, n * share, share, data))
+        for n in range(workers)
     ]
     started = time.perf_counter()
     for process in processes:
@@ -136,6 +146,48 @@ def _worker_env(sink: CountingSink, workers: int) -> dict[str, str]:
     return env
 
 
+def _cpu_seconds(pids) -> float:
+    """User + system CPU seconds of these processes so far (0 for those already gone)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _descendants(pid: int) -> set[int]:
+    """``pid`` and every process below it (a qcluster's monitor, pusher and workers)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = set(), [pid]
+    while todo:
+        current = todo.pop()
+        found.add(current)
+        todo.extend(children.get(current, []))
+    return found
+
+
+def _database_backends() -> set[int]:
+    """The PostgreSQL server processes of the bench database (the workers' connections)."""
+    if connection.vendor != "postgresql":
+        return set()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid()"
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
 def _start_cluster(env: dict[str, str], log_path: Path) -> subprocess.Popen:
     """``manage.py qcluster`` with its output in ``log_path``; returns once it is running."""
     log = log_path.open("w")
@@ -155,30 +207,59 @@ def _start_cluster(env: dict[str, str], log_path: Path) -> subprocess.Popen:
     return cluster
 
 
-def campaign_rate(sink: CountingSink, total: int, workers: int) -> dict:
+def campaign_rate(sink: CountingSink, total: int, workers: int, clusters: int = 1) -> dict:
     workspace, _ = bench_workspace("bench-sending")
     workspace.limit_monthly_sends = None
     workspace.save()
     generate(workspace, total, progress=False)
     campaign = _campaign(workspace, _everyone(workspace, "Everyone"))
-    log_path = ROOT / "var" / "bench-qcluster.log"
-    cluster = _start_cluster(_worker_env(sink, workers), log_path)
+    # Statistics as a live database has them (autovacuum would analyse these in a minute).
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"ANALYZE {Contact._meta.db_table}, {ListMembership._meta.db_table},"
+                f" {Message._meta.db_table}"
+            )
+    clusters = max(1, min(clusters, workers))
+    log_paths = [
+        ROOT / "var" / ("bench-qcluster.log" if n == 0 else f"bench-qcluster-{n + 1}.log")
+        for n in range(clusters)
+    ]
+    shares = [workers // clusters + (n < workers % clusters) for n in range(clusters)]
+    running = [
+        _start_cluster(_worker_env(sink, share), path)
+        for share, path in zip(shares, log_paths, strict=True)
+    ]
     try:
-        before = sink.count
+        before, duplicates_before = sink.count, sink.duplicates
+        worker_pids = set().union(*(_descendants(c.pid) for c in running))
+        cpu_before = _cpu_seconds(worker_pids), _cpu_seconds([sink.pid])
+        backends_before = {pid: _cpu_seconds([pid]) for pid in _database_backends()}
         started = time.perf_counter()
         services.campaign_send(campaign=campaign)
         queued = time.perf_counter() - started
         done = sink.wait_for(before + total, timeout=max(600, total / 50), stall=60)
         elapsed = time.perf_counter() - started
+        backends = _database_backends()
+        cpu = {
+            "workers": _cpu_seconds(worker_pids) - cpu_before[0],
+            "sink": _cpu_seconds([sink.pid]) - cpu_before[1],
+            "database": sum(_cpu_seconds([pid]) - backends_before.get(pid, 0) for pid in backends),
+        }
         deadline = time.monotonic() + 60
         while Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.SENDING:
             if time.monotonic() > deadline:
                 break
             time.sleep(0.2)
+        # Anything still arriving after the campaign settled would be a second copy.
+        time.sleep(1)
     finally:
-        cluster.terminate()
-        cluster.wait(30)
+        for cluster in running:
+            cluster.terminate()
+        for cluster in running:
+            cluster.wait(30)
     received = sink.count - before
+    log_path = log_paths[0]
     statuses = dict(
         Message.objects.filter(campaign=campaign).values_list("status").annotate(n=Count("id"))
     )
@@ -189,6 +270,16 @@ def campaign_rate(sink: CountingSink, total: int, workers: int) -> dict:
         "seconds": round(elapsed, 2),
         "snapshot_and_enqueue_seconds": round(queued, 2),
         "messages_per_s": round(received / elapsed),
+        "qcluster_processes": clusters,
+        "worker_processes": workers,
+        "duplicates": sink.duplicates - duplicates_before,
+        "distinct_received": received - (sink.duplicates - duplicates_before),
+        # CPU per message while sending (ms): the workers (qcluster processes and children),
+        # the PostgreSQL backends of the bench database still connected at the end (their
+        # pooled connections live 60 s), and the sink.
+        "cpu_ms_per_message": {
+            name: round(1000 * seconds / max(received, 1), 3) for name, seconds in cpu.items()
+        },
         "message_statuses": statuses,
         "campaign_status": Campaign.objects.get(pk=campaign.pk).status,
     }
@@ -263,7 +354,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("size", nargs="?", type=int, default=100_000)
     parser.add_argument("--snapshot", type=int, default=1_000_000)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="worker processes in all")
+    parser.add_argument(
+        "--clusters",
+        type=int,
+        default=1,
+        help="qcluster processes sharing --workers (as on several machines; Redis broker)",
+    )
     parser.add_argument(
         "--no-postoffice", action="store_true", help="skip the django-post-office run"
     )
@@ -279,8 +376,9 @@ def main() -> None:
     with CountingSink() as sink:
         rate = ceiling(sink, args.size, args.workers)
         figures["ceiling_messages_per_s"] = round(rate)
+        figures["ceiling_duplicates"] = sink.duplicates
         _progress("ceiling_messages_per_s", figures["ceiling_messages_per_s"])
-        ours = campaign_rate(sink, args.size, args.workers)
+        ours = campaign_rate(sink, args.size, args.workers, args.clusters)
         figures["campaign"] = ours
         _progress("campaign", ours)
         figures["fraction_of_ceiling"] = round(ours["messages_per_s"] / rate, 2)
