@@ -190,30 +190,77 @@ class VariantContents:
 # --- assignment at the snapshot ----------------------------------------------------------------
 
 
+def _hash_number_sql() -> str:
+    """SQL turning ``hx`` (an md5 in hex) into a number in [0, 2**24). SQLite has Django's
+    md5() but no hex parser, so the six hex digits are read one by one there."""
+    if connection.vendor == "postgresql":
+        return "('x' || substr(hx, 1, 6))::bit(24)::int"
+    return " + ".join(
+        f"(instr('0123456789abcdef', substr(hx, {i + 1}, 1)) - 1) * {16 ** (5 - i)}"
+        for i in range(6)
+    )
+
+
+@dataclass(frozen=True)
+class SnapshotColumns:
+    """What ``pipeline.snapshot`` inserts for an A/B campaign: the audience's SELECT wrapped to
+    carry each contact's hash ``h``, and the ``status`` and ``ab_variant`` columns over it —
+    so the test is assigned by the INSERT itself, without writing every row a second time."""
+
+    source: str
+    source_params: list
+    status: str
+    status_params: list
+    variant: str
+    variant_params: list
+
+
+def snapshot_columns(campaign: Campaign, select_sql: str) -> SnapshotColumns:
+    """For a campaign without a test: the audience as it is, queued, no variant."""
+    test = ab_test_of(campaign)
+    if test is None or test.winner is not None:
+        return SnapshotColumns(select_sql, [], "'queued'", [], "NULL", [])
+    variants = AbVariant.objects.filter(campaign=campaign).count()
+    # The same text as the UPDATE of assign() hashes: the two agree on every contact.
+    if connection.vendor == "postgresql":
+        key, campaign_key = "%s || a.id::text", str(campaign.pk)
+    else:
+        key, campaign_key = "%s || a.id", campaign.pk.hex
+    source = (
+        f"SELECT b.id, b.email, {_hash_number_sql()} AS h FROM "
+        f"(SELECT a.id, a.email, md5({key}) AS hx FROM ({select_sql}) AS a) AS b"
+    )
+    in_test = "audience.h %% 100 < %s"
+    return SnapshotColumns(
+        source=source,
+        source_params=[campaign_key],
+        status=f"CASE WHEN {in_test} THEN 'queued' ELSE 'held' END",
+        status_params=[test.share],
+        variant=f"CASE WHEN {in_test} THEN (audience.h / 100) %% %s END",
+        variant_params=[test.share, variants],
+    )
+
+
 def _hashed_messages_sql() -> str:
     """SELECT of (id, h) over a campaign's unassigned queued messages: h in [0, 2**24) from
-    the md5 of campaign and contact ids. SQLite has Django's md5() but no hex parser, so the
-    six hex digits are read one by one there."""
+    the md5 of campaign and contact ids."""
     if connection.vendor == "postgresql":
         key = "campaign_id::text || coalesce(contact_id, id)::text"
-        number = "('x' || substr(hx, 1, 6))::bit(24)::int"
     else:
         key = "campaign_id || coalesce(contact_id, id)"
-        number = " + ".join(
-            f"(instr('0123456789abcdef', substr(hx, {i + 1}, 1)) - 1) * {16 ** (5 - i)}"
-            for i in range(6)
-        )
     table = Message._meta.db_table
     return (
-        f"SELECT id, {number} AS h FROM (SELECT id, md5({key}) AS hx FROM {table} "
+        f"SELECT id, {_hash_number_sql()} AS h FROM (SELECT id, md5({key}) AS hx FROM {table} "
         "WHERE campaign_id = %s AND status = 'queued' AND ab_variant IS NULL) AS hashed"
     )
 
 
 def assign(campaign: Campaign, *, now: datetime | None = None) -> AbTest | None:
-    """Split a campaign's fresh snapshot between the test variants and the held rest, set-based
-    (one UPDATE, plus one per variant sent later), and set when the test is decided. Called in
-    the transaction of the snapshot; a no-op for a campaign without a test."""
+    """Hold the variants sent later and set when the test is decided; called in the
+    transaction of the snapshot, a no-op for a campaign without a test. The snapshot assigns
+    its rows as it inserts them (``snapshot_columns``); the UPDATE here assigns, the same way,
+    any queued message without a variant that another path inserted (none, normally: it then
+    reads the test share's rows through the (campaign, status) index and writes nothing)."""
     test = ab_test_of(campaign)
     if test is None or test.winner is not None:
         return test

@@ -84,10 +84,13 @@ def _db(value):
 def snapshot(campaign: Campaign) -> int:
     """Insert one queued Message per eligible contact in one statement; returns how many
     recipients the campaign has (a repeated snapshot adds nobody twice)."""
+    from campaigns.ab import snapshot_columns
     from campaigns.audience import audience_contacts
 
     contacts = audience_contacts(campaign).order_by().values("id", "email")
     select_sql, params = contacts.query.sql_with_params()
+    # An A/B test's variants and held rest, assigned as the rows go in (campaigns.ab).
+    ab = snapshot_columns(campaign, select_sql)
     id_sql, id_params = _new_id_sql()
     table = Message._meta.db_table
     now = timezone.now()
@@ -95,19 +98,22 @@ def snapshot(campaign: Campaign) -> int:
         cursor.execute(
             f"INSERT INTO {table} (id, workspace_id, campaign_id, contact_id, kind, email, "
             "status, attempts, payload, tag, metadata, message_id, provider_message_id, error, "
-            "created_at, updated_at) "
+            "created_at, updated_at, ab_variant) "
             f"SELECT {id_sql}, %s, %s, audience.id, 'campaign', audience.email, "
-            "'queued', 0, '{}', %s, '{}', '', '', '', %s, %s "
+            f"{ab.status}, 0, '{{}}', %s, '{{}}', '', '', '', %s, %s, {ab.variant} "
             # WHERE true: SQLite cannot tell a bare ON CONFLICT from a join constraint.
-            f"FROM ({select_sql}) AS audience WHERE true "
+            f"FROM ({ab.source}) AS audience WHERE true "
             "ON CONFLICT DO NOTHING",
             [
                 *id_params,
                 _db(campaign.workspace_id),
                 _db(campaign.pk),
+                *ab.status_params,
                 campaign.tag,
                 now,
                 now,
+                *ab.variant_params,
+                *ab.source_params,
                 *params,
             ],
         )
