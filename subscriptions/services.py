@@ -269,6 +269,12 @@ def _subscribe(consent: Consent) -> None:
     contact_services.list_add_contacts(
         contact_list=consent.contact_list, contact_ids=[consent.contact_id]
     )
+    # Signing up to a list again is asking for it again: its list unsubscribe goes.
+    deliverability.list_resubscribe(
+        workspace=consent.workspace,
+        email=consent.contact.email,
+        contact_list=consent.contact_list,
+    )
     events.emit(
         consent.workspace,
         FORM_SUBMITTED,

@@ -193,3 +193,19 @@ def test_another_workspaces_list_is_refused(world, outsider):
             source="api",
             contact_list=outsider.list,
         )
+
+
+def test_signing_up_to_a_list_again_lifts_that_list_unsubscribe_only(world):
+    from subscriptions.models import SubscriptionForm
+    from subscriptions.services import form_submit
+
+    email = world["people"][0].email
+    for newsletter in (world["weekly"], world["offers"]):
+        services.unsubscribe_record(
+            workspace=world["workspace"], email=email, source="api", contact_list=newsletter
+        )
+    form = SubscriptionForm.objects.create(
+        workspace=world["workspace"], name="Footer", contact_list=world["weekly"]
+    )
+    form_submit(form=form, data={"email": email})
+    assert services.left_lists(world["workspace"], email) == {world["offers"].id}
