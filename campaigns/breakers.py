@@ -28,7 +28,7 @@ logger = logging.getLogger("mailcrm.sending")
 
 WINDOW = 1000
 MIN_SAMPLE = 100
-CAMPAIGN_PAUSED = "campaign.paused"
+CAMPAIGN_PAUSED = events.CAMPAIGN_PAUSED
 BOUNCE_RATE = "bounce_rate"
 COMPLAINT_RATE = "complaint_rate"
 

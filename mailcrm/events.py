@@ -39,6 +39,9 @@ SEGMENT_LEFT = "segment.left"
 EVENT_TRACKED = "event.tracked"
 # An A/B test's winner was chosen (by its criterion or a person) and sent to the rest.
 CAMPAIGN_AB_WINNER_SELECTED = "campaign.ab_winner_selected"
+# A sending campaign paused itself: its bounce or complaint rate passed the workspace's
+# threshold (campaigns.breakers; data: reason bounce_rate or complaint_rate, rate, threshold).
+CAMPAIGN_PAUSED = "campaign.paused"
 
 
 def _plain(data: dict[str, Any]) -> dict[str, Any]:

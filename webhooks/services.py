@@ -42,6 +42,7 @@ EVENT_TYPES = [
     events.EVENT_TRACKED,
     events.CONTACT_SUNSET,
     events.CAMPAIGN_AB_WINNER_SELECTED,
+    events.CAMPAIGN_PAUSED,
 ]
 TEST_EVENT = "webhook.test"
 # How long the old secret keeps signing (beside the new one) after a rotation.

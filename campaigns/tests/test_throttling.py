@@ -229,3 +229,39 @@ def test_another_workspaces_backend_has_its_own_states(workspace, outsider, smtp
 )
 def test_recipient_domains_are_grouped_by_the_servers_that_answer(email, group):
     assert throttling.domain_group(email) == group
+
+
+def _statements_of_one_batch(campaign, now) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        send_batch(str(campaign.pk), now=now)
+    assert not Message.objects.filter(campaign=campaign).exclude(status="sent").exists()
+    return len(queries)
+
+
+def test_a_backed_off_and_warming_batch_costs_statements_per_chunk_not_per_message(
+    workspace, smtp, monkeypatch
+):
+    from deliverability.models import SendingDomain
+    from deliverability.warmup import domain_set_warmup
+
+    monkeypatch.setattr(pipeline, "SEND_CHUNK", 60)  # one chunk per batch here
+    ThrottleState.objects.create(
+        backend="server", domain="gmail.com", rate_per_minute=1000, ceiling=2000
+    )
+    domain = SendingDomain.objects.get(workspace=workspace, domain="acme.io")
+    domain_set_warmup(domain=domain, target=100_000, daily_start=50_000)
+    now = timezone.now()
+
+    def campaign(name, n):
+        addresses = [f"{name}{i}@gmail.com" for i in range(n)]
+        addresses += [f"{name}{i}@example.org" for i in range(n)]
+        return sending_campaign(workspace, addresses, name=name)
+
+    _statements_of_one_batch(campaign("warm", 2), now)  # scoring settings …
+    few = _statements_of_one_batch(campaign("few", 3), now)
+    many = _statements_of_one_batch(campaign("many", 25), now)
+    assert len(smtp.received) == 4 + 6 + 50
+    assert many == few
