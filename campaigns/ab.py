@@ -49,6 +49,7 @@ WINNER_SELECTED = events.CAMPAIGN_AB_WINNER_SELECTED
 # Campaigns whose test has started: a winner can be chosen, held messages released.
 STARTED = (CampaignStatus.SENDING, CampaignStatus.PAUSED, CampaignStatus.SENT)
 SIGNIFICANCE = 0.05
+RELEASE_CHUNK = 50_000
 
 
 # --- configuration -----------------------------------------------------------------------------
@@ -302,7 +303,7 @@ def release_due_variants(now: datetime) -> int:
     released = 0
     running = Campaign.objects.filter(
         ab_test__isnull=False, status__in=(CampaignStatus.SENDING, CampaignStatus.PAUSED)
-    )
+    ).select_related("ab_test")
     for campaign in running:
         # The campaign's (campaign, status, id) index finds its held messages.
         count = Message.objects.filter(
@@ -314,6 +315,8 @@ def release_due_variants(now: datetime) -> int:
         if count and campaign.status == CampaignStatus.SENDING:
             start_chains(campaign)
         released += count
+        if campaign.ab_test.winner is not None and _held_rest(campaign.pk).exists():
+            released += release_rest(campaign.pk)  # its task was lost
     return released
 
 
@@ -383,9 +386,9 @@ def ab_pick_winner(*, campaign: Campaign, variant: str | int, actor: str = "") -
 def select_winner(
     *, test: AbTest, position: int, decided_by: str, now: datetime | None = None
 ) -> bool:
-    """Record the winner (once: a conditional UPDATE, so a pick racing the clock is harmless),
-    release the held rest to the queue, announce it and start the sending chains. Returns
-    whether this call decided."""
+    """Record the winner (once: a conditional UPDATE, so a pick racing the clock is harmless)
+    and announce it; after the commit a task releases the held rest to the queue
+    (``release_rest``). Returns whether this call decided."""
     now = now or timezone.now()
     won = AbTest.objects.filter(pk=test.pk, winner__isnull=True).update(
         winner=position, decided_at=now, decided_by=decided_by[:200], updated_at=now
@@ -393,9 +396,7 @@ def select_winner(
     if not won:
         return False
     campaign = Campaign.objects.get(pk=test.campaign_id)
-    released = Message.objects.filter(
-        campaign=campaign, status=MessageStatus.HELD, ab_variant__isnull=True
-    ).update(status=MessageStatus.QUEUED)
+    released = _held_rest(campaign.pk).count()
     events.emit(
         campaign.workspace_id,
         WINNER_SELECTED,
@@ -409,11 +410,49 @@ def select_winner(
             "variants": [_event_row(row) for row in variant_rows(campaign)],
         },
     )
-    if released and campaign.status == CampaignStatus.SENDING:
-        from campaigns.services import start_chains
+    if released:
+        from django_q.tasks import async_task
 
-        start_chains(campaign)
+        transaction.on_commit(
+            lambda: async_task("campaigns.ab.release_rest", str(campaign.pk), group="campaigns")
+        )
     return True
+
+
+def _held_rest(campaign_id):
+    return Message.objects.filter(
+        campaign_id=campaign_id, status=MessageStatus.HELD, ab_variant__isnull=True
+    )
+
+
+def release_rest(campaign_id) -> int:
+    """The task after a decision: the held rest of a decided test goes to the queue, in chunks
+    of RELEASE_CHUNK (each a short transaction of its own: one UPDATE of a million rows would
+    hold its locks and the API's pick for minutes), and the sending chains start after the
+    first chunk and after the last. Safe to run twice; housekeeping runs it again for a test
+    whose rest is still held (a lost task)."""
+    from campaigns.services import start_chains
+
+    campaign = Campaign.objects.filter(pk=campaign_id).first()
+    test = ab_test_of(campaign) if campaign else None
+    if test is None or test.winner is None:
+        return 0
+    held = _held_rest(campaign.pk)
+    released = chunks = 0
+    while count := Message.objects.filter(
+        pk__in=held.values("pk")[:RELEASE_CHUNK], status=MessageStatus.HELD
+    ).update(status=MessageStatus.QUEUED):
+        released, chunks = released + count, chunks + 1
+        if chunks == 1:
+            _start_if_sending(campaign, start_chains)
+    if chunks > 1:
+        _start_if_sending(campaign, start_chains)
+    return released
+
+
+def _start_if_sending(campaign: Campaign, start_chains) -> None:
+    if Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.SENDING).exists():
+        start_chains(campaign)
 
 
 def _event_row(row: dict) -> dict:

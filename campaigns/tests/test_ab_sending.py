@@ -210,3 +210,20 @@ def test_cancelling_drops_the_held_rest(workspace, people, smtp):
     with pytest.raises(services.CampaignStateError):
         ab.ab_pick_winner(campaign=campaign, variant="A")
     assert len(smtp.received) == sent
+
+
+def test_a_decided_rest_whose_release_was_lost_goes_out_with_housekeeping(
+    workspace, people, smtp, monkeypatch
+):
+    monkeypatch.setattr(ab, "RELEASE_CHUNK", 3)  # several chunks
+    campaign = ab_campaign(workspace, people, share=50, criterion="manual")
+    services.campaign_send(campaign=campaign)
+    rest = emails(campaign, status=MessageStatus.HELD)
+    # Decided, but the task that releases the rest never ran (a worker lost it).
+    AbTest.objects.filter(campaign=campaign).update(winner=1, decided_by="picked")
+    housekeeping()
+    got = received_subjects(smtp)
+    assert all(got[address] == ["Subject B"] for address in rest)
+    assert len(smtp.received) == SIZE
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.SENT
