@@ -31,6 +31,7 @@ from campaigns.transport import (
     new_message_id,
 )
 from contacts.models import Contact
+from deliverability.alignment import envelope_host
 from deliverability.services import blocked_addresses
 from smtprelay.verp import return_path
 
@@ -292,7 +293,9 @@ class _BatchRun:
             reply_to=campaign.reply_to,
             marketing=True,
         )
-        email.return_path = return_path(message.id)
+        email.return_path = return_path(
+            message.id, envelope_host(self.senders.sending_domain(from_email))
+        )
         return email
 
     def _pause(self, failures: int, last_error: str) -> None:
@@ -386,11 +389,13 @@ def send_transactional(message_id) -> str:
         headers=payload.get("headers"),
         marketing=False,
     )
-    email.return_path = return_path(message.id)
     if not pipeline.mark_sending(message.id):
         return MessageStatus.SENDING
     Message.objects.filter(id=message.id).update(message_id=message.message_id)
     senders = Senders(message.workspace_id)
+    email.return_path = return_path(
+        message.id, envelope_host(senders.sending_domain(payload["from_email"]))
+    )
     # Transactional mail never waits for the backend's budget, but spends it: campaigns slow
     # down instead.
     senders.take_slot(payload["from_email"])

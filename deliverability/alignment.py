@@ -3,7 +3,8 @@ passes *for a domain aligned with the From domain*. This compares the From domai
 
 - the DKIM ``d=`` domain: mail we sign over SMTP carries ``d=`` = the From address's sending
   domain (campaigns.senders), so it aligns as long as the domain's key is published;
-- the Return-Path (envelope, SPF) domain: the VERP address ``bounce+…@BOUNCE_DOMAIN``
+- the Return-Path (envelope, SPF) domain: the VERP address ``bounce+…@bounce.<domain>`` once
+  the domain's return-path CNAME (to BOUNCE_DOMAIN) is valid, else ``bounce+…@BOUNCE_DOMAIN``
   (smtprelay.verp), or the From address itself when no BOUNCE_DOMAIN is configured;
 
 in relaxed mode (same organizational domain) and strict mode (the same name), and reports the
@@ -70,9 +71,28 @@ def aligned(from_domain: str, other: str, mode: str) -> bool:
     return organizational_domain(from_domain) == organizational_domain(other)
 
 
-def envelope_domain(domain: SendingDomain) -> str:
-    """The Return-Path domain of mail from ``domain`` (as smtprelay.verp.return_path builds it)."""
-    return (settings.BOUNCE_DOMAIN or domain.domain).strip().rstrip(".").lower()
+def envelope_host(domain: SendingDomain | None, checks: dict | None = None) -> str:
+    """The return-path host of mail from ``domain`` when it is its own: ``bounce.<domain>``
+    once that CNAME to BOUNCE_DOMAIN is valid (by ``checks``, else the last stored check);
+    "" otherwise (the envelope is then at BOUNCE_DOMAIN). The sending pipeline passes it to
+    smtprelay.verp.return_path; the bounce mailbox accepts VERP addresses at any host."""
+    from deliverability.domains import RETURN_PATH_LABEL
+
+    if domain is None or not settings.BOUNCE_DOMAIN:
+        return ""
+    if checks is not None:
+        check = checks.get("return_path")
+        valid = check is not None and check.status == RecordStatus.VALID
+    else:
+        valid = ((domain.dns_checks or {}).get("return_path") or {}).get("status") == "valid"
+    return f"{RETURN_PATH_LABEL}.{domain.domain}" if valid else ""
+
+
+def envelope_domain(domain: SendingDomain, checks: dict | None = None) -> str:
+    """The Return-Path domain of mail from ``domain``: its own return-path host, else
+    BOUNCE_DOMAIN, else (no bounce mailbox) the From domain itself."""
+    host = envelope_host(domain, checks) or settings.BOUNCE_DOMAIN or domain.domain
+    return host.strip().rstrip(".").lower()
 
 
 def _dmarc_tags(domain: SendingDomain, checks: dict) -> tuple[dict[str, str], str]:
@@ -156,16 +176,19 @@ def check_alignment(domain: SendingDomain, checks: dict) -> dict[str, Any]:
             "receivers cannot verify the signature."
         )
         dkim["fix"] = "Publish the DKIM record shown above, then verify."
-    envelope = envelope_domain(domain)
+    from deliverability.domains import RETURN_PATH_LABEL
+
+    envelope = envelope_domain(domain, checks)
     return_path = _result(
         from_domain,
         envelope,
         _mode(tags, "aspf"),
         "aspf",
         fix_misaligned=(
-            f"SPF cannot align while bounces return to {envelope}: DMARC then rests on DKIM "
-            "alone, so keep DKIM valid. To align SPF too, the server's BOUNCE_DOMAIN must be a "
-            f"host under {organizational_domain(from_domain)}."
+            f"Publish the return-path record (CNAME {RETURN_PATH_LABEL}.{from_domain} to "
+            f"{envelope}) shown above, then verify: mail then leaves with the envelope "
+            f"{RETURN_PATH_LABEL}.{from_domain}, which aligns (relaxed). Until then DMARC rests "
+            "on DKIM alone."
         ),
     )
     return {

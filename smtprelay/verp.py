@@ -34,11 +34,13 @@ def bounce_token(message_id: uuid.UUID) -> str:
     return f"{value}.{_mac(value)}"
 
 
-def return_path(message_id: uuid.UUID) -> str:
-    """The envelope sender for ``message_id``; "" when no BOUNCE_DOMAIN is configured."""
+def return_path(message_id: uuid.UUID, host: str = "") -> str:
+    """The envelope sender for ``message_id``; "" when no BOUNCE_DOMAIN is configured. ``host``:
+    the sending domain's return-path host (``bounce.<domain>``, a CNAME to BOUNCE_DOMAIN) when
+    it is published, so the envelope aligns with the From domain for DMARC."""
     if not settings.BOUNCE_DOMAIN:
         return ""
-    return f"{LOCAL_PREFIX}{bounce_token(message_id)}@{settings.BOUNCE_DOMAIN}"
+    return f"{LOCAL_PREFIX}{bounce_token(message_id)}@{host or settings.BOUNCE_DOMAIN}"
 
 
 def is_bounce_address(address: str) -> bool:
