@@ -8,6 +8,7 @@ connection and one transaction per chunk."""
 
 from __future__ import annotations
 
+import hashlib
 import queue
 import threading
 from collections.abc import Iterator
@@ -31,10 +32,17 @@ class Chunk:
     rejected: list[tuple[int, str]] = field(default_factory=list)
 
 
+def _digest(email: str) -> int:
+    return int.from_bytes(hashlib.blake2b(email.encode(), digest_size=16).digest())
+
+
 def chunks(records: Iterator[tuple[int, list[str]]], plan: Plan, size: int) -> Iterator[Chunk]:
     """Validated rows in chunks of ``size``, duplicates of an earlier row refused. The last
     chunk may be empty (it still carries the rejections after the last full chunk)."""
-    seen: dict[str, int] = {}
+    # Addresses seen so far, by a 128-bit digest rather than the text: 125 instead of 150 MB
+    # for a million (this map is most of a 1,000,000-row import's peak memory); the chance of
+    # a collision among a million addresses is below 1 in 10^26.
+    seen: dict[int, int] = {}
     chunk = Chunk()
     try:
         for number, cells in records:
@@ -43,7 +51,7 @@ def chunks(records: Iterator[tuple[int, list[str]]], plan: Plan, size: int) -> I
             except PropertyError as exc:
                 chunk.rejected.append((number, str(exc)))
                 continue
-            first = seen.setdefault(row.email_lower, number)
+            first = seen.setdefault(_digest(row.email_lower), number)
             if first != number:
                 chunk.rejected.append((number, f"{row.email} already appears in row {first}"))
                 continue
