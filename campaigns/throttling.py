@@ -14,12 +14,14 @@ each chunk of a batch passes before it is built (ARCHITECTURE.md, "The sending p
 - A sending domain in warm-up (deliverability.warmup) allows that many campaign messages a day
   (UTC); those beyond today's cap wait for tomorrow.
 
-Cost: one SELECT of the way out's states per batch; per chunk, one locked counter per domain
-that is backed off (none when nothing is), one for the warm-up when one runs, one UPDATE per
-group of messages deferred, and one locked update per backed-off domain after delivery."""
+Cost: one SELECT of the way out's states per batch; per chunk with backed-off domains in it,
+one locked update of their minute's counters together and one of their states after delivery
+(nothing when no domain is backed off), one locked counter for the warm-up when one runs, and
+one UPDATE per group of messages deferred."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from collections import Counter, defaultdict
@@ -141,11 +143,45 @@ def take_window_slots(key: str, window: int, limit: int, wanted: int) -> int:
     return granted
 
 
+def take_many_window_slots(wants: dict[str, tuple[int, int]], window: int) -> dict[str, int]:
+    """``take_window_slots`` for several keys at once (``key → (limit, wanted)``): one INSERT,
+    one locked read and one UPDATE whatever their number. Rows are locked in key order, so two
+    workers never wait on each other crosswise."""
+    keys = sorted(key for key, (limit, wanted) in wants.items() if limit > 0 and wanted > 0)
+    granted = dict.fromkeys(wants, 0)
+    if not keys:
+        return granted
+    ThrottleWindow.objects.bulk_create(
+        [ThrottleWindow(key=key, window=window, used=0) for key in keys], ignore_conflicts=True
+    )
+    with transaction.atomic():
+        rows = list(
+            ThrottleWindow.objects.select_for_update()
+            .filter(window=window, key__in=keys)
+            .order_by("key")
+        )
+        for row in rows:
+            limit, wanted = wants[row.key]
+            granted[row.key] = max(0, min(wanted, limit - row.used))
+            row.used += granted[row.key]
+        changed = [row for row in rows if granted[row.key]]
+        if changed:
+            ThrottleWindow.objects.bulk_update(changed, ["used"])
+    return granted
+
+
 def give_back(key: str, window: int, count: int) -> None:
     if count > 0:
         ThrottleWindow.objects.filter(key=key, window=window, used__gte=count).update(
             used=F("used") - count
         )
+
+
+def _budget_key(backend_key: str, domain: str) -> str:
+    key = f"domain:{backend_key}:{domain}"
+    if len(key) <= 100:  # ThrottleWindow.key
+        return key
+    return f"domain:{backend_key}:{hashlib.sha256(domain.encode()).hexdigest()[:40]}"
 
 
 def _minute(now: datetime) -> int:
@@ -181,28 +217,38 @@ def backoff(
     return state
 
 
-def recover(*, backend_key: str, domain: str, successes: int) -> ThrottleState | None:
-    """``successes`` messages went through to a backed-off domain: each run of RECOVERY_RUN adds
-    one step; at the ceiling the state goes (returns None then)."""
+def recover(*, backend_key: str, successes: dict[str, int]) -> dict[str, ThrottleState | None]:
+    """Messages went through to backed-off domains (``domain → successes``): each run of
+    RECOVERY_RUN adds one step; at the ceiling a state goes (None for it then). One locked
+    read, one UPDATE and one DELETE for all the domains."""
+    now = timezone.now()
+    result: dict[str, ThrottleState | None] = dict.fromkeys(successes)
     with transaction.atomic():
-        state = (
+        states = list(
             ThrottleState.objects.select_for_update()
-            .filter(backend=backend_key, domain=domain)
-            .first()
+            .filter(backend=backend_key, domain__in=sorted(successes))
+            .order_by("domain")
         )
-        if state is None:
-            return None
-        total = state.successes + successes
-        steps, state.successes = divmod(total, RECOVERY_RUN)
-        if steps:
-            step = max(1, state.ceiling // RECOVERY_STEPS)
-            state.rate_per_minute = min(state.ceiling, state.rate_per_minute + steps * step)
-            state.backoffs = 0
-        if state.rate_per_minute >= state.ceiling:
-            state.delete()
-            return None
-        state.save()
-    return state
+        recovered, changed = [], []
+        for state in states:
+            steps, state.successes = divmod(state.successes + successes[state.domain], RECOVERY_RUN)
+            if steps:
+                step = max(1, state.ceiling // RECOVERY_STEPS)
+                state.rate_per_minute = min(state.ceiling, state.rate_per_minute + steps * step)
+                state.backoffs = 0
+            state.updated_at = now
+            if state.rate_per_minute >= state.ceiling:
+                recovered.append(state.pk)
+            else:
+                changed.append(state)
+                result[state.domain] = state
+        if changed:
+            ThrottleState.objects.bulk_update(
+                changed, ["successes", "rate_per_minute", "backoffs", "updated_at"]
+            )
+        if recovered:
+            ThrottleState.objects.filter(pk__in=recovered).delete()
+    return result
 
 
 # --- the gate of one batch ---------------------------------------------------------------------
@@ -250,8 +296,9 @@ class DeliveryGate:
         for item in chunk:
             by_domain[domain_group(item[0].email)].append(item)
         admitted_ids: set = set()
+        allowances = self._domain_allowances({d: len(items) for d, items in by_domain.items()})
         for domain, items in by_domain.items():
-            allowed = self._domain_allows(domain, len(items))
+            allowed = allowances[domain]
             admitted_ids.update(item[0].id for item in items[:allowed])
             if allowed < len(items):
                 state = self.states[domain]
@@ -284,18 +331,24 @@ class DeliveryGate:
         if self.warmup_cap is not None:
             give_back(self.warmup_key, self.warmup_window, len(items))
 
-    def _domain_allows(self, domain: str, wanted: int) -> int:
-        state = self.states.get(domain)
-        if state is None:
-            return wanted
-        if state.held_until and state.held_until > self.now:
-            return 0
-        return take_window_slots(
-            f"domain:{self.backend_key}:{domain}",
-            _minute(self.now),
-            state.rate_per_minute,
-            wanted,
-        )
+    def _domain_allowances(self, wanted: dict[str, int]) -> dict[str, int]:
+        """How many messages each domain of a chunk may send now: all for a domain not backed
+        off, none for one held, else what its minute's budget still has (one locked counter
+        update for them all)."""
+        allowed, budgets, domain_of = {}, {}, {}
+        for domain, count in wanted.items():
+            state = self.states.get(domain)
+            if state is None:
+                allowed[domain] = count
+            elif state.held_until and state.held_until > self.now:
+                allowed[domain] = 0
+            else:
+                key = _budget_key(self.backend_key, domain)
+                budgets[key], domain_of[key] = (state.rate_per_minute, count), domain
+        granted = take_many_window_slots(budgets, _minute(self.now))
+        for key, count in granted.items():
+            allowed[domain_of[key]] = count
+        return allowed
 
     def _domain_due(self, state: ThrottleState) -> datetime:
         if state.held_until and state.held_until > self.now:
@@ -362,12 +415,12 @@ class DeliveryGate:
             for domain in (domain_group(m.email) for m in sent)
             if domain in self.states and domain not in self.tripped
         )
-        for domain, count in successes.items():
-            state = recover(backend_key=self.backend_key, domain=domain, successes=count)
-            if state is None:
-                self.states.pop(domain, None)
-            else:
-                self.states[domain] = state
+        if successes:
+            for domain, state in recover(backend_key=self.backend_key, successes=successes).items():
+                if state is None:
+                    self.states.pop(domain, None)
+                else:
+                    self.states[domain] = state
 
 
 # --- what the progress view shows --------------------------------------------------------------

@@ -265,3 +265,17 @@ def test_a_backed_off_and_warming_batch_costs_statements_per_chunk_not_per_messa
     many = _statements_of_one_batch(campaign("many", 25), now)
     assert len(smtp.received) == 4 + 6 + 50
     assert many == few
+
+
+def test_a_backed_off_domain_with_a_long_name_keeps_its_budget(workspace, smtp):
+    long_domain = f"{'sub' * 20}.example.org"  # grouped as example.org: not backed off
+    group = "x" * 80 + ".example"  # too long for a budget key as it is: hashed
+    ThrottleState.objects.create(backend="server", domain=group, rate_per_minute=2, ceiling=240)
+    campaign = sending_campaign(
+        workspace, [f"r{i}@{group}" for i in range(3)] + [f"a@{long_domain}"]
+    )
+    now = timezone.now()
+    run(campaign, now)
+    assert len(smtp.received) == 3  # 2 of the long-named domain, and the other one
+    run(campaign, now + timedelta(minutes=1))
+    assert len(smtp.received) == 4
