@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django_q.tasks import async_task
 
-from campaigns import ab, engagement, hits, pipeline, sending, services, windows
+from campaigns import ab, engagement, hits, pipeline, sending, services, throttling, windows
 from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus
 
 
@@ -49,6 +49,7 @@ def housekeeping() -> dict:
     written = hits.drain()
     applied = engagement.drain()
     ab_tests = ab.tick()  # after the drains: a decision counts the latest opens and clicks
+    throttling.forget_old()
     return {
         "started": len(started),
         "interrupted": interrupted,

@@ -482,3 +482,19 @@ def delivery_on_page(campaign) -> dict | None:
     if not any(waiting.values()):
         return None
     return delivery_state(campaign, waiting=waiting)
+
+
+def forget_old(now: datetime | None = None) -> int:
+    """Housekeeping: drop the per-minute budgets of backed-off domains older than an hour,
+    warm-up day counters older than two days, and throttle states nobody touched for a day
+    (their domain was not mailed since: it starts again at full rate). Returns rows dropped."""
+    now = now or timezone.now()
+    old_minute, old_day = _minute(now) - 60, now.astimezone(UTC).date().toordinal() - 2
+    dropped = ThrottleWindow.objects.filter(
+        key__startswith="domain:", window__lt=old_minute
+    ).delete()[0]
+    dropped += ThrottleWindow.objects.filter(
+        key__startswith="warmup:", window__lt=old_day
+    ).delete()[0]
+    dropped += ThrottleState.objects.filter(updated_at__lt=now - timedelta(days=1)).delete()[0]
+    return dropped

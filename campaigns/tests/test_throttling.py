@@ -279,3 +279,31 @@ def test_a_backed_off_domain_with_a_long_name_keeps_its_budget(workspace, smtp):
     assert len(smtp.received) == 3  # 2 of the long-named domain, and the other one
     run(campaign, now + timedelta(minutes=1))
     assert len(smtp.received) == 4
+
+
+def test_housekeeping_forgets_old_budgets_and_untouched_states(workspace):
+    from campaigns.models import ThrottleWindow
+
+    now = timezone.now()
+    minute, day = int(now.timestamp() // 60), now.date().toordinal()
+    ThrottleWindow.objects.bulk_create(
+        [
+            ThrottleWindow(key="domain:server:gmail.com", window=minute - 61, used=5),
+            ThrottleWindow(key="domain:server:gmail.com", window=minute, used=5),
+            ThrottleWindow(key="warmup:x", window=day - 3, used=5),
+            ThrottleWindow(key="warmup:x", window=day, used=5),
+            ThrottleWindow(key="campaign:x", window=minute - 600, used=5),  # not ours: kept
+        ]
+    )
+    old = ThrottleState.objects.create(
+        backend="server", domain="a.example", rate_per_minute=1, ceiling=9
+    )
+    ThrottleState.objects.filter(pk=old.pk).update(updated_at=now - timedelta(days=2))
+    ThrottleState.objects.create(backend="server", domain="b.example", rate_per_minute=1, ceiling=9)
+    assert throttling.forget_old(now) == 3
+    assert set(ThrottleWindow.objects.values_list("key", "window")) == {
+        ("domain:server:gmail.com", minute),
+        ("warmup:x", day),
+        ("campaign:x", minute - 600),
+    }
+    assert list(ThrottleState.objects.values_list("domain", flat=True)) == ["b.example"]
