@@ -88,9 +88,9 @@ def run_in_child(job_id: str) -> dict:
     }
 
 
-def main(rows: int) -> dict:
+def main(rows: int, name: str | None = None) -> dict:
     jobs._enqueue = lambda job_id: None  # the child runs the task body itself
-    workspace, _ = bench_workspace(f"bench-import-memory-{rows}")
+    workspace, _ = bench_workspace(name or f"bench-import-memory-{rows}")
     figures: dict = {
         "scenario": "import_memory",
         "database": connection.vendor,
@@ -126,4 +126,8 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["--child"]:
         print(json.dumps(run_in_child(sys.argv[2])))
     else:
-        main(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000)
+        # --name NAME: a workspace of another name (a previous run's may still be deleting).
+        args = sys.argv[1:]
+        name = args[args.index("--name") + 1] if "--name" in args else None
+        size = int(args[0]) if args and args[0].isdigit() else 1_000_000
+        main(size, name)
