@@ -11,13 +11,11 @@ from django.views.decorators.http import require_http_methods
 
 from campaigns.content import campaign_sender
 from campaigns.models import Message
-from campaigns.public import _limited, _message_for, _too_many, _unsubscribe
+from campaigns.public import _limited, _message_for, _too_many, _unsubscribe, reason_from
 from deliverability import services as deliverability
 from deliverability.domains import sending_domain_for
 from deliverability.models import SendingDomain, UnsubscribeReason, UnsubscribeSource
 from deliverability.preferences import preference_state, preferences_save
-
-MAX_REASON_TEXT = 1000
 
 
 def message_brand(message: Message) -> SendingDomain | None:
@@ -36,13 +34,6 @@ def message_brand(message: Message) -> SendingDomain | None:
     )
 
 
-def _reason(post) -> tuple[str, str]:
-    reason = post.get("reason", "")
-    if reason not in UnsubscribeReason.values:
-        reason = ""
-    return reason, post.get("reason_text", "").strip()[:MAX_REASON_TEXT]
-
-
 @require_http_methods(["GET", "POST"])
 def preferences(request, token: str):
     if _limited(request, "preferences", token):
@@ -54,7 +45,7 @@ def preferences(request, token: str):
     saved = False
     if request.method == "POST":
         action = request.POST.get("action")
-        reason, reason_text = _reason(request.POST)
+        reason, reason_text = reason_from(request.POST)
         if action == "unsubscribe_all":
             with transaction.atomic():
                 deliverability.unsubscribe_record(

@@ -1,6 +1,7 @@
 """Public pages linked from emails: open pixel, click redirect and unsubscribe (the preference
-centre is campaigns.preference_centre). No login; each takes a signed token, is rate limited per address, and a forged token
-is simply not found. The click redirect only ever goes to a link stored for that message."""
+centre is campaigns.preference_centre). No login; each takes a signed token, is rate limited
+per address, and a forged token is simply not found. The click redirect only ever goes to a
+link stored for that message."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from campaigns import hits, tracking
 from campaigns.models import EventType, Message
 from campaigns.tokens import read_token
 from deliverability import services as deliverability
+from deliverability.models import UnsubscribeReason
 from mailcrm.ratelimit import over_any_per_minute
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
@@ -96,12 +98,25 @@ def _message_for(token: str, purpose: str) -> Message:
     return message
 
 
-def _unsubscribe(message: Message, source: str) -> None:
+MAX_REASON_TEXT = 1000
+
+
+def reason_from(post) -> tuple[str, str]:
+    """The typed reason (ignored when not one of ours) and the free text of a leaving form."""
+    reason = post.get("reason", "")
+    if reason not in UnsubscribeReason.values:
+        reason = ""
+    return reason, post.get("reason_text", "").strip()[:MAX_REASON_TEXT]
+
+
+def _unsubscribe(message: Message, source: str, reason: str = "", reason_text: str = "") -> None:
     deliverability.unsubscribe_record(
         workspace=message.workspace,
         email=message.email,
         source=source,
         campaign_id=message.campaign_id,
+        reason=reason,
+        reason_text=reason_text,
     )
     if not message.events.filter(type=EventType.UNSUBSCRIBED).exists():
         message.events.create(
@@ -121,11 +136,13 @@ def unsubscribe(request, token: str):
         return _too_many()
     message = _message_for(token, "unsubscribe")
     if request.method == "POST":
-        one_click = request.POST.get("List-Unsubscribe") == "One-Click"
-        _unsubscribe(message, "one_click" if one_click else "link")
-        if one_click:
+        if request.POST.get("List-Unsubscribe") == "One-Click":
+            _unsubscribe(message, "one_click")
             return HttpResponse("Unsubscribed.", content_type="text/plain")
+        _unsubscribe(message, "link", *reason_from(request.POST))
         return render(request, "campaigns/public/unsubscribed.html", {"message": message})
     return render(
-        request, "campaigns/public/unsubscribe.html", {"message": message, "token": token}
+        request,
+        "campaigns/public/unsubscribe.html",
+        {"message": message, "token": token, "reasons": UnsubscribeReason.choices},
     )

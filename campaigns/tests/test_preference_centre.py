@@ -161,3 +161,30 @@ def test_the_dashboards_unsubscribes_list_shows_layer_and_reason(dashboard, setu
     )
     page = dashboard.get("/unsubscribes/", {"scope": "list"}).content.decode()
     assert "List Weekly" in page and "Too many emails" in page and "Weekly is a lot" in page
+
+
+def test_the_unsubscribe_page_takes_a_reason_too(client, setup, workspace, outsider):
+    message = Message.objects.get(contact=setup["jane"])
+    url = f"/u/{make_token('unsubscribe', message.id)}"
+    page = client.get(url).content.decode()
+    assert 'value="never_signed_up"' in page and 'name="reason_text"' in page
+    assert not Unsubscribe.objects.exists()  # a GET changes nothing
+    client.post(url, {"reason": "never_signed_up", "reason_text": " Who are you? "})
+    left = Unsubscribe.objects.get()
+    assert (left.contact_list, left.domain, left.reason, left.reason_text, left.source) == (
+        None,
+        None,
+        "never_signed_up",
+        "Who are you?",
+        "link",
+    )
+    assert services.is_unsubscribed(workspace, "jane@example.com")
+    assert not Unsubscribe.objects.filter(workspace=outsider.workspace).exists()
+
+
+def test_an_unknown_reason_is_ignored_not_refused(client, setup):
+    message = Message.objects.get(contact=setup["jane"])
+    url = f"/u/{make_token('unsubscribe', message.id)}"
+    assert client.post(url, {"reason": "<script>", "reason_text": "x" * 5000}).status_code == 200
+    left = Unsubscribe.objects.get()
+    assert (left.reason, len(left.reason_text)) == ("", 1000)
