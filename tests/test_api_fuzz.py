@@ -1,0 +1,191 @@
+"""Fuzzing the REST API with schemathesis against the OpenAPI schema it serves, on a live
+server (issue 12 §1): for every operation, a bounded number of generated requests (valid and
+invalid) must get no 5xx and answers that conform to the schema (status code, content type,
+body); and without a key every operation answers 401.
+
+``FUZZ_EXAMPLES`` (default 10) sets the examples per operation; ``FUZZ_OPERATIONS`` (a
+substring of ``"METHOD /path"``) limits the run to some operations.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from campaigns import services as campaign_services
+from contacts.tests.factories import (
+    CompanyFactory,
+    ContactFactory,
+    ContactListFactory,
+    ContactTagFactory,
+    ListMembershipFactory,
+    PropertyDefinitionFactory,
+    SegmentFactory,
+    TagFactory,
+)
+from deliverability.tests.factories import (
+    SendingDomainFactory,
+    SuppressionFactory,
+    UnsubscribeFactory,
+    WhitelistFactory,
+)
+from mailcrm.tests.factories import ApiKeyFactory, EventFactory, WorkspaceFactory
+from templates.tests.factories import EmailTemplateFactory
+from webhooks.tests.factories import WebhookEndpointFactory
+
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "10"))
+ONLY = os.environ.get("FUZZ_OPERATIONS", "")
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+# Deletions last, so the other operations still find the real objects.
+_METHOD_ORDER = {"GET": 0, "POST": 1, "PUT": 1, "PATCH": 1, "DELETE": 2}
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _world(receiver) -> dict[str, str]:
+    """A workspace with one object of each kind; maps a path prefix (and parameter) to the id
+    the fuzzer may use in place of a random one."""
+    workspace = WorkspaceFactory(name="Fuzzed")
+    contact = ContactFactory(workspace=workspace, email="jane@example.com", first_name="Jane")
+    tag = TagFactory(workspace=workspace, name="vip")
+    ContactTagFactory(contact=contact, tag=tag)
+    contact_list = ContactListFactory(workspace=workspace, name="Newsletter")
+    ListMembershipFactory(contact=contact, contact_list=contact_list)
+    segment = SegmentFactory(workspace=workspace, name="Active", query="status = active")
+    company = CompanyFactory(workspace=workspace)
+    prop = PropertyDefinitionFactory(workspace=workspace, key="industry")
+    template = EmailTemplateFactory(workspace=workspace)
+    domain = SendingDomainFactory(workspace=workspace, domain="mail.fuzz.example")
+    webhook = WebhookEndpointFactory(workspace=workspace, url=receiver.url)
+    suppression = SuppressionFactory(workspace=workspace)
+    allowed = WhitelistFactory(workspace=workspace)
+    unsubscribe = UnsubscribeFactory(workspace=workspace)
+    event = EventFactory(workspace=workspace)
+    victim_key = ApiKeyFactory(workspace=workspace, name="rotated by the fuzzer")
+    campaign = campaign_services.campaign_create(
+        workspace=workspace,
+        name="Spring",
+        subject="Hello",
+        template_id=template.pk,
+        from_email="news@mail.fuzz.example",
+        audience={"lists": [str(contact_list.pk)]},
+    )
+    key = ApiKeyFactory(workspace=workspace, name="fuzzer")
+    return {
+        "_secret": key.secret,
+        "campaigns": str(campaign.pk),
+        "companies": str(company.pk),
+        "contacts": str(contact.pk),
+        "contacts:tag_name": tag.name,
+        "customer/api-keys": str(victim_key.pk),
+        "customer/domains": str(domain.pk),
+        "customer/webhooks": str(webhook.pk),
+        "events": str(event.pk),
+        "lists": str(contact_list.pk),
+        "properties": prop.key,
+        "segments": str(segment.pk),
+        "suppressions/whitelist": str(allowed.pk),
+        "suppressions": str(suppression.pk),
+        "tags": str(tag.pk),
+        "templates": str(template.pk),
+        "unsubscribes": str(unsubscribe.pk),
+    }
+
+
+def _real_path_parameters(path: str, params: dict, world: dict[str, str]) -> dict:
+    """The operation's path parameters with the real object of its collection where known."""
+    rest = path.removeprefix("/api/v1/")
+    prefix = next((p for p in world if not p.startswith("_") and rest.startswith(p + "/")), None)
+    if prefix is None:
+        return params
+    real = dict(params)
+    for name in params:
+        if f"{prefix}:{name}" in world:
+            real[name] = world[f"{prefix}:{name}"]
+        elif name in ("id", "pk", "key", "contact_pk") and ":" not in prefix:
+            real[name] = world[prefix]
+    return real
+
+
+def _operations(schema) -> list:
+    operations = [result.ok() for result in schema.get_all_operations()]
+    operations = [op for op in operations if ONLY in f"{op.method.upper()} {op.path}"]
+    return sorted(operations, key=lambda op: (_METHOD_ORDER.get(op.method.upper(), 1), op.path))
+
+
+def _fuzz_operation(operation, base_url: str, world: dict[str, str]) -> None:
+    headers = {"X-API-Key": world["_secret"]}
+
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        # No shrinking: a failure is reported as found, with the request to reproduce it.
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=operation.as_strategy(), real=st.booleans())
+    def run(case, real):
+        if real and case.path_parameters:
+            case.path_parameters = _real_path_parameters(
+                operation.path, case.path_parameters, world
+            )
+        case.call_and_validate(base_url=base_url, headers=headers, checks=CHECKS, timeout=60)
+
+    run()
+
+
+@pytest.fixture
+def schema(live_server):
+    return schemathesis.openapi.from_url(f"{live_server.url}/api/v1/schema/")
+
+
+def test_every_operation_survives_fuzzing_and_keeps_to_its_schema(
+    live_server, schema, receiver, dns_zone
+):
+    world = _world(receiver)
+    failures: dict[str, str] = {}
+    for operation in _operations(schema):
+        name = f"{operation.method.upper()} {operation.path}"
+        try:
+            _fuzz_operation(operation, live_server.url, world)
+        except Exception as exc:  # noqa: BLE001 (every operation's failure is reported)
+            failures[name] = str(exc)[:3000]
+    assert not failures, f"{len(failures)} operations failed:\n\n" + "\n\n".join(
+        f"== {name}\n{text}" for name, text in failures.items()
+    )
+
+
+def test_every_operation_requires_a_key(live_server, schema):
+    wrong = []
+    for operation in _operations(schema):
+        path = operation.path
+        for param in operation.path_parameters:
+            path = path.replace("{" + param.name + "}", str(uuid.uuid4()))
+        for headers in ({}, {"X-API-Key": "mc_00000000_not-a-key"}, {"Authorization": "Bearer x"}):
+            response = requests.request(
+                operation.method.upper(), live_server.url + path, headers=headers, timeout=60
+            )
+            if response.status_code != 401 or response.json()["error"]["code"] != (
+                "unauthenticated"
+            ):
+                wrong.append(f"{operation.method.upper()} {path} {headers}: {response.status_code}")
+    assert not wrong, "\n".join(wrong)
