@@ -242,18 +242,14 @@ def snapshot_columns(campaign: Campaign, select_sql: str) -> SnapshotColumns:
     )
 
 
-def _hashed_messages_sql() -> str:
-    """SELECT of (id, h) over a campaign's unassigned queued messages: h in [0, 2**24) from
-    the md5 of campaign and contact ids."""
+def _message_hash_sql() -> str:
+    """A message row's h in [0, 2**24): the md5 of its campaign and contact ids, as the
+    snapshot computes it."""
     if connection.vendor == "postgresql":
         key = "campaign_id::text || coalesce(contact_id, id)::text"
     else:
         key = "campaign_id || coalesce(contact_id, id)"
-    table = Message._meta.db_table
-    return (
-        f"SELECT id, {_hash_number_sql()} AS h FROM (SELECT id, md5({key}) AS hx FROM {table} "
-        "WHERE campaign_id = %s AND status = 'queued' AND ab_variant IS NULL) AS hashed"
-    )
+    return "(" + _hash_number_sql().replace("hx", f"md5({key})") + ")"
 
 
 def assign(campaign: Campaign, *, now: datetime | None = None) -> AbTest | None:
@@ -271,15 +267,22 @@ def assign(campaign: Campaign, *, now: datetime | None = None) -> AbTest | None:
     campaign_id = Message._meta.get_field("campaign").target_field.get_db_prep_value(
         campaign.pk, connection
     )
-    in_test = "bucket.h %% 100 < %s"  # %% is the modulo operator beside parameters
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} AS m SET "
-            f"ab_variant = CASE WHEN {in_test} THEN (bucket.h / 100) %% %s END, "
-            f"status = CASE WHEN {in_test} THEN 'queued' ELSE 'held' END "
-            f"FROM ({_hashed_messages_sql()}) AS bucket WHERE m.id = bucket.id",
-            [test.share, len(variants), test.share, campaign_id],
-        )
+    unassigned = Message.objects.filter(
+        campaign=campaign, status=MessageStatus.QUEUED, ab_variant__isnull=True
+    )
+    if unassigned.exists():
+        # One table, no join: right after the snapshot the statistics know none of its rows,
+        # and a self-join was planned as a nested loop over the whole table (minutes).
+        h = _message_hash_sql()
+        in_test = f"{h} %% 100 < %s"  # %% is the modulo operator beside parameters
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET "
+                f"ab_variant = CASE WHEN {in_test} THEN ({h} / 100) %% %s END, "
+                f"status = CASE WHEN {in_test} THEN 'queued' ELSE 'held' END "
+                "WHERE campaign_id = %s AND status = 'queued' AND ab_variant IS NULL",
+                [test.share, len(variants), test.share, campaign_id],
+            )
     last_start = now
     for variant in variants:
         if variant.send_at and variant.send_at > now:
