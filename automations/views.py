@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.shortcuts import redirect
+from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.views import View
 from django.views.generic import TemplateView
@@ -111,6 +111,5 @@ class StepAddView(_Act):
 
 class StepDeleteView(_Act):
     def act(self, automation, request, step_id):
-        step = Step.objects.filter(automation=automation, pk=step_id).first()
-        if step is not None:
-            services.step_delete(step=step)
+        # A step of another automation (or workspace) is not found, as for any other object.
+        services.step_delete(step=get_object_or_404(Step, automation=automation, pk=step_id))
