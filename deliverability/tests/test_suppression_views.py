@@ -223,6 +223,8 @@ def test_the_admin_lists_bounces_settings_and_snapshots(admin_client, workspace)
             "require_verified_domain": "on",
             "risk_warn_at": 40,
             "risk_block_at": 70,
+            "bounce_rate_threshold": 5,
+            "complaint_rate_threshold": "0.3",
         },
     )
     assert response.status_code == 302
