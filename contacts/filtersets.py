@@ -56,7 +56,12 @@ class ContactFilterForm(forms.Form):
             try:
                 self.compiled_query = compile_search(text, self.workspace)
             except QueryError as exc:
-                raise forms.ValidationError(f"{exc.reason} (at position {exc.position})") from None
+                # Params, not an f-string: the reason quotes the query, and django-filter
+                # %-formats the message (a "%" in the query was a 500).
+                raise forms.ValidationError(
+                    "%(reason)s (at position %(position)s)",
+                    params={"reason": exc.reason, "position": exc.position},
+                ) from None
         return text
 
 

@@ -93,6 +93,7 @@ class ContactSerializer(serializers.Serializer):
     stats = ContactStatsSerializer(source="*", read_only=True)
     sunset_at = serializers.DateTimeField(
         read_only=True,
+        allow_null=True,
         help_text="When the contact was flagged as unengaged (sunsetting); null when not.",
     )
     companies = ContactCompanySerializer(source="company_roles", many=True, read_only=True)
@@ -122,7 +123,7 @@ class ContactTagsSerializer(serializers.Serializer):
 
 class ActivitySerializer(serializers.ModelSerializer):
     kind = serializers.ChoiceField(choices=[(k.value, k.label) for k in MANUAL_ACTIVITY_KINDS])
-    created_by = serializers.SlugRelatedField(slug_field="email", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="email", read_only=True, allow_null=True)
 
     class Meta:
         model = Activity

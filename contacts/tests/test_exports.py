@@ -151,6 +151,14 @@ def test_api_export_bad_filters_are_clear_errors(api, outsider, people):
     assert api.get(f"/api/v1/contacts/export?list={outsider.list.id}").status_code == 404
 
 
+def test_api_export_query_quoting_a_percent_sign_is_a_clear_error(api, people):
+    # Found by the API fuzzing: the reason quotes the query, which was %-formatted (a 500).
+    response = api.get("/api/v1/contacts/export?query=%C3%A3%25")
+    assert response.status_code == 400
+    assert "%" in response.json()["error"]["fields"]["query"][0]
+    assert api.get("/api/v1/contacts?query=%C3%A3%25").status_code == 400
+
+
 def test_api_export_never_includes_another_workspace(api, outsider, people):
     rows = read_response(api.get("/api/v1/contacts/export?q=secret"))
     assert rows == []

@@ -40,8 +40,8 @@ class MailcrmAutoSchema(AutoSchema):
             codes.append("400")
         if self.method in ("POST", "PUT", "PATCH"):
             codes += ["409", "422"]
-        if "{" in self.path:
-            codes.append("404")
+        if "{" in self.path or self.method in ("POST", "PUT", "PATCH"):
+            codes.append("404")  # a body may name an object (primary_id, template_id …)
         if self._is_list_view() and "{" not in self.path:
             codes.append("404")  # filters naming an unknown tag or list
         for code in codes:
