@@ -16,6 +16,7 @@ from django.utils import timezone
 from deliverability.models import SendingDomain
 
 MAX_DAYS = 400  # past this the growth is certain to have reached any target
+MAX_DAILY = 2_147_483_647  # the columns' limit
 
 
 def daily_cap(domain: SendingDomain, day: date) -> int | None:
@@ -25,8 +26,11 @@ def daily_cap(domain: SendingDomain, day: date) -> int | None:
     days = max(0, (day - domain.warmup_started_on).days)
     if days > MAX_DAYS:
         return None
-    cap = int(domain.warmup_daily_start * float(domain.warmup_growth) ** days)
-    return None if cap >= domain.warmup_target else cap
+    try:
+        cap = domain.warmup_daily_start * float(domain.warmup_growth) ** days
+    except OverflowError:
+        return None
+    return None if cap >= domain.warmup_target else int(cap)
 
 
 def warmup_status(domain: SendingDomain, today: date | None = None) -> dict | None:
@@ -67,10 +71,10 @@ def domain_set_warmup(
     """Start, change or stop (``target=None``) the warm-up of ``domain``. Starting one without
     a first day starts it today; changing the figures of a running one keeps its first day."""
     errors: dict[str, list[str]] = {}
-    if target is not None and (isinstance(target, bool) or int(target) < 1):
+    if target is not None and (isinstance(target, bool) or not 1 <= int(target) <= MAX_DAILY):
         errors["warmup_target"] = ["Enter a whole number of at least 1, or nothing."]
     if daily_start is not None:
-        if isinstance(daily_start, bool) or int(daily_start) < 1:
+        if isinstance(daily_start, bool) or not 1 <= int(daily_start) <= MAX_DAILY:
             errors["warmup_daily_start"] = ["Enter a whole number of at least 1."]
         else:
             domain.warmup_daily_start = int(daily_start)

@@ -8,16 +8,20 @@ from decimal import Decimal
 from django import forms
 
 from deliverability.models import DeliverabilitySettings, SendingDomain
+from deliverability.warmup import MAX_DAILY
 
 
 class WarmupForm(forms.Form):
     warmup_target = forms.IntegerField(
         min_value=1,
+        max_value=MAX_DAILY,
         required=False,
         label="Target (messages a day)",
         help_text="The warm-up ends when the daily cap reaches it. Empty: no warm-up.",
     )
-    warmup_daily_start = forms.IntegerField(min_value=1, initial=50, label="Cap on the first day")
+    warmup_daily_start = forms.IntegerField(
+        min_value=1, max_value=MAX_DAILY, initial=50, label="Cap on the first day"
+    )
     warmup_growth = forms.DecimalField(
         min_value=1,
         max_value=10,

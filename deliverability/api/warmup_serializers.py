@@ -6,6 +6,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from deliverability.models import SendingDomain
+from deliverability.warmup import MAX_DAILY
 
 WARMUP_FIELDS = ("warmup_target", "warmup_daily_start", "warmup_growth", "warmup_started_on")
 
@@ -27,12 +28,16 @@ class WarmupUpdateSerializer(serializers.Serializer):
 
     warmup_target = serializers.IntegerField(
         min_value=1,
+        max_value=MAX_DAILY,
         allow_null=True,
         required=False,
         help_text="Start (or change) a warm-up ending at this many sends a day; null stops it.",
     )
     warmup_daily_start = serializers.IntegerField(
-        min_value=1, required=False, help_text="The cap on the first day (default 50)."
+        min_value=1,
+        max_value=MAX_DAILY,
+        required=False,
+        help_text="The cap on the first day (default 50).",
     )
     warmup_growth = serializers.DecimalField(
         max_digits=4,

@@ -35,6 +35,13 @@ def test_the_cap_starts_small_grows_each_day_and_ends_at_the_target(domain):
     assert warmup_status(domain, DAY0 + timedelta(days=2))["day"] == 3
 
 
+def test_a_steep_growth_long_ago_is_simply_warm(domain):
+    domain_set_warmup(
+        domain=domain, target=2_000_000_000, daily_start=1, growth=10, started_on=DAY0
+    )
+    assert daily_cap(domain, DAY0 + timedelta(days=350)) is None  # 10 ** 350 is past a float
+
+
 def test_no_warmup_means_no_cap_and_stopping_clears_it(domain):
     assert daily_cap(domain, DAY0) is None and warmup_status(domain) is None
     domain_set_warmup(domain=domain, target=500)
@@ -69,6 +76,7 @@ def test_the_api_starts_changes_and_stops_a_warmup(api, domain):
     ("body", "field"),
     [
         ({"warmup_target": 0}, "warmup_target"),
+        ({"warmup_target": 10**12}, "warmup_target"),
         ({"warmup_target": "lots"}, "warmup_target"),
         ({"warmup_target": 100, "warmup_growth": 20}, "warmup_growth"),
         ({"warmup_target": 100, "warmup_growth": "x"}, "warmup_growth"),
