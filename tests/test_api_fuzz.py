@@ -3,8 +3,9 @@ server (issue 12 §1): for every operation, a bounded number of generated reques
 invalid) must get no 5xx and answers that conform to the schema (status code, content type,
 body); and without a key every operation answers 401.
 
-``FUZZ_EXAMPLES`` (default 10) sets the examples per operation; ``FUZZ_OPERATIONS`` (a
-substring of ``"METHOD /path"``) limits the run to some operations.
+``FUZZ_EXAMPLES`` (default 10) sets the examples per operation, ``FUZZ_SCENARIOS`` (default
+20) the stateful scenarios that follow the links schemathesis infers between operations;
+``FUZZ_OPERATIONS`` (a substring of ``"METHOD /path"``) limits the per-operation run.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
+from schemathesis.generation.stateful import run_state_machine_as_test
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -46,6 +48,8 @@ from templates.tests.factories import EmailTemplateFactory
 from webhooks.tests.factories import WebhookEndpointFactory
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "10"))
+# Scenarios of linked calls (create, then read, change, delete what was created).
+SCENARIOS = int(os.environ.get("FUZZ_SCENARIOS", "20"))
 ONLY = os.environ.get("FUZZ_OPERATIONS", "")
 CHECKS = [
     not_a_server_error,
@@ -171,6 +175,38 @@ def test_every_operation_survives_fuzzing_and_keeps_to_its_schema(
             failures[name] = str(exc)[:3000]
     assert not failures, f"{len(failures)} operations failed:\n\n" + "\n\n".join(
         f"== {name}\n{text}" for name, text in failures.items()
+    )
+
+
+def test_linked_calls_survive_fuzzing_and_keep_to_their_schema(
+    live_server, schema, receiver, dns_zone
+):
+    """Stateful: the links inferred from the schema (an id a POST returns, used by the GET,
+    PATCH or DELETE of that object) chain calls into scenarios."""
+    world = _world(receiver)
+    headers = {"X-API-Key": world["_secret"]}
+
+    class Scenarios(schema.as_state_machine()):
+        def get_call_kwargs(self, case):
+            return {"base_url": live_server.url, "headers": headers, "timeout": 60}
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            __tracebackhide__ = True
+            case.validate_response(
+                response, checks=CHECKS, headers=headers, transport_kwargs=kwargs
+            )
+
+    run_state_machine_as_test(
+        Scenarios,
+        settings=settings(
+            max_examples=SCENARIOS,
+            stateful_step_count=6,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        ),
     )
 
 
