@@ -87,7 +87,9 @@ class Hit:
         )
 
 
-def record(*, kind: str, message_id: uuid.UUID, link_id: int | None, method: str, user_agent: str):
+def record(
+    *, kind: str, message_id: uuid.UUID, link_id: int | None, method: str, user_agent: str
+) -> None:
     """Queue one hit and ask for a drain. The caller has checked the token's signature."""
     hit = Hit(uuid7(), kind, message_id, link_id, method[:8], user_agent[:500], timezone.now())
     if _uses_redis():
@@ -369,10 +371,12 @@ class _Stream:
             count=limit,
         )
         entries = [(entry_id, fields) for entry_id, fields in reclaimed[1] if fields]
-        if entries:
-            return entries
-        fresh = self.client.xreadgroup(self.group, self.consumer, {self.key: ">"}, count=limit)
-        return list(fresh[0][1]) if fresh else []
+        if len(entries) < limit:
+            fresh = self.client.xreadgroup(
+                self.group, self.consumer, {self.key: ">"}, count=limit - len(entries)
+            )
+            entries += list(fresh[0][1]) if fresh else []
+        return entries
 
     def acknowledge(self, entry_ids: list[bytes]) -> None:
         pipe = self.client.pipeline(transaction=False)
