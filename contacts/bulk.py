@@ -127,6 +127,9 @@ def _refuse_erased(workspace: Workspace, items: list[_Item], results: list) -> l
     return [item for item in items if item.email.lower() not in erased]
 
 
+# One transaction: the contacts, their activities, tags and lists and the events announcing
+# them commit together (each item still fails alone, in its own savepoint).
+@transaction.atomic
 def contacts_batch_upsert(
     *, workspace: Workspace, items: list[dict], actor=None, source: str = "api"
 ) -> list[dict]:

@@ -196,3 +196,13 @@ def test_a_racing_insert_of_the_same_address_is_a_409(api, workspace, monkeypatc
     response = api.post(URL, {"contacts": [{"email": "race@acme.example"}]}, format="json")
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "conflict"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_works_outside_a_test_transaction(api, workspace):
+    # Found by the API fuzzing on a live server: with no transaction around the request (as in
+    # production), announcing the batch was a 500; now it is one transaction of its own.
+    response = api.post(URL, {"contacts": [{"email": "live@acme.example"}]}, format="json")
+    assert response.status_code == 200, response.content
+    contact = Contact.objects.get(workspace=workspace, email="live@acme.example")
+    assert Event.objects.filter(workspace=workspace, subject_id=contact.pk).exists()
