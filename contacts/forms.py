@@ -327,8 +327,10 @@ class SegmentForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
+        # A static segment's edit form has no query field (nor a kind): nothing to require.
         if (
-            cleaned.get("kind", SegmentKind.DYNAMIC) == SegmentKind.DYNAMIC
+            "query" in self.fields
+            and cleaned.get("kind", SegmentKind.DYNAMIC) == SegmentKind.DYNAMIC
             and not (cleaned.get("query") or "").strip()
         ):
             self.add_error("query", "A dynamic segment needs a query.")
