@@ -514,6 +514,9 @@ def test_the_walk_finds_the_dashboard():
         assert expected in paths
     assert not any(path.startswith(("api/", "admin/", "u/")) for path in paths)
     assert len([p for p in paths if has_parameters(p)]) >= 60
+    # Anything else reachable must be a dashboard page, or be excluded above with a reason.
+    strays = [name for _, name in dashboard_routes() if not name.startswith("dashboard:")]
+    assert strays == [], "exclude these in EXCLUDED_PREFIXES/EXCLUDED_NAMES, or walk them"
 
 
 def test_no_dashboard_url_reaches_another_workspaces_objects(signed_in, alpha, bravo):
@@ -695,3 +698,18 @@ def test_own_forms_given_another_workspaces_ids_link_nothing_to_it(signed_in, al
     assert [label for label in before if before[label] != after.get(label)] == []
     alpha_rows = repr(snapshot(alpha.workspace))
     assert [value for value in _ids_of(bravo) if value in alpha_rows] == []
+
+
+def test_the_ids_name_real_objects(client, bravo):
+    """The 404s above would prove nothing if the walk's ids named nothing: B's owner opens
+    every page of B's objects the walk asks for."""
+    client.force_login(bravo.workspace.memberships.get(role=Role.OWNER).user)
+    client.raise_request_exception = False
+    missing = []
+    for path, name in dashboard_routes():
+        if has_parameters(path) and _handles(path, "get"):
+            url = bravo.fill(path)
+            status = client.get(url).status_code
+            if status != 200:
+                missing.append(f"GET {url} → {status}  [{name}]")
+    assert missing == []
