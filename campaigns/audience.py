@@ -13,7 +13,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Lower
 
 from campaigns.models import Campaign
-from contacts.hygiene import excluded_as_sunset
+from contacts.hygiene import sunset_excluded
 from contacts.models import (
     Contact,
     ContactList,
@@ -121,6 +121,5 @@ def audience_contacts(campaign: Campaign) -> QuerySet:
             contact_id=OuterRef("pk"), segment_id__in=audience["exclude_segments"]
         )
         contacts = contacts.filter(~Exists(excluded))
-    if excluded_as_sunset(campaign.workspace_id):
-        contacts = contacts.filter(sunset_at__isnull=True)
+    contacts = contacts.filter(Q(sunset_at__isnull=True) | ~Exists(sunset_excluded(campaign)))
     return mailable(contacts, domain=campaign.sending_domain)

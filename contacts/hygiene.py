@@ -229,6 +229,9 @@ def engagement_hygiene(workspace: Workspace | Any, now: datetime | None = None) 
     return HygieneResult(decayed, flagged, cleared, suppressed)
 
 
-def excluded_as_sunset(workspace_id: Any) -> bool:
-    """Whether the workspace's campaigns leave sunset contacts out."""
-    return ScoringSettings.objects.filter(workspace_id=workspace_id, sunset_exclude=True).exists()
+def sunset_excluded(campaign) -> QuerySet:
+    """A subquery that has a row when the campaign's workspace leaves sunset contacts out: the
+    audience's SQL asks it (once, it is not correlated) instead of a query of its own."""
+    return ScoringSettings.objects.filter(
+        workspace_id=campaign.workspace_id, sunset_exclude=True
+    ).values("pk")
