@@ -13,6 +13,7 @@ saying where to add it."""
 
 from __future__ import annotations
 
+import difflib
 import re
 from datetime import timedelta
 from urllib.parse import unquote
@@ -20,6 +21,7 @@ from urllib.parse import unquote
 import pytest
 from django.apps import apps
 from django.db.models import ForeignKey, Q
+from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from django.utils import timezone
 
@@ -713,3 +715,77 @@ def test_the_ids_name_real_objects(client, bravo):
             if status != 200:
                 missing.append(f"GET {url} → {status}  [{name}]")
     assert missing == []
+
+
+# Masked before pages are compared: CSRF tokens (new on every answer) and relative times
+# ("now", "a second ago", "2 minutes ago") that move while the test runs.
+TOKENS = re.compile(
+    r"[A-Za-z0-9]{64}|\b(?:now|(?:a|an|\d+)[\s\xa0]+\w+(?:,[\s\xa0]+\d+[\s\xa0]+\w+)?[\s\xa0]+ago)\b"
+)
+
+
+def _grow(bravo: World) -> None:
+    """More of what A's counts, statistics and feeds could add up, all in B."""
+    now = timezone.now()
+    ws = bravo.workspace
+    for n in range(3):
+        contact = ContactFactory(workspace=ws, email=f"grown{n}@b.example", status="active")
+        ContactTag.objects.create(contact=contact, tag=bravo.tag)
+        ListMembership.objects.create(contact=contact, contact_list=bravo.list)
+        message = Message.objects.create(
+            workspace=ws,
+            campaign=bravo.campaign,
+            contact=contact,
+            kind="campaign",
+            email=contact.email,
+            status="sent",
+            sent_at=now,
+        )
+        for kind in ("delivered", "opened", "clicked", "bounced", "complained"):
+            MessageEvent.objects.create(workspace=ws, message=message, type=kind, occurred_at=now)
+        Suppression.objects.create(workspace=ws, email=f"s{n}@b.example", type="manual")
+        Unsubscribe.objects.create(workspace=ws, email=f"u{n}@b.example", source="link")
+        Event.objects.create(workspace=ws, type="contact.created", subject_id=contact.pk, data={})
+        Campaign.objects.create(workspace=ws, name=f"More {n}", status="sent")
+        ImportJob.objects.create(workspace=ws, filename=f"more{n}.csv")
+        WebhookDelivery.objects.create(
+            workspace=ws, endpoint=bravo.endpoint, event_type="contact.created", payload={}
+        )
+
+
+def test_no_count_on_a_page_moves_with_another_workspaces_rows(signed_in, alpha, bravo):
+    """Counts and statistics carry no names: every page without parameters is rendered
+    before and after B gets more rows of everything, and must not change."""
+    paths = [
+        (path, name)
+        for path, name in dashboard_routes()
+        if not has_parameters(path) and _handles(path, "get")
+    ]
+    render = {path: _render(signed_in, path) for path, _ in paths}  # settings made on first sight
+    before = {path: _render(signed_in, path) for path, _ in paths}
+    unsteady = {path for path, _ in paths if render[path] != before[path]}
+    b_owner = Client()
+    b_owner.force_login(bravo.workspace.memberships.get(role=Role.OWNER).user)
+    b_before = [_render(b_owner, path) for path in BRAVO_GROWS]
+    _grow(bravo)
+    # The growth shows where it should: on B's own pages.
+    assert [_render(b_owner, path) for path in BRAVO_GROWS] != b_before
+    moved = [
+        f"/{path}  [{name}]\n" + "\n".join(_changes(before[path], _render(signed_in, path)))
+        for path, name in paths
+        if path not in unsteady and _render(signed_in, path) != before[path]
+    ]
+    assert moved == [], "pages of A that change when B grows:\n" + "\n".join(moved)
+    assert len(unsteady) < 5, f"pages that change by themselves: {sorted(unsteady)}"
+
+
+BRAVO_GROWS = ["", "contacts/", "campaigns/", "suppressions/", "imports/"]
+
+
+def _render(client, path: str) -> str:
+    return TOKENS.sub("", _text(client.get("/" + path)))
+
+
+def _changes(before: str, after: str) -> list[str]:
+    lines = difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0)
+    return [line.strip() for line in lines if line[:1] in "+-"][2:10]
