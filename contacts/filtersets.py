@@ -26,6 +26,7 @@ from contacts.models import (
 )
 from contacts.query import QueryError, compile_search
 from contacts.search import search
+from mailcrm.filters import UtcIsoDateTimeFilter
 
 
 def request_workspace(request):
@@ -74,8 +75,8 @@ class ContactFilterSet(django_filters.FilterSet):
     list = django_filters.CharFilter(method="filter_list", label="List (name or id)")
     segment = django_filters.CharFilter(method="filter_segment", label="Segment (name or id)")
     query = django_filters.CharFilter(method="filter_query", label="Query")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     archived = django_filters.BooleanFilter(method="filter_archived", label="Archived")
 
     class Meta:

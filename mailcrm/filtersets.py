@@ -1,5 +1,6 @@
 import django_filters
 
+from mailcrm.filters import UtcIsoDateTimeFilter
 from mailcrm.models import Event
 
 
@@ -21,9 +22,7 @@ class EventFilterSet(django_filters.FilterSet):
 
 
 # "from" and "to" are Python keywords, so they are added by name.
-EventFilterSet.base_filters["from"] = django_filters.IsoDateTimeFilter(
+EventFilterSet.base_filters["from"] = UtcIsoDateTimeFilter(
     field_name="created_at", lookup_expr="gte"
 )
-EventFilterSet.base_filters["to"] = django_filters.IsoDateTimeFilter(
-    field_name="created_at", lookup_expr="lt"
-)
+EventFilterSet.base_filters["to"] = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
