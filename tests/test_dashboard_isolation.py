@@ -533,8 +533,11 @@ def test_no_dashboard_url_reaches_another_workspaces_objects(signed_in, alpha, b
             # A's parent, B's child: the child must be looked up under the parent's workspace.
             urls.append(bravo.fill(path, owners=[alpha] + [bravo] * (placeholders - 1)))
         for url in urls:
-            for method in ("get", "post"):
+            # htmx posts (HX-Request) answer partials on some pages: walked as well.
+            for method, htmx in (("get", False), ("post", False), ("post", True)):
                 kwargs = {"data": _body(bravo)} if method == "post" else {}
+                if htmx:
+                    kwargs["HTTP_HX_REQUEST"] = "true"
                 response = getattr(signed_in, method)(url, **kwargs)
                 if response.status_code == 405 and not _handles(path, method):
                     continue  # the view has no such method, whatever the id
