@@ -61,7 +61,12 @@ from deliverability.models import (
     Unsubscribe,
 )
 from mailcrm.models import Event, Invitation, Role, Workspace
-from mailcrm.tests.factories import ApiKeyFactory, MembershipFactory, UserFactory
+from mailcrm.tests.factories import (
+    ApiKeyFactory,
+    MembershipFactory,
+    UserFactory,
+    WorkspaceFactory,
+)
 from privacy.models import Erasure
 from smtprelay.models import SmtpCredential
 from subscriptions.models import SubscriptionForm
@@ -113,6 +118,7 @@ QUERY_STRINGS = [
 SECRET_EMAIL = "secret-b@bravo.example"
 MARKERS = [
     SECRET_EMAIL,
+    "Bravo Workspace",
     "BravoFirst",
     "BravoLast",
     "Bravo Corp",
@@ -431,10 +437,8 @@ PROJECT_APPS = {
 
 
 @pytest.fixture
-def bravo(client, django_user_model):
+def bravo(client):
     """Workspace B, full of distinctive rows, made through its own owner's session."""
-    from mailcrm.tests.factories import WorkspaceFactory
-
     workspace = WorkspaceFactory(name="Bravo Workspace")
     owner = MembershipFactory(workspace=workspace, user=UserFactory(), role=Role.OWNER).user
     client.force_login(owner)
