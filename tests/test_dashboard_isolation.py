@@ -5,11 +5,14 @@ workspace B full of distinctive data (issue 12 §3):
   redirect to the login or a 403 is a failure: the member is signed in), and none of B's rows
   changes; nested routes are also called with A's parent and B's child;
 - every route without parameters (lists, exports, searches, statistics, settings) answers
-  without any of B's distinctive strings, with and without search and filter query strings.
+  without any of B's distinctive strings, with and without search and filter query strings
+  (also ones naming B's objects by id or name), and does not change when B gets more rows;
+- A's own pages and forms given B's ids (query string or body) show and link nothing of B;
+- controls: B's owner does see the markers and opens every page the walk names with B's ids.
 
 The routes are read from the URL configuration, so a new dashboard URL is walked without being
-named here; a new path parameter that ``ForeignWorld.fill`` cannot name fails with a message
-saying where to add it."""
+named here; a new path parameter that ``World.fill`` cannot name fails with a message saying
+where to add it."""
 
 from __future__ import annotations
 
