@@ -715,6 +715,8 @@ def test_own_forms_given_another_workspaces_ids_link_nothing_to_it(signed_in, al
 def test_the_ids_name_real_objects(client, bravo):
     """The 404s above would prove nothing if the walk's ids named nothing: B's owner opens
     every page of B's objects the walk asks for."""
+    with pytest.raises(AssertionError, match=r"add one to World.ids\(\)"):
+        bravo.fill("widgets/<uuid:pk>/")  # a new kind of page must be mapped, not skipped
     client.force_login(bravo.workspace.memberships.get(role=Role.OWNER).user)
     client.raise_request_exception = False
     missing = []
