@@ -252,7 +252,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "mailcrm.api.schema.MailcrmAutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "mailcrm.api.parsers.StrictTextJSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
