@@ -10,6 +10,7 @@ body); and without a key every operation answers 401.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 
@@ -18,6 +19,7 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from hypothesis.errors import FlakyStrategyDefinition
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation.stateful import run_state_machine_as_test
 from schemathesis.specs.openapi.checks import (
@@ -185,29 +187,39 @@ def test_linked_calls_survive_fuzzing_and_keep_to_their_schema(
     PATCH or DELETE of that object) chain calls into scenarios."""
     world = _world(receiver)
     headers = {"X-API-Key": world["_secret"]}
+    failures: list[str] = []
 
     class Scenarios(schema.as_state_machine()):
         def get_call_kwargs(self, case):
             return {"base_url": live_server.url, "headers": headers, "timeout": 60}
 
         def validate_response(self, response, case, additional_checks=None, **kwargs):
-            __tracebackhide__ = True
-            case.validate_response(
-                response, checks=CHECKS, headers=headers, transport_kwargs=kwargs
-            )
+            # Collected, not raised: a replay by hypothesis would meet a server whose data
+            # the scenario changed, and report a flaky strategy instead of the failure.
+            try:
+                case.validate_response(
+                    response, checks=CHECKS, headers=headers, transport_kwargs=kwargs
+                )
+            except (Exception, BaseExceptionGroup) as exc:
+                failures.append(str(exc)[:3000])
 
-    run_state_machine_as_test(
-        Scenarios,
-        settings=settings(
-            max_examples=SCENARIOS,
-            stateful_step_count=6,
-            deadline=None,
-            database=None,
-            derandomize=True,
-            phases=[Phase.explicit, Phase.generate],
-            suppress_health_check=list(HealthCheck),
-        ),
-    )
+    # The bundles hold ids the server returned, so replaying a choice sequence against a
+    # server whose data has moved on can diverge: hypothesis then stops with a flaky-strategy
+    # error, which ends the exploration; the failures met so far are still asserted below.
+    with contextlib.suppress(FlakyStrategyDefinition):
+        run_state_machine_as_test(
+            Scenarios,
+            settings=settings(
+                max_examples=SCENARIOS,
+                stateful_step_count=6,
+                deadline=None,
+                database=None,
+                derandomize=True,
+                phases=[Phase.explicit, Phase.generate],
+                suppress_health_check=list(HealthCheck),
+            ),
+        )
+    assert not failures, f"{len(failures)} failed steps:\n\n" + "\n\n".join(failures[:20])
 
 
 def test_every_operation_requires_a_key(live_server, schema):
