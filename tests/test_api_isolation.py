@@ -3,7 +3,6 @@ nested routes too, and nothing of the other workspace changes; lists stay within
 budget and never show another workspace's rows."""
 
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver
 
 from automations.models import Automation, Step
 from campaigns.models import Campaign, Message
@@ -36,6 +35,7 @@ from deliverability.services import suppression_add, unsubscribe_record, whiteli
 from mailcrm.models import ApiKey, Event
 from subscriptions.models import SubscriptionForm
 from templates.models import EmailTemplate
+from tests.routes import all_routes
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.tests.factories import WebhookEndpointFactory
 
@@ -65,16 +65,7 @@ LIST_ENDPOINTS = [
 
 
 def _all_api_paths() -> list[str]:
-    paths: list[str] = []
-
-    def walk(patterns, prefix=""):
-        for pattern in patterns:
-            if isinstance(pattern, URLResolver):
-                walk(pattern.url_patterns, prefix + str(pattern.pattern))
-            elif isinstance(pattern, URLPattern):
-                paths.append(prefix + str(pattern.pattern))
-
-    walk(get_resolver().url_patterns)
+    paths = [route.path for route in all_routes()]
     return [p for p in paths if p.startswith("api/v1/") and "schema" not in p and "docs" not in p]
 
 

@@ -25,7 +25,7 @@ import pytest
 from django.apps import apps
 from django.db.models import ForeignKey, Q
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver, resolve
+from django.urls import resolve
 from django.utils import timezone
 
 from automations.models import Automation, Enrollment, Step
@@ -74,6 +74,7 @@ from privacy.models import Erasure
 from smtprelay.models import SmtpCredential
 from subscriptions.models import SubscriptionForm
 from templates.models import EmailTemplate
+from tests.routes import all_routes
 from webhooks.models import InboundEvent, WebhookDelivery, WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
@@ -149,23 +150,10 @@ MARKERS = [
 
 def dashboard_routes() -> list[tuple[str, str]]:
     """(path pattern, namespaced name) of every dashboard route, exclusions removed."""
-    found: list[tuple[str, str]] = []
-
-    def walk(patterns, prefix="", namespace=""):
-        for pattern in patterns:
-            if isinstance(pattern, URLResolver):
-                inner = namespace
-                if pattern.namespace:
-                    inner = f"{namespace}:{pattern.namespace}" if namespace else pattern.namespace
-                walk(pattern.url_patterns, prefix + str(pattern.pattern), inner)
-            elif isinstance(pattern, URLPattern):
-                found.append((prefix + str(pattern.pattern), f"{namespace}:{pattern.name}"))
-
-    walk(get_resolver().url_patterns)
     return [
-        (path, name)
-        for path, name in found
-        if not path.startswith(tuple(EXCLUDED_PREFIXES)) and name not in EXCLUDED_NAMES
+        (route.path, route.name)
+        for route in all_routes()
+        if not route.path.startswith(tuple(EXCLUDED_PREFIXES)) and route.name not in EXCLUDED_NAMES
     ]
 
 

@@ -15,7 +15,6 @@ from itertools import count
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
 from automations.models import Automation, Enrollment, Step
@@ -49,6 +48,7 @@ from mailcrm.models import Event, Invitation, Membership, Role
 from mailcrm.tests.factories import ApiKeyFactory, UserFactory
 from subscriptions.models import SubscriptionForm
 from templates.models import EmailTemplate
+from tests.routes import all_routes
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
@@ -62,17 +62,7 @@ def _n() -> int:
 
 
 def _routes(prefix_filter) -> list[tuple[str, object]]:
-    found: list[tuple[str, object]] = []
-
-    def walk(patterns, prefix=""):
-        for pattern in patterns:
-            if isinstance(pattern, URLResolver):
-                walk(pattern.url_patterns, prefix + str(pattern.pattern))
-            elif isinstance(pattern, URLPattern):
-                found.append((prefix + str(pattern.pattern), pattern.callback))
-
-    walk(get_resolver().url_patterns)
-    return [(path, callback) for path, callback in found if prefix_filter(path)]
+    return [(route.path, route.callback) for route in all_routes() if prefix_filter(route.path)]
 
 
 def _api_get_routes() -> list[str]:

@@ -5,7 +5,6 @@ API route checks that a read-only key cannot write anywhere."""
 import re
 
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
 from campaigns.models import Campaign
@@ -13,6 +12,7 @@ from contacts.models import Contact
 from deliverability.models import SendingDomain
 from mailcrm.models import ApiKey, ApiKeyScope
 from mailcrm.tests.factories import ApiKeyFactory
+from tests.routes import all_routes
 
 pytestmark = pytest.mark.django_db
 
@@ -49,23 +49,16 @@ def _email(sender: str) -> dict:
 def _routes() -> list[tuple[str, type, dict]]:
     """(url, view class, actions) of every API route, ids replaced by a zero UUID."""
     routes = []
-
-    def walk(patterns, prefix=""):
-        for pattern in patterns:
-            if isinstance(pattern, URLResolver):
-                walk(pattern.url_patterns, prefix + str(pattern.pattern))
-            elif isinstance(pattern, URLPattern):
-                path = prefix + str(pattern.pattern)
-                if not path.startswith("api/v1/") or "schema" in path or "docs" in path:
-                    continue
-                url = "/" + path.replace("^", "").replace("$", "")
-                url = re.sub(r"\(\?P<[a-z_]+>[^)]*\)", ZERO, url)
-                url = re.sub(r"<str:[a-z_]+>", ZERO, url)
-                callback = pattern.callback
-                view = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
-                routes.append((url, view, getattr(callback, "actions", None)))
-
-    walk(get_resolver().url_patterns)
+    for route in all_routes():
+        path = route.path
+        if not path.startswith("api/v1/") or "schema" in path or "docs" in path:
+            continue
+        url = "/" + path.replace("^", "").replace("$", "")
+        url = re.sub(r"\(\?P<[a-z_]+>[^)]*\)", ZERO, url)
+        url = re.sub(r"<str:[a-z_]+>", ZERO, url)
+        callback = route.callback
+        view = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
+        routes.append((url, view, getattr(callback, "actions", None)))
     return routes
 
 
