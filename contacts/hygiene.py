@@ -69,10 +69,6 @@ class EpochSeconds(Func):
         )
 
 
-def _workspace_contacts(workspace_id: Any) -> QuerySet:
-    return Contact.objects.filter(workspace_id=workspace_id)
-
-
 def halvings(
     *, engaged_at: datetime, since: datetime, until: datetime, half_life: timedelta
 ) -> int:
@@ -113,7 +109,7 @@ def decay_scores(workspace: Workspace | Any, now: datetime | None = None) -> int
         output_field=IntegerField(),
     )
     return (
-        _workspace_contacts(settings.workspace_id)
+        Contact.objects.filter(workspace_id=settings.workspace_id)
         .exclude(score=0)
         .filter(GreaterThanOrEqual(count, 1))
         .update(score=new_score, score_tier=_tier_case(new_score, settings))
@@ -134,7 +130,7 @@ def sunset_contacts(workspace: Workspace | Any, now: datetime | None = None) -> 
     of those who opened or clicked since; returns (flagged, cleared)."""
     now = now or timezone.now()
     settings = scoring_settings(workspace)
-    contacts = _workspace_contacts(settings.workspace_id)
+    contacts = Contact.objects.filter(workspace_id=settings.workspace_id)
     engaged_since_flag = Q(last_opened_at__gte=F("sunset_at")) | Q(
         last_clicked_at__gte=F("sunset_at")
     )
@@ -179,7 +175,7 @@ def suppress_sunset(workspace: Workspace | Any, now: datetime | None = None) -> 
         return 0
     reason = SUNSET_REASON.format(days=settings.sunset_after_days, sends=settings.sunset_min_sends)
     due = (
-        _workspace_contacts(settings.workspace_id)
+        Contact.objects.filter(workspace_id=settings.workspace_id)
         .filter(sunset_at__lte=now - timedelta(days=settings.sunset_suppress_after_days))
         .annotate(email_key=Lower("email"))
         .exclude(
@@ -211,7 +207,7 @@ def suppress_sunset(workspace: Workspace | Any, now: datetime | None = None) -> 
             return suppressed
 
 
-def engagement_hygiene(workspace: Workspace | Any, now: datetime | None = None) -> HygieneResult:
+def engagement_hygiene(workspace: Workspace, now: datetime | None = None) -> HygieneResult:
     """One run of the daily task for one workspace."""
     now = now or timezone.now()
     decayed = decay_scores(workspace, now)
@@ -220,12 +216,7 @@ def engagement_hygiene(workspace: Workspace | Any, now: datetime | None = None) 
     if decayed or flagged or cleared:
         from contacts.segmentation import refresh_workspace_segments
 
-        workspace_obj = (
-            workspace
-            if isinstance(workspace, Workspace)
-            else Workspace.objects.get(pk=getattr(workspace, "pk", workspace))
-        )
-        refresh_workspace_segments(workspace_obj)
+        refresh_workspace_segments(workspace)
     return HygieneResult(decayed, flagged, cleared, suppressed)
 
 

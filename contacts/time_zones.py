@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, available_timezones
 
 from django.core.exceptions import ValidationError
 
@@ -76,20 +76,6 @@ def effective_zone_name(time_zone: str, country: object, default: str) -> str:
     if time_zone:
         return time_zone
     return zone_of_country(country if isinstance(country, str) else None) or default
-
-
-def clean_time_zone(value: str) -> str:
-    """An IANA time zone name, or "" (none); raises ValidationError otherwise."""
-    value = (value or "").strip()
-    if not value:
-        return ""
-    if value not in _known_zones():
-        raise ValidationError({"time_zone": [f"Unknown time zone '{value[:64]}'."]})
-    try:
-        zone(value)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValidationError({"time_zone": [f"Unknown time zone '{value[:64]}'."]}) from exc
-    return value
 
 
 @lru_cache(maxsize=1)
