@@ -274,3 +274,69 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} at {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+
+class AuditVia(models.TextChoices):
+    """The front door a change came through."""
+
+    DASHBOARD = "dashboard", "Dashboard"
+    API = "api", "API"
+    ADMIN = "admin", "Django admin"
+    CLI = "cli", "Command line"
+    SYSTEM = "system", "System"
+
+
+class AuditEntryQuerySet(WorkspaceQuerySet):
+    pass
+
+
+class AuditEntry(models.Model):
+    """Who changed a workspace's settings, domains, keys, webhooks or members, when, through
+    which front door, and what changed (mailcrm.audit records it).
+
+    The actor is kept twice: as foreign keys, for filtering while the user or key exists, and
+    as ``actor_label`` text, so the entry still names them after they are deleted. Secrets are
+    never stored: a secret field's change reads ``"changed"``."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="audit_entries")
+    occurred_at = models.DateTimeField(default=timezone.now)
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    actor_api_key = models.ForeignKey(
+        ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(max_length=300, blank=True)
+    via = models.CharField(max_length=10, choices=AuditVia.choices, default=AuditVia.SYSTEM)
+    action = models.CharField(max_length=64, help_text="e.g. sending_domain.created")
+    target_type = models.CharField(max_length=64, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    target_label = models.CharField(max_length=300, blank=True)
+    changes = models.JSONField(
+        default=dict, blank=True, help_text='field -> [old, new]; secrets read "changed".'
+    )
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+
+    objects = AuditEntryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = "audit entry"
+        verbose_name_plural = "audit log"
+        indexes = [
+            # Listed newest first per workspace, paged by id (uuid7: time-ordered), optionally
+            # for one action or since a moment.
+            models.Index(fields=["workspace", "id"], name="audit_ws_id"),
+            models.Index(fields=["workspace", "action", "id"], name="audit_ws_action_id"),
+            models.Index(fields=["workspace", "occurred_at"], name="audit_ws_occurred"),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.action} by {self.actor_label or 'system'} at {self.occurred_at:%Y-%m-%d %H:%M}"
+        )
