@@ -70,6 +70,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "mailcrm.dashboard.middleware.CurrentWorkspaceMiddleware",
+    "mailcrm.audit.AuditActorMiddleware",  # names who acts on audit log entries
     "mailcrm.api.ratelimit_headers.RateLimitHeadersMiddleware",
 ]
 
