@@ -138,21 +138,22 @@ class AuditActorMiddleware:
 def _plain(value: Any) -> Any:
     if isinstance(value, models.Model):
         return str(value)
-    if isinstance(value, models.QuerySet | set | frozenset | tuple):
+    if isinstance(value, models.QuerySet | set | frozenset):
         return sorted(str(item) for item in value)
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
     return value
 
 
 def clean_changes(changes: dict[str, Any] | None) -> dict[str, Any]:
-    """``{field: [old, new]}`` as JSON, with every secret field reduced to ``"changed"``."""
-    cleaned: dict[str, Any] = {}
-    for field, value in (changes or {}).items():
-        if is_secret(field):
-            cleaned[field] = CHANGED
-        elif isinstance(value, list | tuple) and len(value) == 2:
-            cleaned[field] = [_plain(value[0]), _plain(value[1])]
-        else:
-            cleaned[field] = _plain(value)
+    """The changes as JSON (``{field: [old, new]}`` for an update, ``{field: value}`` for what
+    a creation set), with every secret field reduced to ``"changed"``."""
+    cleaned = {
+        field: CHANGED if is_secret(field) else _plain(value)
+        for field, value in (changes or {}).items()
+    }
     return json.loads(json.dumps(cleaned, cls=DjangoJSONEncoder))
 
 

@@ -18,12 +18,22 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from mailcrm import audit
 from mailcrm.models import Invitation, Membership, Role, Workspace
 
 INVITATION_SALT = "mailcrm.invitation"
 INVITATION_TTL = timedelta(days=7)
+WORKSPACE_SETTINGS = [
+    "name",
+    "default_from_name",
+    "default_from_email",
+    "physical_address",
+    "time_zone",
+    "send_window",
+]
 
 
+@transaction.atomic
 def workspace_update(
     *,
     workspace: Workspace,
@@ -57,6 +67,7 @@ def workspace_update(
             errors["default_from_email"] = ["Enter a valid email address."]
     if errors:
         raise ValidationError(errors)
+    before = audit.snapshot(workspace, WORKSPACE_SETTINGS)
     workspace.name = name.strip()
     workspace.default_from_name = default_from_name.strip()
     workspace.default_from_email = default_from_email.strip()
@@ -64,16 +75,8 @@ def workspace_update(
     workspace.time_zone = time_zone
     if send_window is not None:
         workspace.send_window = send_window
-    workspace.save(
-        update_fields=[
-            "name",
-            "default_from_name",
-            "default_from_email",
-            "physical_address",
-            "time_zone",
-            "send_window",
-        ]
-    )
+    workspace.save(update_fields=WORKSPACE_SETTINGS)
+    audit.record(workspace, "workspace.updated", workspace, audit.diff(before, workspace))
     return workspace
 
 
@@ -130,6 +133,7 @@ def invitation_create(
         expires_at=now + INVITATION_TTL,
     )
     link = invitation_url(invitation)
+    audit.record(workspace, "invitation.created", invitation, {"email": email, "role": role})
     _send_invitation(invitation, link)
     return invitation, link
 
@@ -158,6 +162,7 @@ def invitation_revoke(*, invitation: Invitation) -> Invitation:
     if invitation.revoked_at is None and invitation.accepted_at is None:
         invitation.revoked_at = timezone.now()
         invitation.save(update_fields=["revoked_at"])
+        audit.record(invitation.workspace_id, "invitation.revoked", invitation)
     return invitation
 
 
@@ -188,6 +193,7 @@ def invitation_accept(
     membership, _ = Membership.objects.get_or_create(
         workspace=invitation.workspace, user=user, defaults={"role": invitation.role}
     )
+    audit.record(invitation.workspace, "invitation.accepted", membership, {"role": membership.role})
     return membership
 
 
@@ -214,8 +220,10 @@ def membership_change_role(
             raise ValidationError({"role": ["Only an owner can change an owner's role."]})
         if not _owners_left(membership.workspace_id, membership):
             raise ValidationError({"role": ["A workspace keeps at least one owner."]})
+    changes = {"role": [membership.role, role]}
     membership.role = role
     membership.save(update_fields=["role"])
+    audit.record(membership.workspace_id, "membership.role_changed", membership, changes)
     return membership
 
 
@@ -227,4 +235,7 @@ def membership_remove(*, membership: Membership, actor: Membership | None = None
             raise ValidationError("Only an owner can remove an owner.")
         if not _owners_left(membership.workspace_id, membership):
             raise ValidationError("A workspace keeps at least one owner: make someone else owner.")
+    audit.record(
+        membership.workspace_id, "membership.removed", membership, {"role": membership.role}
+    )
     membership.delete()

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from mailcrm import audit
 from mailcrm.models import ApiKey, ApiKeyScope, Membership, Role, Workspace
 
 KEY_PREFIX = "mc"
@@ -39,14 +40,22 @@ def workspace_create(*, name: str, owner_email: str, owner_password: str | None 
     elif owner_password:
         user.set_password(owner_password)
         user.save(update_fields=["password"])
-    Membership.objects.create(workspace=workspace, user=user, role=Role.OWNER)
+    membership = Membership.objects.create(workspace=workspace, user=user, role=Role.OWNER)
+    audit.record(workspace, "workspace.created", workspace, {"name": workspace.name})
+    audit.record(workspace, "membership.created", membership, {"role": Role.OWNER})
     return workspace, user
 
 
+@transaction.atomic
 def membership_set(*, workspace: Workspace, user, role: str) -> Membership:
-    membership, _ = Membership.objects.update_or_create(
+    old = Membership.objects.filter(workspace=workspace, user=user).values_list("role", flat=True)
+    old_role = old.first()
+    membership, created = Membership.objects.update_or_create(
         workspace=workspace, user=user, defaults={"role": role}
     )
+    if created or old_role != role:
+        action = "membership.created" if created else "membership.role_changed"
+        audit.record(workspace, action, membership, {"role": [old_role, role]})
     return membership
 
 
@@ -78,9 +87,12 @@ def api_key_create(
     )
     if sending_domains:
         key.sending_domains.set(sending_domains)
+    changes = {"name": key.name, "scope": scope, "sending_domains": sending_domains, "key": True}
+    audit.record(workspace, "api_key.created", key, changes)
     return key, secret
 
 
+@transaction.atomic
 def api_key_rotate(*, key: ApiKey) -> tuple[ApiKey, str]:
     """Give the key a new secret; the old one stops working at once."""
     prefix, secret = _new_secret()
@@ -88,13 +100,16 @@ def api_key_rotate(*, key: ApiKey) -> tuple[ApiKey, str]:
     key.key_hash = _digest(secret)
     key.rotated_at = timezone.now()
     key.save(update_fields=["prefix", "key_hash", "rotated_at"])
+    audit.record(key.workspace_id, "api_key.rotated", key, {"key": True, "prefix": prefix})
     return key, secret
 
 
+@transaction.atomic
 def api_key_revoke(*, key: ApiKey) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
+        audit.record(key.workspace_id, "api_key.revoked", key)
     return key
 
 
