@@ -47,6 +47,7 @@ def _contact(request, pk) -> Contact:
 class ContactExportView(APIView):
     @extend_schema(
         responses=ContactExportSerializer,
+        operation_id="contacts_privacy_export",
         summary="Everything held about one contact (privacy export)",
     )
     def get(self, request, contact_pk):
