@@ -22,7 +22,7 @@ from campaigns.transport import (
 )
 from deliverability.dkim import dkim_private_key
 from deliverability.models import SendingDomain
-from mailcrm import crypto
+from mailcrm import audit, crypto
 from mailcrm.models import Workspace
 
 SERVER_DEFAULT = "server"
@@ -146,5 +146,8 @@ def sending_backend_save(
         errors["sending_domain"] = ["No such sending domain in this workspace."]
     if errors:
         raise ValidationError(errors)
+    verb = "created" if backend._state.adding else "updated"
+    changes = audit.pending_changes(backend)
     backend.save()
+    audit.record(backend.workspace_id, f"sending_backend.{verb}", backend, changes)
     return backend

@@ -35,6 +35,7 @@ from django.utils import timezone
 
 from contacts.models import Activity, ActivityKind, Contact, ScoreTier, ScoringSettings
 from contacts.segmentation import segments_contacts_changed
+from mailcrm import audit
 from mailcrm.models import Workspace
 
 # Event -> the timeline entry it writes.
@@ -457,7 +458,9 @@ def scoring_update(
     settings.warm_threshold = warm_threshold
     for name, value in hygiene.items():
         setattr(settings, name, value)
+    changes = audit.pending_changes(settings)
     settings.save()
+    audit.record(workspace, "scoring_settings.updated", settings, changes)
     if recompute:
         workspace_id = str(workspace.pk)
         transaction.on_commit(lambda: _enqueue_recompute(workspace_id))

@@ -8,6 +8,7 @@ from decimal import Decimal
 from django.db import transaction
 
 from deliverability.models import DeliverabilitySettings
+from mailcrm import audit
 from mailcrm.models import Workspace
 
 FIELDS = ("bounce_rate_threshold", "complaint_rate_threshold")
@@ -31,7 +32,9 @@ def breaker_thresholds_update(
     for name in changed:
         setattr(settings, name, Decimal(str(changes[name])))
     settings.full_clean(exclude=[f for f in _all_fields() if f not in changed])
+    audited = audit.pending_changes(settings, changed)
     settings.save(update_fields=changed or None)
+    audit.record(workspace, "deliverability_settings.updated", settings, audited)
     return settings
 
 

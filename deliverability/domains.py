@@ -29,7 +29,7 @@ from deliverability.models import (
     SendingDomain,
     TrackingDomain,
 )
-from mailcrm import events
+from mailcrm import audit, events
 from mailcrm.exceptions import Conflict, DomainError, LimitExceeded
 from mailcrm.models import Workspace
 
@@ -108,6 +108,7 @@ def domain_add(*, workspace: Workspace, domain: str) -> SendingDomain:
     except IntegrityError:  # added by a concurrent request
         raise Conflict(f"{name} is already a sending domain of this workspace.") from None
     sending_domain.dns_checks = {}
+    audit.record(workspace, "sending_domain.created", sending_domain, {"domain": name})
     return dkim_key_generate(sending_domain)
 
 
@@ -119,12 +120,15 @@ def domain_set_tracking_domain(
     if tracking_domain is not None and tracking_domain.workspace_id != domain.workspace_id:
         raise ValidationError({"tracking_domain_id": ["No such tracking domain."]})
     domain.tracking_domain = tracking_domain
+    changes = audit.pending_changes(domain, ["tracking_domain_id"])
     domain.save(update_fields=["tracking_domain"])
+    audit.record(domain.workspace_id, "sending_domain.updated", domain, changes)
     return domain
 
 
 @transaction.atomic
 def domain_delete(*, domain: SendingDomain) -> None:
+    audit.record(domain.workspace_id, "sending_domain.deleted", domain)
     domain.delete()
 
 

@@ -21,7 +21,7 @@ from django.utils import timezone
 from deliverability.dns import LookupStatus, lookup
 from deliverability.domains import TEMPORARY, normalize_domain
 from deliverability.models import DomainStatusChange, RecordStatus, TrackingDomain
-from mailcrm import events
+from mailcrm import audit, events
 from mailcrm.exceptions import Conflict
 from mailcrm.models import Workspace
 
@@ -59,16 +59,19 @@ def tracking_domain_add(*, workspace: Workspace, domain: str) -> TrackingDomain:
     target = cname_target()
     try:
         with transaction.atomic():
-            return TrackingDomain.objects.create(
+            tracking_domain = TrackingDomain.objects.create(
                 workspace=workspace, domain=name, cname_target=target
             )
     except IntegrityError:  # taken by a concurrent request
         raise Conflict(f"{name} is already in use as a tracking domain.") from None
+    audit.record(workspace, "tracking_domain.created", tracking_domain, {"domain": name})
+    return tracking_domain
 
 
 @transaction.atomic
 def tracking_domain_delete(*, tracking_domain: TrackingDomain) -> None:
     """Remove it; sending domains that used it go back to our tracking host."""
+    audit.record(tracking_domain.workspace_id, "tracking_domain.deleted", tracking_domain)
     tracking_domain.delete()
 
 

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from deliverability.models import SendingDomain
+from mailcrm import audit
 
 MAX_DAYS = 400  # past this the growth is certain to have reached any target
 MAX_DAILY = 2_147_483_647  # the columns' limit
@@ -93,12 +94,8 @@ def domain_set_warmup(
     else:
         domain.warmup_target = int(target)
         domain.warmup_started_on = started_on or domain.warmup_started_on or timezone.now().date()
-    domain.save(
-        update_fields=[
-            "warmup_target",
-            "warmup_daily_start",
-            "warmup_growth",
-            "warmup_started_on",
-        ]
-    )
+    fields = ["warmup_target", "warmup_daily_start", "warmup_growth", "warmup_started_on"]
+    changes = audit.pending_changes(domain, fields)
+    domain.save(update_fields=fields)
+    audit.record(domain.workspace_id, "sending_domain.warmup_updated", domain, changes)
     return domain

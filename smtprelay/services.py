@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from mailcrm import audit
 from mailcrm.exceptions import DomainError
 from mailcrm.models import Workspace
 from smtprelay import reports, submission, verp
@@ -68,6 +69,7 @@ def smtp_credential_rotate(*, workspace: Workspace) -> tuple[SmtpCredential, str
     credential.password_hash = _digest(password)
     credential.rotated_at = timezone.now()
     credential.save(update_fields=["prefix", "password_hash", "rotated_at"])
+    audit.record(workspace, "smtp_credential.rotated", credential, {"password": True})
     return credential, password
 
 

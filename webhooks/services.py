@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from deliverability.models import SendingDomain
-from mailcrm import crypto, events
+from mailcrm import audit, crypto, events
 from mailcrm.exceptions import LimitExceeded
 from mailcrm.models import Workspace
 from webhooks import signing
@@ -94,6 +94,7 @@ def endpoint_create(
         secret=crypto.encrypt(secret),
     )
     endpoint.domains.set(domains or [])
+    audit.record(workspace, "webhook_endpoint.created", endpoint, audit.pending_changes(endpoint))
     return endpoint, secret
 
 
@@ -108,9 +109,11 @@ def endpoint_update(*, endpoint: WebhookEndpoint, **fields) -> WebhookEndpoint:
         endpoint.failing_since, endpoint.disabled_reason = None, ""
     for name, value in fields.items():
         setattr(endpoint, name, value)
+    changes = audit.pending_changes(endpoint)
     endpoint.save()
     if domains is not None:
         endpoint.domains.set(domains)
+    audit.record(endpoint.workspace_id, "webhook_endpoint.updated", endpoint, changes)
     return endpoint
 
 
@@ -123,11 +126,13 @@ def endpoint_rotate_secret(*, endpoint: WebhookEndpoint) -> str:
     endpoint.previous_secret_expires_at = timezone.now() + ROTATION_OVERLAP
     endpoint.secret = crypto.encrypt(secret)
     endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at"])
+    audit.record(endpoint.workspace_id, "webhook_endpoint.secret_rotated", endpoint, {"secret": 1})
     return secret
 
 
 @transaction.atomic
 def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
+    audit.record(endpoint.workspace_id, "webhook_endpoint.deleted", endpoint)
     endpoint.delete()
 
 
