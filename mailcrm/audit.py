@@ -171,10 +171,23 @@ def diff(before: dict[str, Any], obj: models.Model) -> dict[str, list[Any]]:
     }
 
 
-def stored_changes(obj: models.Model, fields: Iterable[str]) -> dict[str, list[Any]]:
-    """``{field: [stored, unsaved]}``: how the unsaved ``obj`` differs from its row in the
-    database. Call it just before ``save()`` when the old values were not kept."""
+def pending_changes(obj: models.Model, fields: Iterable[str] | None = None) -> dict[str, Any]:
+    """What saving the unsaved ``obj`` will change: ``{field: [stored, new]}`` against its
+    row in the database, or ``{field: value}`` (the non-empty ones) for a new object. Call it
+    just before ``save()`` where the old values were not kept (forms edit the instance)."""
+    if fields is None:
+        fields = [
+            field.attname
+            for field in obj._meta.concrete_fields
+            if field.editable and not field.primary_key and field.name != "workspace"
+        ]
     fields = list(fields)
+    if obj._state.adding or obj.pk is None:
+        return {
+            field: getattr(obj, field)
+            for field in fields
+            if getattr(obj, field) not in (None, "", [], {})
+        }
     stored = type(obj)._default_manager.filter(pk=obj.pk).values(*fields).first() or {}
     return {
         field: [stored.get(field), getattr(obj, field)]
