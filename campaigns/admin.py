@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from campaigns import senders, services
 from campaigns.ab_admin import AbTestInline, AbVariantInline
 from campaigns.models import Campaign, CapturedEmail, Message, MessageEvent, SendingBackend
+from mailcrm.admin_audit import AuditedAdminMixin
 
 
 @admin.register(Campaign)
@@ -119,7 +120,8 @@ class SendingBackendForm(forms.ModelForm):
 
 
 @admin.register(SendingBackend)
-class SendingBackendAdmin(admin.ModelAdmin):
+class SendingBackendAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    audit_name = "sending_backend"  # saved by sending_backend_save, which records
     form = SendingBackendForm
     list_display = ["name", "kind", "esp", "host", "sending_domain", "is_default", "is_active"]
     list_filter = ["kind", "is_active", "workspace"]

@@ -20,8 +20,17 @@ from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
 from contacts.models import Contact
-from mailcrm import services, usage
-from mailcrm.models import ApiKey, ApiKeyScope, Event, Membership, User, Workspace
+from mailcrm import audit, services, usage
+from mailcrm.admin_audit import AuditedAdminMixin, MembershipInlinesAuditMixin
+from mailcrm.models import (
+    ApiKey,
+    ApiKeyScope,
+    AuditEntry,
+    Event,
+    Membership,
+    User,
+    Workspace,
+)
 
 LIMIT_FIELDS = tuple(usage.LIMIT_FIELDS.values())
 
@@ -74,7 +83,7 @@ class UserMembershipInline(admin.TabularInline):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(MembershipInlinesAuditMixin, DjangoUserAdmin):
     form = UserEditForm
     add_form = UserAddForm
     fieldsets = (
@@ -152,7 +161,7 @@ class WorkspaceApiKeyInline(admin.TabularInline):
 
 
 @admin.register(Workspace)
-class WorkspaceAdmin(admin.ModelAdmin):
+class WorkspaceAdmin(MembershipInlinesAuditMixin, admin.ModelAdmin):
     list_display = [
         "name",
         "contact_count",
@@ -216,7 +225,9 @@ class WorkspaceAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Workspace, form, change: bool) -> None:
         if change:
+            changes = audit.pending_changes(obj)
             super().save_model(request, obj, form, change)
+            audit.record(obj, "workspace.updated", obj, changes)
             return
         workspace, _ = services.workspace_create(
             name=obj.name, owner_email=form.cleaned_data["owner_email"]
@@ -248,7 +259,8 @@ class WorkspaceAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    audit_name = "membership"
     list_display = ["user", "workspace", "role", "created_at"]
     list_filter = ["role", "workspace"]
     list_select_related = ["user", "workspace"]
@@ -400,3 +412,46 @@ class EventAdmin(admin.ModelAdmin):
     @admin.display(description="data")
     def pretty_data(self, obj: Event) -> str:
         return format_html("<pre>{}</pre>", json.dumps(obj.data, indent=2, sort_keys=True))
+
+
+# --- the audit log -----------------------------------------------------------------------------
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """A read-only browser of the audit log: entries are written by the services only."""
+
+    list_display = ["occurred_at", "workspace", "actor_label", "via", "action", "target_label"]
+    list_filter = ["via", "action", "workspace"]
+    list_select_related = ["workspace"]
+    search_fields = ["action", "actor_label", "target_label", "=target_id"]
+    show_full_result_count = False
+    fields = [
+        "id",
+        "workspace",
+        "occurred_at",
+        "actor_label",
+        "actor_user",
+        "actor_api_key",
+        "via",
+        "ip_address",
+        "action",
+        "target_type",
+        "target_id",
+        "target_label",
+        "pretty_changes",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False  # a log that can be edited by the people it records is no log
+
+    @admin.display(description="changes")
+    def pretty_changes(self, obj: AuditEntry) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(obj.changes, indent=2, sort_keys=True))

@@ -207,10 +207,15 @@ def record(
     action: str,
     target: models.Model | None = None,
     changes: dict[str, Any] | None = None,
-) -> AuditEntry:
+) -> AuditEntry | None:
     """Write one entry: ``action`` (``<thing>.<verb>``, e.g. ``api_key.revoked``) on
     ``target`` in ``workspace`` by the current actor. Called by services after the change,
-    in its transaction when it has one, so a change that rolls back leaves no entry."""
+    in its transaction when it has one, so a change that rolls back leaves no entry.
+
+    ``changes={}`` (a diff that found nothing) writes nothing: saving a form unchanged is not
+    a change. Pass ``None`` for an action that has no fields to show (a revocation)."""
+    if changes is not None and not changes:
+        return None
     actor = current_actor()
     target_type, target_id, target_label = _target(target)
     workspace_id = workspace.pk if isinstance(workspace, Workspace) else workspace

@@ -1,11 +1,12 @@
 from django.contrib import admin
 
+from mailcrm.admin_audit import AuditedAdminMixin
 from webhooks import services
 from webhooks.models import InboundEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(admin.ModelAdmin):
+class WebhookEndpointAdmin(AuditedAdminMixin, admin.ModelAdmin):
     """Secrets never show here: they are encrypted, and rotated from the API or dashboard. The
     URL, events and domains are changed there too, where they are validated (SSRF guard, the
     workspace's own domains); here an operator can rename or switch an endpoint off."""
@@ -18,6 +19,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     fields = ["workspace", "name", "url", "events", "domains", "is_active", "disabled_reason"]
     readonly_fields = ["workspace", "url", "events", "domains", "disabled_reason"]
     actions = ["send_test_event"]
+    audit_name = "webhook_endpoint"
 
     def has_add_permission(self, request) -> bool:
         return False  # created through the service, which makes and shows the secret once

@@ -29,6 +29,7 @@ from contacts.models import (
     ScoringSettings,
     Tag,
 )
+from mailcrm.admin_audit import AuditedAdminMixin
 
 SELECT_TYPES = (PropertyType.SELECT, PropertyType.MULTI_SELECT)
 
@@ -392,11 +393,12 @@ class ScoringSettingsForm(forms.ModelForm):
 
 
 @admin.register(ScoringSettings)
-class ScoringSettingsAdmin(admin.ModelAdmin):
+class ScoringSettingsAdmin(AuditedAdminMixin, admin.ModelAdmin):
     """Thresholds, decay and sunsetting per workspace; the points per event are edited on the
     dashboard's scoring page or with PUT /scoring (they are checked there)."""
 
     form = ScoringSettingsForm
+    audit_name = "scoring_settings"
     list_display = [
         "workspace",
         "hot_threshold",

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from deliverability import domains, tracking_domains, warmup
 from deliverability.dkim import dkim_key_generate, dkim_txt_record
 from deliverability.models import DomainStatusChange, SendingDomain, TrackingDomain
+from mailcrm import audit
 from mailcrm.exceptions import DomainError
 
 
@@ -125,6 +126,7 @@ class SendingDomainAdmin(admin.ModelAdmin):
     def generate_dkim_key(self, request, queryset):
         for domain in queryset:
             dkim_key_generate(domain)
+            audit.record(domain.workspace_id, "sending_domain.dkim_key_generated", domain)
         self.message_user(request, f"New DKIM keys for {queryset.count()} domain(s).")
 
 

@@ -4,6 +4,7 @@ and window, the domain and risk policies) and the daily health snapshots (read-o
 from django.contrib import admin
 
 from deliverability.models import Bounce, DeliverabilitySettings, HealthSnapshot
+from mailcrm.admin_audit import AuditedAdminMixin
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -26,7 +27,8 @@ class BounceAdmin(ReadOnlyAdmin):
 
 
 @admin.register(DeliverabilitySettings)
-class DeliverabilitySettingsAdmin(admin.ModelAdmin):
+class DeliverabilitySettingsAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    audit_name = "deliverability_settings"
     list_display = [
         "workspace",
         "soft_bounce_threshold",
