@@ -15,6 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from automations.tracking import record_page_view
+from mailcrm.client_ip import client_ip
 from mailcrm.ratelimit import over_per_minute
 
 SNIPPET = Path(__file__).parent / "static" / "automations" / "t.js"
@@ -54,7 +55,7 @@ def collect(request):
         response["Access-Control-Allow-Methods"] = "POST"
         response["Access-Control-Allow-Headers"] = "Content-Type"
         return response
-    address = request.META.get("REMOTE_ADDR", "?")
+    address = client_ip(request) or "?"
     if over_per_minute(f"collect:a:{address}", VIEWS_PER_ADDRESS_PER_MINUTE):
         return _answer(429)
     if len(request.body) > MAX_BODY:

@@ -19,6 +19,7 @@ from campaigns.models import EventType, Message
 from campaigns.tokens import read_token
 from deliverability import services as deliverability
 from deliverability.models import UnsubscribeReason
+from mailcrm.client_ip import client_ip
 from mailcrm.ratelimit import over_any_per_minute
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
@@ -35,7 +36,7 @@ def _limited(request, bucket: str, token: str = "") -> bool:
         digest = hashlib.sha256(token.encode()).hexdigest()[:32]
         limits.append((f"public:{bucket}:t:{digest}", HITS_PER_TOKEN_PER_MINUTE))
     if settings.PUBLIC_HITS_PER_MINUTE:
-        address = request.META.get("REMOTE_ADDR", "?")
+        address = client_ip(request) or "?"
         limits.append((f"public:{bucket}:{address}", settings.PUBLIC_HITS_PER_MINUTE))
     return bool(limits) and over_any_per_minute(limits)
 

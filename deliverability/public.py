@@ -9,6 +9,7 @@ from django.http import HttpResponse
 from django.views.decorators.http import require_GET
 
 from deliverability.tracking_domains import health_body, tls_allowed
+from mailcrm.client_ip import client_ip
 from mailcrm.ratelimit import over_per_minute
 
 # The proxy asks once per new hostname (then caches the certificate); a flood of questions is
@@ -17,7 +18,7 @@ TLS_ASKS_PER_MINUTE = 120
 
 
 def _over_limit(request) -> bool:
-    address = request.META.get("REMOTE_ADDR", "?")
+    address = client_ip(request) or "?"
     key = "tls-ask:" + hashlib.sha256(address.encode()).hexdigest()[:32]
     return over_per_minute(key, TLS_ASKS_PER_MINUTE)
 

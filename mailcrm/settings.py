@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -44,6 +45,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_q",
     "django_htmx",
+    "axes",
     "mailcrm",
     "contacts",
     "templates",
@@ -61,6 +63,9 @@ MIDDLEWARE = [
     # ALLOWED_HOSTS), on the tracking paths only, before anything reads the host.
     "deliverability.middleware.TrackingHostMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy on every response that has none of its own (the sandboxed
+    # template previews set theirs); see CONTENT_SECURITY_POLICY below.
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -72,6 +77,8 @@ MIDDLEWARE = [
     "mailcrm.dashboard.middleware.CurrentWorkspaceMiddleware",
     "mailcrm.audit.AuditActorMiddleware",  # names who acts on audit log entries
     "mailcrm.api.ratelimit_headers.RateLimitHeadersMiddleware",
+    # Last, as django-axes asks: answers a locked-out sign-in with the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "mailcrm.urls"
@@ -88,6 +95,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "mailcrm.dashboard.context_processors.workspace",
+                "csp.context_processors.nonce",
             ],
         },
     },
@@ -153,6 +161,11 @@ AUTH_USER_MODEL = "mailcrm.User"
 LOGIN_URL = "dashboard:login"
 LOGIN_REDIRECT_URL = "dashboard:home"
 LOGOUT_REDIRECT_URL = "dashboard:login"
+# django-axes first: it refuses a locked-out username+address before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "mailcrm.login_attempts.LoginAttemptsBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
@@ -176,12 +189,73 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = DEBUG
 
-# --- Security -------------------------------------------------------------------------------
+# --- Security (docs/deployment.md, "Security") ----------------------------------------------
+# Proxies (IPs or CIDRs) whose X-Forwarded-For is believed; nobody else's is (mailcrm.client_ip).
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
+# "X-Forwarded-Proto: https" from the TLS-terminating proxy marks a request secure. Only when
+# configured: without a proxy that always sets (or strips) the header, a client could send it.
+if env_str("SECURE_PROXY_SSL_HEADER"):
+    _proto_header, _, _proto_value = env_str("SECURE_PROXY_SSL_HEADER").partition(":")
+    SECURE_PROXY_SSL_HEADER = (
+        "HTTP_" + _proto_header.strip().upper().replace("-", "_").removeprefix("HTTP_"),
+        _proto_value.strip() or "https",
+    )
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+# Tracking hits arrive on customers' tracking domains, which may be served over plain HTTP
+# until their certificate exists, and the TLS proxy asks /tls/ask over HTTP: never redirected.
+SECURE_REDIRECT_EXEMPT = [r"^t/", r"^t\.js$", r"^tls/ask$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = not DEBUG
-CSRF_COOKIE_SECURE = not DEBUG
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SILENCED_SYSTEM_CHECKS = []
+if not SECURE_HSTS_PRELOAD:
+    # Preloading puts the domain in browsers' built-in HSTS lists, hard to undo: the operator's
+    # decision (SECURE_HSTS_PRELOAD=1), not a default.
+    SILENCED_SYSTEM_CHECKS.append("security.W021")
+
+# Content security policy (django-csp): our own scripts and styles only, inline ones only with
+# the request's nonce. Style attributes stay allowed (bar widths, indents computed in templates;
+# every value is escaped). Images may come over HTTPS (email previews show the mail's images).
+# CSP_REPORT_ONLY=1 sends the policy as Content-Security-Policy-Report-Only while trying it out.
+from csp.constants import NONCE, NONE, SELF  # noqa: E402
+
+_CSP = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": [SELF, "data:", "https:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "frame-src": [SELF],
+        "frame-ancestors": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+    }
+}
+if env_bool("CSP_REPORT_ONLY", False):
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = _CSP
+else:
+    CONTENT_SECURITY_POLICY = _CSP
+
+# Sign-in attempts (django-axes): after LOGIN_FAILURE_LIMIT failures for one username from one
+# address, that pair is locked out for LOGIN_COOLOFF_MINUTES; the dashboard and admin sign-ins
+# both count. The address is the one the rate limits use (TRUSTED_PROXIES).
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "mailcrm.client_ip.client_ip_for_axes"
+AXES_LOCKOUT_CALLABLE = "mailcrm.dashboard.views.login_locked_out"
+AXES_VERBOSE = False
 
 _field_key = env_str("FIELD_ENCRYPTION_KEY")
 if not _field_key:

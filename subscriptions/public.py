@@ -15,6 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from contacts.properties import definitions_for
+from mailcrm.client_ip import client_ip
 from mailcrm.ratelimit import over_per_minute
 from subscriptions import services
 from subscriptions.forms import HONEYPOT, signup_form
@@ -25,7 +26,7 @@ CONFIRMS_PER_ADDRESS_PER_MINUTE = 30
 
 
 def _client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
+    return client_ip(request)
 
 
 def _limited(request, bucket: str, limit: int) -> bool:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import Http404
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
@@ -45,6 +46,16 @@ class LoginView(auth_views.LoginView):
     template_name = "dashboard/login.html"
     authentication_form = EmailAuthenticationForm
     redirect_authenticated_user = True
+
+
+def login_locked_out(request, original_response=None, credentials=None):
+    """django-axes' lockout answer (AXES_LOCKOUT_CALLABLE), for the dashboard and the admin
+    sign-in alike: the sign-in page again, saying why and for how long, with status 429."""
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    username = (credentials or {}).get("username") or request.POST.get("username", "")
+    form = EmailAuthenticationForm(request, initial={"username": username})
+    context = {"form": form, "locked_out": True, "cooloff_minutes": minutes, "next": ""}
+    return render(request, LoginView.template_name, context, status=429)
 
 
 class SwitchWorkspaceView(LoginRequiredMixin, View):
