@@ -1,9 +1,11 @@
 """A real SMTP server (aiosmtpd) on a free loopback port for tests: it keeps what it receives
 and can refuse chosen recipients with a 4xx or 5xx reply — per address or per domain, always
-or for the next N tries (``SmtpSink.refuse``)."""
+or for the next N tries (``SmtpSink.refuse``); it can hang up after N messages
+(``SmtpSink.hang_up_after``) and be stopped and started again on the same port."""
 
 from __future__ import annotations
 
+import asyncio
 import email
 import socket
 from dataclasses import dataclass, field
@@ -57,6 +59,9 @@ class SinkHandler:
     fail_once: dict[str, str] = field(default_factory=dict)
     refusals: list[Refusal] = field(default_factory=list)
     refused: list[tuple[str, str]] = field(default_factory=list)  # (recipient, reply) answered
+    hang_up_in: int | None = None  # messages until the server closes the connection
+    hang_ups: int = 0  # how many more times it does so after each hang_up_every messages
+    hang_up_every: int = 0
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         key = address.lower()
@@ -77,6 +82,13 @@ class SinkHandler:
         self.received.append(
             Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content)
         )
+        if self.hang_up_in is not None:
+            self.hang_up_in -= 1
+            if self.hang_up_in <= 0:
+                self.hang_up_in = self.hang_up_every if self.hang_ups > 0 else None
+                self.hang_ups -= 1
+                # After the 250 is written (the reply is pushed before the loop runs this).
+                asyncio.get_running_loop().call_soon(server.transport.close)
         return "250 Message accepted"
 
     def to(self, address: str) -> list[Received]:
@@ -94,7 +106,25 @@ class SmtpSink:
         return self
 
     def __exit__(self, *exc) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+
+    def stop(self) -> None:
+        """The server goes away: connections are refused until ``start``."""
         self.controller.stop()
+        self.controller = None
+
+    def start(self) -> None:
+        """Back on the same port, keeping what it received."""
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def hang_up_after(self, messages: int, *, times: int = 1) -> None:
+        """Close the connection right after accepting ``messages`` more messages (the 250 is
+        sent), ``times`` times in all, every ``messages`` messages — as a server with a limit of
+        messages per connection or an idle timeout does."""
+        self.handler.hang_up_in, self.handler.hang_up_every = messages, messages
+        self.handler.hang_ups = times - 1
 
     @property
     def received(self) -> list[Received]:
