@@ -1,7 +1,10 @@
+import uuid
+
 import django_filters
+from django.db.models import Q
 
 from mailcrm.filters import UtcIsoDateTimeFilter
-from mailcrm.models import Event
+from mailcrm.models import AuditEntry, AuditVia, Event
 
 
 class EventFilterSet(django_filters.FilterSet):
@@ -26,3 +29,35 @@ EventFilterSet.base_filters["from"] = UtcIsoDateTimeFilter(
     field_name="created_at", lookup_expr="gte"
 )
 EventFilterSet.base_filters["to"] = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+
+class AuditEntryFilterSet(django_filters.FilterSet):
+    """The audit log's filters, for the API and the dashboard page alike."""
+
+    action = django_filters.CharFilter(
+        method="filter_action", help_text="e.g. api_key.revoked, or api_key.*"
+    )
+    actor = django_filters.CharFilter(
+        method="filter_actor",
+        help_text="A user's or API key's id, or part of the actor's label (an email address, "
+        "a key's name or prefix).",
+    )
+    via = django_filters.ChoiceFilter(choices=AuditVia.choices)
+    since = UtcIsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+
+    class Meta:
+        model = AuditEntry
+        fields = ["action", "actor", "via", "since"]
+
+    def filter_action(self, queryset, name, value):
+        if value.endswith(".*"):
+            return queryset.filter(action__startswith=value[:-1])
+        return queryset.filter(action=value)
+
+    def filter_actor(self, queryset, name, value):
+        value = value.strip()
+        try:
+            actor_id = uuid.UUID(value)
+        except ValueError:
+            return queryset.filter(actor_label__icontains=value)
+        return queryset.filter(Q(actor_user_id=actor_id) | Q(actor_api_key_id=actor_id))

@@ -2,11 +2,12 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from mailcrm.api import views
+from mailcrm.api import audit, views
 
 router = SimpleRouter(trailing_slash=False)
 router.register("customer/api-keys", views.ApiKeyViewSet, basename="api-key")
 router.register("events", views.EventViewSet, basename="event")
+router.register("audit-log", audit.AuditLogViewSet, basename="audit-log")
 
 urlpatterns = [
     path(

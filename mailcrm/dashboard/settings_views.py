@@ -21,7 +21,7 @@ from campaigns import senders
 from campaigns.models import SendingBackend
 from campaigns.window_forms import window_initial
 from contacts.views.base import PAGE_SIZE, error_text, page_cursor
-from mailcrm import members, services
+from mailcrm import audit, members, services
 from mailcrm.dashboard.access import WorkspaceMixin
 from mailcrm.dashboard.generic import ConfirmDeleteView, ServiceFormView, apply_errors
 from mailcrm.dashboard.settings_forms import (
@@ -356,4 +356,5 @@ class BackendDeleteView(SettingsMixin, ConfirmDeleteView):
 
     def delete(self, obj) -> None:
         # A backend has no dependants and no consequences beyond routing: nothing to announce.
+        audit.record(obj.workspace_id, "sending_backend.deleted", obj)
         obj.delete()

@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from mailcrm.dashboard import settings_views as settings
 from mailcrm.dashboard import views
+from mailcrm.dashboard.audit_views import AuditLogView
 
 app_name = "dashboard"
 
@@ -42,6 +43,7 @@ urlpatterns = [
         name="settings_api_key_revoke",
     ),
     path("settings/backends/", settings.BackendsView.as_view(), name="settings_backends"),
+    path("settings/audit-log/", AuditLogView.as_view(), name="settings_audit_log"),
     path("settings/backends/new/", settings.BackendFormView.as_view(), name="settings_backend_new"),
     path(
         "settings/backends/<uuid:pk>/edit/",
