@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
@@ -17,6 +18,7 @@ from campaigns.content import campaign_sender, campaign_source
 from campaigns.limits import check_monthly_sends
 from campaigns.models import Campaign, CampaignStatus, Message, MessageKind, MessageStatus
 from deliverability import domains, risk
+from mailcrm import events
 from mailcrm.exceptions import Conflict, DomainError
 from mailcrm.models import Workspace
 
@@ -40,8 +42,6 @@ EDITABLE_FIELDS = (
     "metadata",
     "sending_domain",
 )
-# A schedule found this late (a restored backup, a long outage) waits for an operator.
-MISSED_SCHEDULE_GRACE = timedelta(hours=1)
 
 
 class CampaignStateError(DomainError):
@@ -145,7 +145,9 @@ def campaign_send(*, campaign: Campaign, override_risk: bool = False, actor=None
 
 
 @transaction.atomic
-def _send_now(*, campaign: Campaign) -> Campaign:
+def _send_now(*, campaign: Campaign, hold: str = "") -> Campaign:
+    """Snapshot and start; with ``hold`` (a reason), snapshot and pause instead: nothing is
+    sent until someone resumes the campaign."""
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
     if campaign.status not in (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED):
         raise CampaignStateError(f"A {campaign.status} campaign cannot be sent.")
@@ -162,12 +164,20 @@ def _send_now(*, campaign: Campaign) -> Campaign:
     windows.schedule(campaign)  # local-time delivery and send windows; nothing without them
     if recipients == 0:
         raise NothingToSend("The campaign has no recipients after suppressions.")
-    campaign.status = CampaignStatus.SENDING
+    campaign.status = CampaignStatus.PAUSED if hold else CampaignStatus.SENDING
     campaign.recipients = recipients
     campaign.started_at = timezone.now()
-    campaign.status_reason = domain_warning
+    campaign.status_reason = hold or domain_warning
     campaign.save(update_fields=["status", "recipients", "started_at", "status_reason"])
-    start_chains(campaign)
+    if hold:
+        events.emit(
+            campaign.workspace_id,
+            events.CAMPAIGN_PAUSED,
+            subject_id=campaign.pk,
+            data={"campaign_id": campaign.pk, "reason": "missed_schedule", "message": hold},
+        )
+    else:
+        start_chains(campaign)
     return campaign
 
 
@@ -278,19 +288,19 @@ def campaign_test_send(*, campaign: Campaign, emails: list[str]) -> int:
 
 
 def start_due_campaigns(now: datetime | None = None) -> list:
-    """Scheduled campaigns whose time has come start; one whose time passed long ago (a
-    restored backup, a long outage) is paused for an operator to confirm instead."""
+    """Scheduled campaigns whose time has come start. One found more than
+    ``CAMPAIGN_SCHEDULE_GRACE`` seconds late (a database restored from a backup, workers down
+    for hours) is snapshotted but paused, with the reason and a ``campaign.paused`` event:
+    mail its audience no longer expects leaves only when someone resumes it."""
     now = now or timezone.now()
+    grace = timedelta(seconds=settings.CAMPAIGN_SCHEDULE_GRACE)
     started = []
     for campaign in Campaign.objects.filter(status=CampaignStatus.SCHEDULED, send_at__lte=now):
-        if campaign.send_at < now - MISSED_SCHEDULE_GRACE:
-            Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.SCHEDULED).update(
-                status=CampaignStatus.DRAFT,
-                status_reason=f"Missed its scheduled time ({campaign.send_at:%Y-%m-%d %H:%M} "
-                "UTC); confirm to send it now.",
-            )
-            continue
+        late = now - campaign.send_at
         try:
+            if late > grace:
+                _hold_missed(campaign, late)
+                continue
             campaign_send(campaign=campaign)
             started.append(campaign.pk)
         except (DomainError, ValidationError, Conflict) as exc:
@@ -298,3 +308,13 @@ def start_due_campaigns(now: datetime | None = None) -> list:
                 status=CampaignStatus.DRAFT, status_reason=f"Could not start: {exc}"
             )
     return started
+
+
+def _hold_missed(campaign: Campaign, late: timedelta) -> None:
+    hours = late.total_seconds() / 3600
+    ago = f"{hours:.0f} hours" if hours >= 2 else f"{late.total_seconds() / 60:.0f} minutes"
+    reason = (
+        f"Its send time ({campaign.send_at:%Y-%m-%d %H:%M} UTC) passed {ago} ago; resume to send."
+    )
+    risk.check_send_risk(campaign=campaign, override=False, actor=None)
+    _send_now(campaign=campaign, hold=reason)

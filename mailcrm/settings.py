@@ -274,6 +274,10 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 # Messages a minute through the server-wide EMAIL_BACKEND, across every worker (0 = no limit).
 EMAIL_RATE_PER_MINUTE = env_int("EMAIL_RATE_PER_MINUTE", 0)
+# Seconds a scheduled campaign may be found past its send time and still start on its own;
+# later (a database restored from a backup, workers down for hours) it is paused until an
+# operator resumes it.
+CAMPAIGN_SCHEDULE_GRACE = env_int("CAMPAIGN_SCHEDULE_GRACE", 3600)
 DNS_NAMESERVERS = env_list("DNS_NAMESERVERS")
 DNS_TIMEOUT = env_int("DNS_TIMEOUT", 3)  # seconds per lookup
 # What sending domains publish: SPF authorises these (include: domains and ip4:/ip6: ranges),

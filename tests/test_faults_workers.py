@@ -1,0 +1,291 @@
+"""Faults with real worker processes (issue 12 §2): real ``manage.py qcluster`` processes on a
+Redis broker send campaigns into a real SMTP sink, and get SIGKILLed.
+
+What must hold, whatever the moment of the crash:
+
+- nobody receives a message twice (counted at the sink, by recipient and by Message-ID);
+- after a restart and the housekeeping (the product's sweeper, every minute in production),
+  every recipient either received the message once or is reported ``interrupted``;
+- the campaign is never ``sent`` while recipients remain unsent.
+
+Time is moved rather than waited for: once the cluster is dead, nothing runs, so setting the
+dead claims' and hand-offs' timestamps back by the sweeper's thresholds is the same as waiting
+for them to pass. The housekeeping is queued to the restarted cluster as its scheduler would
+(django-q2's scheduler runs schedules every ~30 s; the test does not wait for it).
+
+The kill moments are drawn from a seeded random generator; the seed is printed (run with
+``FAULT_SEED=<seed>`` to replay one)."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from django.db.models import F
+from django.test import override_settings
+from django.utils import timezone
+
+from campaigns import pipeline, services
+from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus
+from contacts.models import Contact
+from contacts.tests.factories import ContactFactory, ContactListFactory, ListMembershipFactory
+from deliverability.models import SendingDomain
+from mailcrm.models import Event
+from tests.smtp import SmtpSink
+from tests.workers import (
+    QCluster,
+    enqueue,
+    needs_shared_state,
+    purge_queue,
+    wait_until,
+    worker_env,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def rng() -> random.Random:
+    seed = int(os.environ.get("FAULT_SEED") or random.randrange(2**32))
+    print(f"FAULT_SEED={seed}")
+    return random.Random(seed)
+
+
+@pytest.fixture
+def empty_queue():
+    purge_queue()
+    yield
+    purge_queue()
+
+
+def sending_campaign(workspace, recipients: int) -> Campaign:
+    """A campaign in ``sending`` with one queued message per recipient, as a snapshot leaves
+    it (bulk-created: the snapshot's audience query is tested elsewhere)."""
+    SendingDomain.objects.create(
+        workspace=workspace, domain="acme.example", is_verified=True, verified_at=timezone.now()
+    )
+    contacts = Contact.objects.bulk_create(
+        [
+            Contact(workspace=workspace, email=f"r{n}@example.com", first_name=f"R{n}")
+            for n in range(recipients)
+        ],
+        batch_size=5000,
+    )
+    campaign = Campaign.objects.create(
+        workspace=workspace,
+        name="Crash test",
+        subject="Hello {{ contact.first_name }}",
+        html="<p>Hi {{ contact.first_name }}</p>",
+        from_email="news@acme.example",
+        from_name="Acme",
+        audience={},
+        track_opens=False,
+        track_clicks=False,
+        status=CampaignStatus.SENDING,
+        recipients=recipients,
+        started_at=timezone.now(),
+    )
+    Message.objects.bulk_create(
+        [
+            Message(
+                workspace=workspace, campaign=campaign, contact=c, kind="campaign", email=c.email
+            )
+            for c in contacts
+        ],
+        batch_size=5000,
+    )
+    return campaign
+
+
+def start_chains(campaign: Campaign) -> None:
+    """What ``services.start_chains`` queues after the snapshot commits."""
+    for _ in range(pipeline.CHAINS):
+        enqueue("campaigns.tasks.send_batch", str(campaign.pk))
+
+
+def let_time_pass(campaign: Campaign) -> None:
+    """Move the dead workers' traces back past the sweeper's thresholds: claims expire and
+    hand-offs become stale, as if the restart had come 20 minutes later."""
+    later = max(pipeline.STALE_SENDING, timedelta(seconds=pipeline.CLAIM_SECONDS)) + timedelta(
+        minutes=5
+    )
+    messages = Message.objects.filter(campaign=campaign)
+    messages.filter(claimed_until__isnull=False).update(claimed_until=F("claimed_until") - later)
+    messages.filter(sending_at__isnull=False).update(sending_at=F("sending_at") - later)
+
+
+def statuses(campaign: Campaign) -> Counter:
+    return Counter(Message.objects.filter(campaign=campaign).values_list("status", flat=True))
+
+
+def never_sent_with_unsent(campaign: Campaign) -> bool:
+    """True unless the campaign is ``sent`` while some recipient is still to send."""
+    campaign.refresh_from_db()
+    if campaign.status != CampaignStatus.SENT:
+        return True
+    unsent = Message.objects.filter(campaign=campaign, status__in=pipeline.UNFINISHED)
+    return not unsent.exists()
+
+
+def settle(campaign: Campaign, sink: SmtpSink, *, timeout: float = 120) -> None:
+    """Queue the housekeeping (sweeper, chain restarts) until the campaign is finished,
+    checking all along that it never finishes early."""
+    last = [0.0]
+
+    def finished() -> bool:
+        assert never_sent_with_unsent(campaign), statuses(campaign)
+        if campaign.status == CampaignStatus.SENT:
+            return True
+        if time.monotonic() - last[0] > 1:
+            # The minute's housekeeping, sooner (idempotent: extra runs change nothing).
+            enqueue("campaigns.tasks.housekeeping")
+            last[0] = time.monotonic()
+        return False
+
+    wait_until(finished, timeout=timeout, what=f"the campaign to finish: {statuses(campaign)}")
+
+
+def assert_once_or_interrupted(campaign: Campaign, sink: SmtpSink) -> Counter:
+    """Each recipient received the message once, or is reported ``interrupted`` (it may have
+    arrived: a crash after the final dot); nobody got it twice."""
+    received = Counter(r.recipients[0].lower() for r in sink.received)
+    message_ids = Counter(r.message["Message-ID"] for r in sink.received)
+    assert [a for a, n in received.items() if n > 1] == []
+    assert [m for m, n in message_ids.items() if n > 1] == []
+    by_status = statuses(campaign)
+    assert set(by_status) <= {MessageStatus.SENT, MessageStatus.INTERRUPTED}, by_status
+    rows = Message.objects.filter(campaign=campaign).values_list("email", "status", "message_id")
+    for email, status, message_id in rows:
+        if status == MessageStatus.SENT:
+            assert received[email] == 1, email
+            assert message_ids[message_id] == 1, email
+    assert sum(received.values()) >= by_status[MessageStatus.SENT]
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.SENT
+    return by_status
+
+
+@needs_shared_state
+@pytest.mark.usefixtures("empty_queue")
+def test_a_cluster_killed_at_a_random_moment_sends_nobody_twice(workspace, rng, tmp_path):
+    total = 10_000
+    campaign = sending_campaign(workspace, total)
+    kill_after = rng.randrange(1, total - 500)
+    print(f"SIGKILL after {kill_after} messages at the sink")
+
+    with SmtpSink() as sink:
+        env = worker_env(sink=sink)
+        with QCluster(env, tmp_path / "first.log") as cluster:
+            start_chains(campaign)
+            wait_until(
+                lambda: len(sink.received) >= kill_after,
+                timeout=120,
+                what=f"{kill_after} messages",
+            )
+            cluster.kill()
+        at_kill = statuses(campaign)
+        assert never_sent_with_unsent(campaign), at_kill
+        let_time_pass(campaign)
+        with QCluster(env, tmp_path / "second.log"):
+            settle(campaign, sink)
+        by_status = assert_once_or_interrupted(campaign, sink)
+
+    # At most the chunks in hand-off when the cluster died (one per worker) are interrupted.
+    assert by_status[MessageStatus.INTERRUPTED] <= 2 * pipeline.SEND_CHUNK
+    assert by_status[MessageStatus.INTERRUPTED] == at_kill[MessageStatus.SENDING]
+    print(f"at the kill: {dict(at_kill)}; in the end: {dict(by_status)}")
+
+
+# --- a restored database -----------------------------------------------------------------------
+
+
+def scheduled_campaign(workspace, *, late: timedelta) -> Campaign:
+    """A campaign scheduled for three recipients whose send time passed ``late`` ago, as a
+    database restored from an old snapshot holds it."""
+    SendingDomain.objects.get_or_create(
+        workspace=workspace,
+        domain="acme.example",
+        defaults={"is_verified": True, "verified_at": timezone.now()},
+    )
+    members = ContactListFactory(workspace=workspace)
+    for n in range(3):
+        ListMembershipFactory(
+            contact_list=members,
+            contact=ContactFactory(workspace=workspace, email=f"late{n}@example.com"),
+        )
+    campaign = services.campaign_create(
+        workspace=workspace,
+        name=f"Late by {late}",
+        subject="Hello",
+        html="<p>Hello</p>",
+        from_email="news@acme.example",
+        audience={"lists": [str(members.pk)]},
+    )
+    services.campaign_schedule(campaign=campaign, send_at=timezone.now() + timedelta(hours=1))
+    Campaign.objects.filter(pk=campaign.pk).update(send_at=timezone.now() - late)
+    return campaign
+
+
+def run_scheduler() -> None:
+    """django-q2's scheduler, as a cluster runs it, when the housekeeping is due (the
+    migration's row; transactional tests flush it) and nothing else is (the domains' re-check
+    would find acme.example unpublished). Tasks run synchronously here."""
+    from django_q.models import Schedule
+    from django_q.scheduler import scheduler
+
+    Schedule.objects.update(next_run=timezone.now() + timedelta(hours=1))
+    Schedule.objects.update_or_create(
+        func="campaigns.tasks.housekeeping",
+        defaults={
+            "name": "Sending housekeeping",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": 1,
+            "repeats": -1,
+            "next_run": timezone.now() - timedelta(seconds=1),
+        },
+    )
+    scheduler()
+
+
+def test_a_schedule_long_past_waits_for_an_operator_to_resume_it(workspace):
+    campaign = scheduled_campaign(workspace, late=timedelta(days=3))
+
+    with SmtpSink() as sink, sink.as_email_backend():
+        run_scheduler()
+
+        campaign.refresh_from_db()
+        assert campaign.status == CampaignStatus.PAUSED, campaign.status_reason
+        assert "passed 72 hours ago; resume to send" in campaign.status_reason
+        assert sink.received == []
+        assert statuses(campaign) == {MessageStatus.QUEUED: 3}
+        event = Event.objects.get(workspace=workspace, type="campaign.paused")
+        assert event.data["reason"] == "missed_schedule"
+        assert event.data["campaign_id"] == str(campaign.pk)
+
+        run_scheduler()  # the next minute changes nothing
+        assert sink.received == []
+
+        services.campaign_resume(campaign=campaign)  # the operator's confirmation
+
+    assert sorted(r.recipients[0] for r in sink.received) == [
+        f"late{n}@example.com" for n in range(3)
+    ]
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.SENT
+
+
+@override_settings(CAMPAIGN_SCHEDULE_GRACE=3600)
+def test_a_schedule_found_within_the_grace_starts_on_its_own(workspace):
+    campaign = scheduled_campaign(workspace, late=timedelta(minutes=50))
+
+    with SmtpSink() as sink, sink.as_email_backend():
+        run_scheduler()
+
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.SENT
+    assert len(sink.received) == 3
+    assert not Event.objects.filter(workspace=workspace, type="campaign.paused").exists()
