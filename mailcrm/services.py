@@ -113,14 +113,26 @@ def api_key_revoke(*, key: ApiKey) -> ApiKey:
     return key
 
 
+# Compared against when no active key has the presented prefix, so an unknown prefix costs the
+# same lookup, digest and comparison as a known prefix with a wrong secret: the answer time
+# does not tell which prefixes exist.
+_NO_KEY_HASH = _digest(f"{KEY_PREFIX}_00000000_no-such-key")
+
+
+def _secret_matches(key_hash: str, secret: str) -> bool:
+    """The one digest-and-compare of a presented secret (constant time in the digest)."""
+    return hmac.compare_digest(key_hash, _digest(secret))
+
+
 def api_key_authenticate(secret: str) -> ApiKey | None:
-    """Find the active key for a presented secret, comparing digests in constant time."""
+    """Find the active key for a presented secret. Every presented secret, well-formed or not,
+    known prefix or not, costs one lookup and one ``_secret_matches``."""
     parts = secret.split("_", 2)
-    if len(parts) != 3 or parts[0] != KEY_PREFIX:
-        return None
-    prefix = f"{parts[0]}_{parts[1]}"
+    well_formed = len(parts) == 3 and parts[0] == KEY_PREFIX
+    prefix = f"{parts[0]}_{parts[1]}" if well_formed else ""
     key = ApiKey.objects.select_related("workspace").active().filter(prefix=prefix).first()
-    if key is None or not hmac.compare_digest(key.key_hash, _digest(secret)):
+    matches = _secret_matches(key.key_hash if key else _NO_KEY_HASH, secret)
+    if key is None or not matches:
         return None
     _touch_last_used(key)
     return key
