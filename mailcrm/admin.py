@@ -20,7 +20,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
 from contacts.models import Contact
-from mailcrm import audit, services, usage
+from mailcrm import audit, services, usage, workspace_deletion
 from mailcrm.admin_audit import AuditedAdminMixin, MembershipInlinesAuditMixin
 from mailcrm.models import (
     ApiKey,
@@ -236,6 +236,21 @@ class WorkspaceAdmin(MembershipInlinesAuditMixin, admin.ModelAdmin):
         Workspace.objects.filter(pk=workspace.pk).update(**limits)
         obj.pk, obj.created_at = workspace.pk, workspace.created_at
         obj._state.adding, obj._state.db = False, workspace._state.db
+
+    # Deleting: the ORM's cascade would load every contact, message and event of the
+    # workspace (for the confirmation page, then to delete them in one transaction: minutes at
+    # 100,000 contacts). The page lists the workspaces; workspace_deletion does the rest.
+    def get_deleted_objects(self, objs, request: HttpRequest):
+        names = [str(obj) for obj in objs]
+        return names, {"workspaces (and everything in them)": len(names)}, set(), []
+
+    def delete_model(self, request: HttpRequest, obj: Workspace) -> None:
+        workspace_deletion.workspace_delete_later(obj.pk)
+        self.message_user(request, f"“{obj}” is being deleted in the background.")
+
+    def delete_queryset(self, request: HttpRequest, queryset) -> None:
+        for workspace in queryset:
+            self.delete_model(request, workspace)
 
     @admin.display(description="contacts", ordering="contact_count")
     def contact_count(self, obj: Workspace) -> int:

@@ -9,6 +9,7 @@ from itertools import count
 import pytest
 from django.db import connection, models
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
 from mailcrm import workspace_deletion
@@ -145,3 +146,30 @@ def test_a_chunk_is_one_statement_per_table_not_one_per_row():
     deletes = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("DELETE")]
     # One DELETE per table (each chunk smaller than 10,000) and the workspace's own.
     assert len(deletes) == len(workspace_deletion.plan()) + 1
+
+
+def test_the_admin_deletes_through_the_service_without_collecting_rows(admin_client):
+    doomed, kept = _world("doomed"), _world("kept")
+    url = reverse("admin:mailcrm_workspace_delete", args=[doomed.pk])
+    with CaptureQueriesContext(connection) as captured:
+        page = admin_client.get(url)
+    assert page.status_code == 200 and "doomed" in page.content.decode()
+    # The confirmation page does not walk the workspace's rows (the collector would read every
+    # table pointing at a contact; the changelist's contact count is one aggregate).
+    assert not any("contacts_contacttag" in q["sql"] for q in captured.captured_queries)
+    response = admin_client.post(url, {"post": "yes"})
+    assert response.status_code == 302
+    assert not any(_rows(doomed).values())
+    assert all(_rows(kept).values())
+
+
+def test_the_admin_action_deletes_each_selected_workspace(admin_client):
+    first, second, kept = _world("first"), _world("second"), _world("kept")
+    response = admin_client.post(
+        reverse("admin:mailcrm_workspace_changelist"),
+        {"action": "delete_selected", "_selected_action": [first.pk, second.pk], "post": "yes"},
+    )
+    assert response.status_code == 302
+    assert not Workspace.objects.filter(pk__in=[first.pk, second.pk]).exists()
+    assert not any(_rows(first).values()) and not any(_rows(second).values())
+    assert all(_rows(kept).values())
