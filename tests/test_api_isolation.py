@@ -1,8 +1,18 @@
 """Walks every API route: no key → 401; another workspace's ids → 404 for every method, on
 nested routes too, and nothing of the other workspace changes; lists stay within a query
-budget and never show another workspace's rows."""
+budget and never show another workspace's rows.
+
+The walk is repeated with a read-only and a sending-only key (mailcrm/api/scopes.py): a call
+the scope allows answers 404 for another workspace's ids; a call it refuses answers the same
+403 ``missing_scope`` for another workspace's ids as for ids that exist nowhere, so the
+refusal says nothing about the other workspace. Exports, searches, segment previews,
+statistics and events are asked for the other workspace's names and must show none of it."""
+
+import re
+import uuid
 
 import pytest
+from rest_framework.test import APIClient
 
 from automations.models import Automation, Step
 from campaigns.models import Campaign, Message
@@ -32,7 +42,8 @@ from deliverability.models import (
     Unsubscribe,
 )
 from deliverability.services import suppression_add, unsubscribe_record, whitelist_add
-from mailcrm.models import ApiKey, Event
+from mailcrm.models import ApiKey, ApiKeyScope, Event
+from mailcrm.tests.factories import ApiKeyFactory
 from subscriptions.models import SubscriptionForm
 from templates.models import EmailTemplate
 from tests.routes import all_routes
@@ -130,8 +141,6 @@ def foreign(outsider):
 
 def _foreign_url(path: str, foreign: dict) -> str:
     """Turn a route pattern into a URL that names the outsider's objects."""
-    import re
-
     url = "/" + path.replace("^", "").replace("$", "")
     url = url.replace("(?P<tag_name>[^/]+)", "outsider-tag")
     url = re.sub(r"<str:contact_pk>", str(foreign["contacts"]), url)
@@ -189,24 +198,102 @@ def test_every_route_needs_a_key(anon_api):
                 assert response.json()["error"]["code"] == "unauthenticated"
 
 
-def test_no_route_reaches_another_workspaces_objects(api, outsider, foreign):
-    before = _snapshot(outsider.workspace)
+def _unknown_url(path: str) -> str:
+    """The route with ids that exist in no workspace: what a refusal must look like."""
+    url = "/" + path.replace("^", "").replace("$", "")
+    url = url.replace("(?P<key>[^/]+)", "no_such_key").replace("(?P<tag_name>[^/]+)", "no-tag")
+    url = re.sub(r"<str:contact_pk>", str(uuid.uuid4()), url)
+    return re.sub(r"\(\?P<\w+>[^)]*\)", lambda _: str(uuid.uuid4()), url)
+
+
+# A body naming the outsider's objects in every field a route might read.
+def _hijack_body(outsider) -> dict:
+    return {
+        "name": "hijack",
+        "email": "x@example.com",
+        "tags": ["x"],
+        "ids": [str(outsider.contact.id)],
+        "kind": "note",
+        "body": "x",
+    }
+
+
+def _answer(response) -> tuple[int, str | None]:
+    code = None
+    if response.status_code >= 400 and response.get("Content-Type", "").startswith(
+        "application/json"
+    ):
+        code = response.json().get("error", {}).get("code")
+    return response.status_code, code
+
+
+def _walk_foreign_ids(client, outsider, foreign) -> list[str]:
+    """Every detail route, every method, with the outsider's ids: 404 (or 405), or the very
+    refusal (403 ``missing_scope``) that ids of no workspace get."""
+    problems = []
     detail_paths = [p for p in _all_api_paths() if "(?P<" in p or "<str:" in p]
     assert len(detail_paths) >= 10
     for path in detail_paths:
         url = _foreign_url(path, foreign)
         for method in ("get", "post", "put", "patch", "delete"):
-            body = {
-                "name": "hijack",
-                "email": "x@example.com",
-                "tags": ["x"],
-                "ids": [str(outsider.contact.id)],
-                "kind": "note",
-                "body": "x",
-            }
-            response = getattr(api, method)(url, body, format="json")
-            assert response.status_code in (404, 405), (method, url, response.status_code)
+            answer = _answer(getattr(client, method)(url, _hijack_body(outsider), format="json"))
+            if answer[0] in (404, 405):
+                continue
+            unknown = _unknown_url(path)
+            refusal = _answer(
+                getattr(client, method)(unknown, _hijack_body(outsider), format="json")
+            )
+            if answer == refusal == (403, "missing_scope"):
+                continue
+            problems.append(f"{method.upper()} {url} → {answer} (no such id: {refusal})")
+    return problems
+
+
+def test_no_route_reaches_another_workspaces_objects(api, outsider, foreign):
+    before = _snapshot(outsider.workspace)
+    assert _walk_foreign_ids(api, outsider, foreign) == []
     assert _snapshot(outsider.workspace) == before
+
+
+SCOPED = [ApiKeyScope.READ_ONLY, ApiKeyScope.SENDING]
+
+
+def _scoped_client(workspace, scope) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=ApiKeyFactory(workspace=workspace, scope=scope).secret)
+    return client
+
+
+@pytest.mark.parametrize("scope", SCOPED)
+def test_no_scope_reaches_another_workspaces_objects(workspace, outsider, foreign, scope):
+    client = _scoped_client(workspace, scope)
+    before = _snapshot(outsider.workspace)
+    assert _walk_foreign_ids(client, outsider, foreign) == []
+    assert _snapshot(outsider.workspace) == before
+
+
+def _outsider_markers(outsider) -> list[str]:
+    return [
+        outsider.contact.email,
+        outsider.contact.first_name,
+        outsider.tag.name,
+        outsider.list.name,
+        "secret_prop",
+        "Outsider segment",
+        "Outsider campaign",
+        "Outsider template",
+        "outsider.csv",
+        "outsider.example",
+        outsider.key.prefix,
+    ]
+
+
+@pytest.mark.parametrize("scope", SCOPED)
+@pytest.mark.parametrize("url", LIST_ENDPOINTS)
+def test_lists_show_only_the_own_workspace_to_every_scope(workspace, outsider, foreign, scope, url):
+    response = _scoped_client(workspace, scope).get(url)
+    assert _answer(response) in ((200, None), (403, "missing_scope"))
+    assert [m for m in _outsider_markers(outsider) if m in response.content.decode()] == []
 
 
 @pytest.mark.parametrize("url", LIST_ENDPOINTS)
@@ -230,3 +317,156 @@ def test_lists_keep_to_a_query_budget(api, workspace, url, django_assert_max_num
         CompanyRoleFactory(contact=contact, company=CompanyFactory(workspace=workspace))
     with django_assert_max_num_queries(10):
         assert api.get(url).status_code == 200
+
+
+def _searches(outsider, foreign) -> list[str]:
+    """Searches, filters, exports, events and statistics, several naming the outsider's
+    objects by name, address or id: each must answer without any of the outsider's data."""
+    email, tag, list_id = outsider.contact.email, outsider.tag.name, foreign["lists"]
+    return [
+        "/api/v1/contacts?q=secret",
+        "/api/v1/contacts?q=Olive",
+        f"/api/v1/contacts?tag={tag}",
+        f"/api/v1/contacts?list={list_id}",
+        f"/api/v1/contacts?segment={foreign['segments']}",
+        f"/api/v1/contacts?query=tag = {tag}",
+        '/api/v1/contacts?query=list = "Outsider list"',
+        f"/api/v1/contacts?query=list = {list_id}",
+        "/api/v1/contacts?query=properties.secret_prop IS SET",
+        f'/api/v1/contacts/search?query=email = "{email}"',
+        "/api/v1/contacts/search?query=email CONTAINS outsider",
+        "/api/v1/contacts/search?query=Olive",
+        "/api/v1/contacts/export",
+        "/api/v1/contacts/export?q=secret",
+        f"/api/v1/contacts/export?tag={tag}",
+        f"/api/v1/contacts/export?list={list_id}",
+        "/api/v1/suppressions/export",
+        f"/api/v1/suppressions?email={email}",
+        f"/api/v1/suppressions/whitelist?email={email}",
+        f"/api/v1/unsubscribes?email={email}",
+        "/api/v1/events",
+        f"/api/v1/events?email={email}",
+        f"/api/v1/events?email_id={foreign['emails']}",
+        "/api/v1/events?type=contact.created",
+        "/api/v1/companies?q=outsider",
+        "/api/v1/tags?q=outsider",
+        "/api/v1/lists?q=Outsider",
+        "/api/v1/segments?q=Outsider",
+        "/api/v1/campaigns?q=Outsider",
+        "/api/v1/templates?q=Outsider",
+        "/api/v1/imports",
+        "/api/v1/health-score",
+        "/api/v1/customer/profile",
+    ]
+
+
+def _foreign_ids(foreign) -> list[str]:
+    return [str(value) for value in foreign.values() if len(str(value)) == 36]
+
+
+@pytest.mark.parametrize("scope", [ApiKeyScope.FULL_ACCESS, *SCOPED])
+def test_searches_exports_and_events_show_nothing_of_another_workspace(
+    workspace, outsider, foreign, scope
+):
+    client = _scoped_client(workspace, scope)
+    leaks = []
+    for url in _searches(outsider, foreign):
+        response = client.get(url)
+        answer = _answer(response)
+        # A filter naming the outsider's tag or list may answer 404, like its id in a path.
+        if (
+            answer[0] >= 500
+            or answer[0] == 401
+            or answer[0] == 403
+            and (scope == ApiKeyScope.FULL_ACCESS or answer[1] != "missing_scope")
+        ):
+            leaks.append(f"GET {url} → {answer}")
+            continue
+        body = b"".join(response.streaming_content) if response.streaming else response.content
+        text = body.decode(errors="replace")
+        asked = url.partition("?")[2]
+        shown = [m for m in _outsider_markers(outsider) + _foreign_ids(foreign) if m in text]
+        if shown := [m for m in shown if m not in asked]:
+            leaks.append(f"GET {url} shows {shown}")
+    assert leaks == []
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "tag = outsider-tag",
+        'list = "Outsider list"',
+        'email = "secret@outsider.example"',
+        'email ENDS WITH "@outsider.example"',
+        'first_name = "Olive"',
+        "properties.secret_prop IS SET",
+        "status = active",
+    ],
+)
+def test_segment_preview_counts_nothing_of_another_workspace(api, outsider, foreign, query):
+    response = api.post("/api/v1/segments/preview", {"query": query}, format="json")
+    assert response.status_code in (200, 400), response.content
+    if response.status_code == 200:
+        assert response.json()["count"] == 0
+        assert response.json()["sample"] == []
+    assert outsider.contact.email not in response.content.decode()
+
+
+def test_list_segment_preview_by_another_workspaces_list_id_counts_nothing(api, outsider):
+    query = f'list = "{outsider.list.id}"'
+    response = api.post("/api/v1/segments/preview", {"query": query}, format="json")
+    assert response.status_code in (200, 400)
+    if response.status_code == 200:
+        assert response.json()["count"] == 0
+
+
+def _grow(outsider) -> None:
+    """More of everything the own workspace's statistics could add up, all in the outsider."""
+    from django.utils import timezone
+
+    from campaigns.models import MessageEvent
+
+    ws, now = outsider.workspace, timezone.now()
+    campaign = Campaign.objects.create(workspace=ws, name="Outsider grows", status="sent")
+    for n in range(3):
+        contact = ContactFactory(workspace=ws, email=f"grown{n}@outsider.example")
+        message = Message.objects.create(
+            workspace=ws,
+            campaign=campaign,
+            contact=contact,
+            kind="campaign",
+            email=contact.email,
+            status="sent",
+            sent_at=now,
+        )
+        for kind in ("delivered", "opened", "clicked", "bounced", "complained"):
+            MessageEvent.objects.create(workspace=ws, message=message, type=kind, occurred_at=now)
+        suppression_add(workspace=ws, email=f"s{n}@outsider.example", type="manual")
+        unsubscribe_record(workspace=ws, email=f"u{n}@outsider.example", source="api")
+
+
+def test_statistics_do_not_move_with_another_workspaces_rows(api, workspace, outsider, foreign):
+    campaign = Campaign.objects.create(workspace=workspace, name="Own campaign")
+    urls = [
+        f"/api/v1/campaigns/{campaign.pk}/stats",
+        f"/api/v1/campaigns/{campaign.pk}/recipients/count",
+        f"/api/v1/campaigns/{campaign.pk}/messages",
+        "/api/v1/health-score",
+        "/api/v1/customer/profile",
+        "/api/v1/tags",
+        "/api/v1/lists",
+        "/api/v1/events",
+        "/api/v1/contacts?count=true",
+        "/api/v1/suppressions?count=true",
+    ]
+
+    def answers() -> dict[str, object]:
+        found = {url: api.get(url).json() for url in urls}
+        # Our own requests this minute: the one usage figure that moves with the test itself.
+        found["/api/v1/customer/profile"]["usage"].pop("api_requests_per_minute")
+        return found
+
+    before = answers()
+    _grow(outsider)
+    after = answers()
+    assert {url for url in urls if before[url] != after[url]} == set()
