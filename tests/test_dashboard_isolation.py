@@ -789,3 +789,113 @@ def _render(client, path: str) -> str:
 def _changes(before: str, after: str) -> list[str]:
     lines = difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0)
     return [line.strip() for line in lines if line[:1] in "+-"][2:10]
+
+
+# The walks above sign in as A's owner; the ones below as a member and as a viewer of A. A
+# viewer is refused every change (403) and a member the settings pages (403): a refusal is
+# right when it does not depend on whose id the URL names, so it is compared with the answer
+# the same role gets for A's own object. Never a 500, never anything of B, for any role.
+ROLES = [Role.MEMBER, Role.VIEWER]
+
+
+@pytest.fixture(params=ROLES, ids=lambda role: role.value)
+def as_role(request, client, workspace, alpha, bravo):
+    user = MembershipFactory(workspace=workspace, user=UserFactory(), role=request.param).user
+    client.force_login(user)
+    client.raise_request_exception = False
+    return client
+
+
+def _request(client, method: str, url: str, bravo: World, htmx: bool = False):
+    kwargs = {"data": _body(bravo)} if method == "post" else {}
+    if htmx:
+        kwargs["HTTP_HX_REQUEST"] = "true"
+    return getattr(client, method)(url, **kwargs)
+
+
+def test_no_role_reaches_another_workspaces_objects(as_role, alpha, bravo):
+    before = snapshot(bravo.workspace)
+    problems: list[str] = []
+    for path, name in dashboard_routes():
+        if not has_parameters(path):
+            continue
+        url = bravo.fill(path)
+        for method, htmx in (("get", False), ("post", False), ("post", True)):
+            response = _request(as_role, method, url, bravo, htmx)
+            status = response.status_code
+            if status == 405 and not _handles(path, method):
+                continue
+            if (
+                name in NOT_FOUND_AS_REDIRECT
+                and response.get("Location") == (NOT_FOUND_AS_REDIRECT[name])
+            ):
+                continue
+            if found := _shown(url, response):
+                problems.append(f"{method.upper()} {url} shows {found}  [{name}]")
+            elif status == 403:
+                # A refusal for the role: the same one A's own object gets?
+                own = _request(as_role, method, alpha.fill(path), bravo, htmx).status_code
+                if own != 403:
+                    problems.append(f"{method.upper()} {url} → 403, A's own → {own}  [{name}]")
+            elif status != 404:
+                problems.append(f"{_problem(method.upper(), url, response)}  [{name}]")
+    assert not problems, "answers other than 404 or the role's refusal:\n" + "\n".join(problems)
+    after = snapshot(bravo.workspace)
+    assert [label for label in before if before[label] != after.get(label)] == []
+
+
+def test_no_page_shows_another_workspaces_data_to_any_role(as_role, alpha, bravo):
+    leaks: list[str] = []
+    for path, name in dashboard_routes():
+        if has_parameters(path) or not _handles(path, "get"):
+            continue
+        for query in QUERY_STRINGS + _naming_b(bravo):
+            url = "/" + path + query
+            response = as_role.get(url)
+            if response.status_code >= 500 or response.status_code == 401:
+                leaks.append(f"GET {url} → {response.status_code}  [{name}]")
+            elif response.status_code == 302 and "/login" in response.get("Location", ""):
+                leaks.append(f"GET {url} → login redirect  [{name}]")
+            elif found := _shown(url, response):
+                leaks.append(f"GET {url} shows {found}  [{name}]")
+    assert not leaks, "another workspace's data or errors:\n" + "\n".join(leaks)
+
+
+def test_no_role_changes_another_workspace_by_posting_its_ids(as_role, alpha, bravo):
+    """Forms with and without path parameters, A's own objects, B's ids in the body."""
+    before = snapshot(bravo.workspace)
+    problems: list[str] = []
+    routes = [(p, n) for p, n in dashboard_routes() if _handles(p, "post")]
+    for path, name in sorted(routes, key=lambda route: bool(DESTRUCTIVE.search(route[0]))):
+        url = alpha.fill(path) if has_parameters(path) else "/" + path
+        response = as_role.post(url, data=_body(bravo))
+        if response.status_code >= 500 or response.status_code == 401:
+            problems.append(f"POST {url} → {response.status_code}  [{name}]")
+        elif response.status_code == 302 and "/login" in response.get("Location", ""):
+            problems.append(f"POST {url} → login redirect  [{name}]")
+        elif found := _shown(url, response):
+            problems.append(f"POST {url} shows {found}  [{name}]")
+    assert not problems, "\n".join(problems)
+    after = snapshot(bravo.workspace)
+    assert [label for label in before if before[label] != after.get(label)] == []
+    assert [value for value in _ids_of(bravo) if value in repr(snapshot(alpha.workspace))] == []
+
+
+def test_a_viewer_is_refused_every_change(client, workspace, alpha, bravo):
+    """The role walks above would prove little if a viewer could post: every form of A's
+    answers a viewer 403 (or 405 where the view takes no POST), and A does not change."""
+    viewer = MembershipFactory(workspace=workspace, user=UserFactory(), role=Role.VIEWER).user
+    client.force_login(viewer)
+    client.raise_request_exception = False
+    before = snapshot(alpha.workspace)
+    allowed = []
+    for path, name in dashboard_routes():
+        if not _handles(path, "post") or name == "dashboard:switch_workspace":
+            continue
+        url = alpha.fill(path) if has_parameters(path) else "/" + path
+        status = client.post(url, data=_body(alpha)).status_code
+        if status not in (403, 405):
+            allowed.append(f"POST {url} → {status}  [{name}]")
+    assert allowed == []
+    after = snapshot(alpha.workspace)
+    assert [label for label in before if before[label] != after.get(label)] == []
