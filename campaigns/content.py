@@ -28,11 +28,20 @@ def public_url(path: str) -> str:
 
 
 def message_urls(message: Message) -> dict[str, str]:
-    return {
+    """The message's unsubscribe and preference links. Building one email asks for them four
+    times (context, link tracking twice, List-Unsubscribe): they are kept on the instance,
+    keyed by what they are made of, so a changed id, base URL or secret makes them anew."""
+    key = (message.id, settings.PUBLIC_BASE_URL, settings.SECRET_KEY)
+    cached = message.__dict__.get("_public_urls")
+    if cached is not None and cached[0] == key:
+        return dict(cached[1])
+    urls = {
         "unsubscribe_url": public_url(f"/u/{make_token('unsubscribe', message.id)}"),
         "preferences_url": public_url(f"/p/{make_token('preferences', message.id)}"),
         "view_in_browser_url": "",
     }
+    message.__dict__["_public_urls"] = (key, urls)
+    return dict(urls)
 
 
 def url_hash(url: str) -> str:
@@ -73,7 +82,8 @@ def track(html: str, message: Message, links: LinkBook | None, *, opens: bool) -
     from campaigns.tracking import tracking_base_url
 
     base = tracking_base_url(message)
-    skip = {message_urls(message)["unsubscribe_url"], message_urls(message)["preferences_url"]}
+    urls = message_urls(message)
+    skip = {urls["unsubscribe_url"], urls["preferences_url"]}
 
     def rewrite(match: re.Match) -> str:
         prefix, double, single = match.groups()

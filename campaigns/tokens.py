@@ -5,11 +5,13 @@ preference centre. A token names one message (and, for a click, one stored link)
 from __future__ import annotations
 
 import base64
+import functools
+import hashlib
 import hmac
 import uuid
 from dataclasses import dataclass
 
-from django.utils.crypto import salted_hmac
+from django.conf import settings
 
 PURPOSES = {"open": 1, "click": 2, "unsubscribe": 3, "preferences": 4}
 _NAMES = {number: name for name, number in PURPOSES.items()}
@@ -23,8 +25,20 @@ class Token:
     link_id: int | None = None
 
 
+_KEY_SALT = b"mailcrm.campaigns.tokens"
+
+
+@functools.lru_cache(maxsize=4)
+def _key(secret: str) -> bytes:
+    # What Django's salted_hmac derives on every call (sha256 of salt + secret): eleven tokens
+    # per campaign message made that derivation a tenth of a millisecond per message.
+    return hashlib.sha256(_KEY_SALT + secret.encode()).digest()
+
+
 def _mac(payload: bytes) -> bytes:
-    return salted_hmac("mailcrm.campaigns.tokens", payload, algorithm="sha256").digest()[:MAC_BYTES]
+    """``salted_hmac("mailcrm.campaigns.tokens", payload, algorithm="sha256")``, truncated:
+    the same bytes, with the derived key kept per SECRET_KEY."""
+    return hmac.digest(_key(settings.SECRET_KEY), payload, "sha256")[:MAC_BYTES]
 
 
 def make_token(purpose: str, message_id: uuid.UUID, link_id: int | None = None) -> str:

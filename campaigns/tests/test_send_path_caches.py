@@ -1,0 +1,54 @@
+"""What the send path keeps instead of recomputing per message stays right: token MACs are
+Django's salted_hmac with a key derived once per secret, and a message's public links follow
+its id, the public base URL and the secret."""
+
+import uuid
+
+import pytest
+from django.test import override_settings
+from django.utils.crypto import salted_hmac
+
+from campaigns.content import message_urls
+from campaigns.models import Campaign, Message
+from campaigns.tokens import MAC_BYTES, _mac, make_token, read_token
+
+
+@pytest.mark.parametrize("secret", ["one secret", "another secret, ünïcode"])
+def test_the_mac_is_djangos_salted_hmac(secret):
+    payload = bytes([2]) + uuid.uuid4().bytes + (7).to_bytes(8, "big")
+    with override_settings(SECRET_KEY=secret):
+        expected = salted_hmac("mailcrm.campaigns.tokens", payload, algorithm="sha256")
+        assert _mac(payload) == expected.digest()[:MAC_BYTES]
+
+
+def test_a_token_made_under_one_secret_is_refused_under_another():
+    message_id = uuid.uuid4()
+    with override_settings(SECRET_KEY="first"):
+        token = make_token("open", message_id)
+        assert read_token(token, "open").message_id == message_id
+    with override_settings(SECRET_KEY="second"):
+        assert read_token(token, "open") is None
+
+
+@pytest.mark.django_db
+def test_a_messages_links_follow_its_id_base_url_and_secret(workspace):
+    campaign = Campaign.objects.create(workspace=workspace, name="C")
+    message = Message.objects.create(
+        workspace=workspace, campaign=campaign, kind="campaign", email="ann@example.com"
+    )
+    with override_settings(PUBLIC_BASE_URL="https://one.example"):
+        first = message_urls(message)
+        assert message_urls(message) == first
+        assert first["unsubscribe_url"].startswith("https://one.example/u/")
+        first["unsubscribe_url"] = "changed by the caller"
+        assert message_urls(message)["unsubscribe_url"].startswith("https://one.example/u/")
+    with override_settings(PUBLIC_BASE_URL="https://two.example"):
+        assert message_urls(message)["preferences_url"].startswith("https://two.example/p/")
+    with override_settings(PUBLIC_BASE_URL="https://two.example", SECRET_KEY="rotated"):
+        rotated = message_urls(message)["unsubscribe_url"]
+        assert rotated == f"https://two.example/u/{make_token('unsubscribe', message.id)}"
+    old_id = message.id
+    message.id = uuid.uuid4()
+    with override_settings(PUBLIC_BASE_URL="https://two.example"):
+        token = message_urls(message)["unsubscribe_url"].rsplit("/", 1)[1]
+        assert read_token(token, "unsubscribe").message_id == message.id != old_id
