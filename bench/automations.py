@@ -43,6 +43,7 @@ from campaigns.models import Campaign, Message
 from contacts.models import Contact
 from deliverability.models import SendingDomain
 from mailcrm.models import Workspace
+from mailcrm.workspace_deletion import workspace_delete
 from templates.models import EmailTemplate
 
 HTML = """<html><body><h1>Hello {{ contact.first_name|default('there') }},</h1>
@@ -195,10 +196,7 @@ def _stop(cluster: subprocess.Popen) -> None:
 
 
 def _delete(workspace: Workspace) -> None:
-    # Messages first: the automation's campaign is deleted with the workspace, and the
-    # collector's order would otherwise trip over the messages referencing it.
-    Message.objects.filter(workspace=workspace).delete()
-    workspace.delete()
+    workspace_delete(workspace.pk)
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ from contacts.models import Contact, ContactList, PropertyType, Tag
 from mailcrm import services
 from mailcrm.ids import uuid7
 from mailcrm.models import Workspace
+from mailcrm.workspace_deletion import workspace_delete
 
 INDUSTRIES = ["SaaS", "Retail", "Finance", "Health", "Education", "Media", "Manufacturing"]
 COUNTRIES = ["USA", "Germany", "France", "UK", "Canada", "Brazil", "India", "Japan"]
@@ -42,7 +43,8 @@ PROPERTY_DEFINITIONS = [
 
 def bench_workspace(name: str = "bench") -> tuple[Workspace, str]:
     """A fresh workspace without plan limits, and an API key for it."""
-    Workspace.objects.filter(name=name).delete()
+    for stale in Workspace.objects.filter(name=name).values_list("pk", flat=True):
+        workspace_delete(stale)
     workspace, _ = services.workspace_create(name=name, owner_email=f"{name}@example.com")
     workspace.limit_contacts = None
     workspace.limit_api_requests_per_minute = None

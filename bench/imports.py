@@ -28,6 +28,7 @@ from contacts.imports import jobs
 from contacts.models import Contact
 from contacts.services import contact_list_create
 from mailcrm.models import Workspace
+from mailcrm.workspace_deletion import workspace_delete
 
 MAPPING = {
     "Email": "email",
@@ -138,7 +139,7 @@ def main(rows: int, existing: int) -> dict:
         )
         figures["contacts_after"] = Contact.objects.for_workspace(workspace).count()
     finally:
-        Workspace.objects.filter(pk=workspace.pk).delete()
+        workspace_delete(workspace.pk)
     return figures
 
 

@@ -33,6 +33,7 @@ from bench.imports import MAPPING, make_csv, timed_import
 from contacts.imports import jobs
 from contacts.models import Contact, Tag
 from mailcrm.models import Workspace
+from mailcrm.workspace_deletion import workspace_delete
 
 
 def orm_import(workspace: Workspace, data: bytes, tag_name: str) -> dict:
@@ -101,13 +102,13 @@ def main(rows: int) -> dict:
     try:
         figures["ours"] = timed_import(workspace, data, tags=["bench"])
     finally:
-        Workspace.objects.filter(pk=workspace.pk).delete()
+        workspace_delete(workspace.pk)
     print(f"ours: {json.dumps(figures['ours'])}", file=sys.stderr, flush=True)
     workspace, _ = bench_workspace("bench-import-orm")
     try:
         figures["orm"] = orm_import(workspace, data, "bench")
     finally:
-        Workspace.objects.filter(pk=workspace.pk).delete()
+        workspace_delete(workspace.pk)
     figures["ours_vs_orm"] = round(figures["ours"]["rows_per_s"] / figures["orm"]["rows_per_s"], 2)
     figures["load_average_after"] = os.getloadavg()
     return figures

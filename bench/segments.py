@@ -25,6 +25,7 @@ from contacts.models import Contact, SegmentMembership
 from contacts.query import compile_query
 from contacts.search import search
 from mailcrm.models import Workspace
+from mailcrm.workspace_deletion import workspace_delete
 
 SEGMENTS = {
     "columns": "status = active AND score >= 50 AND lifecycle_stage IN (lead, customer)",
@@ -85,7 +86,7 @@ def main(size: int, plans: bool) -> dict:
             found = search(Contact.objects.filter(workspace=workspace), "person12")[:10]
             print(f"--- search\n{found.explain()}", file=sys.stderr)
     finally:
-        Workspace.objects.filter(pk=workspace.pk).delete()
+        workspace_delete(workspace.pk)
     return figures
 
 

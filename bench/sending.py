@@ -48,6 +48,7 @@ from campaigns.models import Campaign, CampaignStatus, Message
 from contacts import services as contact_services
 from contacts.models import Contact, ListMembership
 from deliverability.models import SendingDomain
+from mailcrm.workspace_deletion import workspace_delete
 
 ROOT = Path(__file__).resolve().parent.parent
 HTML = """<html><head><style>p { color: #333; font-family: sans-serif }</style></head>
@@ -331,7 +332,7 @@ def campaign_rate(sink: CountingSink, total: int, workers: int, clusters: int = 
     if not done:
         # A stalled run says why: the workers' own output (tracebacks included).
         result["qcluster_log_tail"] = log_path.read_text()[-3000:]
-    workspace.delete()
+    workspace_delete(workspace.pk)
     return result
 
 
@@ -440,7 +441,7 @@ def main() -> None:
     figures["load_average_after"] = os.getloadavg()
     print(json.dumps(figures, indent=2), flush=True)
     for workspace in _LEFT_TO_DELETE:
-        workspace.delete()
+        workspace_delete(workspace.pk)
 
 
 if __name__ == "__main__":

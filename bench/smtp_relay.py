@@ -40,6 +40,7 @@ from bench.sending import _start_cluster, _worker_env
 from bench.smtp_sink import CountingSink
 from campaigns.models import Message
 from deliverability.models import SendingDomain
+from mailcrm.workspace_deletion import workspace_delete
 from smtprelay import services
 from tests.smtp import free_port
 from tests.tls import write_self_signed
@@ -143,7 +144,7 @@ def run(total: int, clients: int, workers: int) -> dict:
         .order_by()
     )
     received = sink.count - before
-    workspace.delete()
+    workspace_delete(workspace.pk)
     return {
         "messages": total,
         "clients": clients,

@@ -28,11 +28,13 @@ from contacts.models import Contact, ContactList, ListMembership
 from deliverability.models import SendingDomain, ThrottleState
 from deliverability.warmup import domain_set_warmup
 from mailcrm.models import Workspace
+from mailcrm.workspace_deletion import workspace_delete
 from tests.smtp import SmtpSink
 
 
 def _workspace(size: int, domains: int) -> tuple[Workspace, ContactList]:
-    Workspace.objects.filter(name="bench-throttling").delete()
+    for stale in Workspace.objects.filter(name="bench-throttling").values_list("pk", flat=True):
+        workspace_delete(stale)
     workspace = Workspace.objects.create(name="bench-throttling", limit_contacts=None)
     Contact.objects.bulk_create(
         [
@@ -112,7 +114,7 @@ def main() -> None:
         )
         result["warmup"] = _send(workspace, everyone, "warm-up", sink)
     result["load_after"] = os.getloadavg()[0]
-    Workspace.objects.filter(pk=workspace.pk).delete()
+    workspace_delete(workspace.pk)
     print(json.dumps(result))
 
 

@@ -45,6 +45,7 @@ from campaigns.tokens import make_token
 from campaigns.tracking import describe_agent
 from contacts.models import Contact
 from mailcrm.models import Workspace
+from mailcrm.workspace_deletion import workspace_delete
 from tests.smtp import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -255,7 +256,7 @@ def main() -> None:
             indent=2,
         )
     )
-    workspace.delete()
+    workspace_delete(workspace.pk)
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ from bench.sending import _start_cluster, _worker_env
 from bench.smtp_sink import CountingSink
 from campaigns.models import Message
 from deliverability.models import SendingDomain
-from mailcrm.models import Workspace
+from mailcrm.workspace_deletion import workspace_delete
 from tests.smtp import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -179,8 +179,7 @@ def run(total: int, clients: int, batch: int, gunicorn_workers: int, workers: in
         .annotate(n=Count("id"))
         .order_by()
     )
-    Message.objects.filter(workspace=workspace).delete()
-    Workspace.objects.filter(pk=workspace.pk).delete()
+    workspace_delete(workspace.pk)
     return figures
 
 
