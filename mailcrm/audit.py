@@ -171,23 +171,30 @@ def diff(before: dict[str, Any], obj: models.Model) -> dict[str, list[Any]]:
     }
 
 
+def _fields(obj: models.Model, fields: Iterable[str] | None) -> list[str]:
+    if fields is not None:
+        return list(fields)
+    return [
+        field.attname
+        for field in obj._meta.concrete_fields
+        if field.editable and not field.primary_key and field.name != "workspace"
+    ]
+
+
+def values(obj: models.Model, fields: Iterable[str] | None = None) -> dict[str, Any]:
+    """``{field: value}`` of the non-empty ``fields`` (default: every editable column): what
+    a creation set."""
+    found = {field: getattr(obj, field) for field in _fields(obj, fields)}
+    return {field: value for field, value in found.items() if value not in (None, "", [], {})}
+
+
 def pending_changes(obj: models.Model, fields: Iterable[str] | None = None) -> dict[str, Any]:
     """What saving the unsaved ``obj`` will change: ``{field: [stored, new]}`` against its
-    row in the database, or ``{field: value}`` (the non-empty ones) for a new object. Call it
-    just before ``save()`` where the old values were not kept (forms edit the instance)."""
-    if fields is None:
-        fields = [
-            field.attname
-            for field in obj._meta.concrete_fields
-            if field.editable and not field.primary_key and field.name != "workspace"
-        ]
-    fields = list(fields)
+    row in the database, or ``values(obj)`` for a new object. Call it just before ``save()``
+    where the old values were not kept (forms edit the instance before a service saves it)."""
+    fields = _fields(obj, fields)
     if obj._state.adding or obj.pk is None:
-        return {
-            field: getattr(obj, field)
-            for field in fields
-            if getattr(obj, field) not in (None, "", [], {})
-        }
+        return values(obj, fields)
     stored = type(obj)._default_manager.filter(pk=obj.pk).values(*fields).first() or {}
     return {
         field: [stored.get(field), getattr(obj, field)]

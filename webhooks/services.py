@@ -94,7 +94,7 @@ def endpoint_create(
         secret=crypto.encrypt(secret),
     )
     endpoint.domains.set(domains or [])
-    audit.record(workspace, "webhook_endpoint.created", endpoint, audit.pending_changes(endpoint))
+    audit.record(workspace, "webhook_endpoint.created", endpoint, audit.values(endpoint))
     return endpoint, secret
 
 
