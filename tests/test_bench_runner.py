@@ -121,3 +121,25 @@ def test_unknown_scenario_names_are_refused():
         run.pick("imports,nonsense", "")
     assert "nonsense" in str(exited.value)
     assert [s.name for s in run.pick("imports,exports", "exports")] == ["imports"]
+
+
+def test_plans_report_their_counts_and_each_slow_case_against_the_api_target():
+    output = {
+        "scenario": "plans",
+        "cases": [
+            {"group": "ordering", "case": "ordering=email first page", "best_ms": 0.2},
+            {"group": "count", "case": "?count=true (all)", "best_ms": 850.0, "slow": True},
+            {"group": "filter", "case": "created_before", "best_ms": 40, "seq_scan": True},
+        ],
+    }
+    figures = _by_name(run.figures_plans(output))
+
+    assert figures["cases explained"].value == 3
+    assert figures["cases over 100 ms"].value == 1
+    assert figures["cases scanning a large table"].value == 1
+    slow = figures["count: ?count=true (all)"]
+    assert (slow.value, slow.met) == (850.0, False)
+    assert "ordering: ordering=email first page" not in figures
+    assert [s.name for s in run.SCENARIOS].index("plans") > [s.name for s in run.SCENARIOS].index(
+        "contacts_api"
+    )
