@@ -6,6 +6,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +21,14 @@ from mailcrm.models import Workspace
 PREVIEW_ROWS = 5
 DELIMITERS = (",", ";", "\t")
 SNIFF_CHARS = 64 * 1024
+# The csv module refuses a cell over 128 K characters and cannot go on with the rest of its
+# line; with a limit above any upload (50 MB) a huge cell is read whole and refused by the
+# row's own checks (too long for its field), so the rows after it are still imported.
+csv.field_size_limit(max(csv.field_size_limit(), 64 * 1024 * 1024))
+# Read after the file's last line. It comes back as a record of its own unless a quote was
+# left open, in which case it ends the last cell: the only way to tell the two apart, since
+# the csv module (non-strict) silently closes a quote at the end of the data.
+_END = "\ufdd0end of file\ufdd0"
 
 _BINARY_SIGNATURES = {
     b"PK\x03\x04": "a ZIP archive or an Excel workbook (.xlsx); save it as CSV first",
@@ -80,14 +89,33 @@ def _decodes(data: bytes, encoding: str) -> bool:
     return True
 
 
+def _bomless_utf16(data: bytes) -> str | None:
+    """UTF-16 written without a byte-order mark (some exports do) shows as a NUL in every
+    other byte of ASCII text: most odd bytes for little-endian, even ones for big-endian."""
+    head = data[:4096]
+    half = len(head) // 2
+    if half < 4:
+        return None
+    even = head[0::2].count(0) / half
+    odd = head[1::2].count(0) / half
+    if odd > 0.5 and even < 0.05:
+        return "utf-16-le"
+    if even > 0.5 and odd < 0.05:
+        return "utf-16-be"
+    return None
+
+
 def detect_encoding(data: bytes) -> str:
-    """UTF-8 (with or without BOM) or UTF-16 with a BOM; otherwise Windows-1252, whose
-    printable range is a superset of Latin-1, and Latin-1 itself as the last resort."""
+    """UTF-8 (with or without BOM) or UTF-16 (with a BOM, or without one when the NULs show
+    it); otherwise Windows-1252, whose printable range is a superset of Latin-1, and Latin-1
+    itself as the last resort."""
     candidates = ["utf-8", "cp1252"]
     if data.startswith(codecs.BOM_UTF8):
         candidates.insert(0, "utf-8-sig")
     elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         candidates.insert(0, "utf-16")
+    elif utf16 := _bomless_utf16(data):
+        candidates.insert(0, utf16)
     for encoding in candidates:
         if _decodes(data, encoding):
             return encoding
@@ -168,11 +196,13 @@ def _looks_like_email(value: str) -> bool:
 
 def _column_names(header: list[str]) -> list[str]:
     names: list[str] = []
+    taken: set[str] = set()  # a list's `in` made 20,000 columns take seconds
     for index, raw in enumerate(header, start=1):
         name = raw.strip() or f"Column {index}"
-        if name in names:
+        if name in taken:
             name = f"{name} ({index})"
         names.append(name)
+        taken.add(name)
     return names
 
 
@@ -194,7 +224,7 @@ def file_layout(data: bytes) -> Layout:
     try:
         delimiter = _sniff_delimiter(stream.read(SNIFF_CHARS))
         stream.seek(0)
-        _, header = next(_records(csv.reader(stream, delimiter=delimiter)))
+        _, header = next(_records(_reader(stream, delimiter)))
     except StopIteration:
         raise ImportFileError("The file has no rows.") from None
     except Unreadable as exc:
@@ -208,16 +238,25 @@ def file_layout(data: bytes) -> Layout:
 def data_rows(data: bytes, layout: Layout) -> Iterator[tuple[int, list[str]]]:
     """(row number, cells) of every data row, blank lines skipped."""
     stream = _text_stream(data, layout.encoding)
-    records = _records(csv.reader(stream, delimiter=layout.delimiter))
+    records = _records(_reader(stream, layout.delimiter))
     if layout.has_header:
         next(records, None)
     return records
+
+
+def _reader(stream: io.TextIOWrapper, delimiter: str):
+    return csv.reader(itertools.chain(stream, [_END]), delimiter=delimiter)
 
 
 def _records(reader) -> Iterator[tuple[int, list[str]]]:
     number = 0
     try:
         for number, row in enumerate(reader, start=1):
+            if row and row[-1].endswith(_END):
+                if row == [_END]:
+                    return
+                # Everything after the open quote went into this row's last cell.
+                raise Unreadable(number, "a quote opened in this row is never closed")
             if any(cell.strip() for cell in row):
                 yield number, row
     except csv.Error as exc:
@@ -242,8 +281,9 @@ def read_preview(data: bytes, workspace: Workspace | None = None) -> CsvPreview:
             rows.append(row)
             if len(rows) == PREVIEW_ROWS:
                 break
-    except Unreadable:
-        pass  # the preview shows what reads; the run reports the row
+    except Unreadable as exc:
+        if not rows:  # else the preview shows what reads, and the run reports the row
+            raise ImportFileError(f"Row {exc.row} cannot be read: {exc.reason}.") from None
     suggested = suggest_mapping(layout.columns, workspace)
     if not layout.has_header:
         # Point the mapping at the column holding addresses.

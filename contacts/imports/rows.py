@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -83,6 +84,15 @@ class Plan:
             raise outcome
         return outcome
 
+    @cached_property
+    def stored(self) -> list[tuple[int, str]]:
+        """(position, name) of every column whose cells are stored."""
+        return [
+            (self.email, "email"),
+            *self.fields,
+            *((index, definition.key) for index, definition in self.properties),
+        ]
+
     @classmethod
     def build(cls, workspace: Workspace, mapping: dict[str, str], columns: list[str]) -> Plan:
         definitions = definitions_for(workspace)
@@ -136,6 +146,10 @@ def clean_row(plan: Plan, number: int, cells: list[str]) -> Row:
     def cell(index: int) -> str:
         return cells[index].strip() if index < len(cells) else ""
 
+    # Neither PostgreSQL text nor jsonb holds a NUL (the COPY failed the whole import).
+    nul = [name for index, name in plan.stored if index < len(cells) and "\x00" in cells[index]]
+    if nul:
+        raise PropertyError(f"{', '.join(nul)}: contains a NUL character, which cannot be stored")
     reasons: list[str] = []
     raw_email = cell(plan.email)
     email = ""

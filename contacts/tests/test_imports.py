@@ -475,13 +475,21 @@ def test_a_finished_import_is_not_run_again(workspace):
 
 
 def test_an_unreadable_row_keeps_the_rows_before_it(workspace):
-    huge = "x" * 200_000  # beyond the csv module's field limit
-    job = run(workspace, f"email,first\na@example.com,A\nb@example.com,{huge}\nc@example.com,C\n")
+    # The open quote runs to the end of the file: nothing after it can be told apart.
+    job = run(workspace, 'email,first\na@example.com,A\nb@example.com,"B\nc@example.com,C\n')
     assert job.status == JobStatus.DONE
     assert emails(workspace) == ["a@example.com"]
     assert job.errors[0]["row"] == 3
-    assert "cannot be read" in job.errors[0]["reason"]
+    assert "cannot be read (a quote opened in this row is never closed)" in job.errors[0]["reason"]
     assert job.processed == job.total_rows == 2
+
+
+def test_a_cell_beyond_the_csv_modules_field_limit_is_one_bad_row(workspace):
+    huge = "x" * 200_000  # the csv module's default limit is 131,072 characters
+    job = run(workspace, f"email,first\na@example.com,A\nb@example.com,{huge}\nc@example.com,C\n")
+    assert job.status == JobStatus.DONE
+    assert emails(workspace) == ["a@example.com", "c@example.com"]
+    assert job.errors == [{"row": 3, "reason": "first_name is longer than 100 characters"}]
 
 
 def test_a_failure_midway_fails_the_job_and_keeps_finished_chunks(workspace, monkeypatch):
@@ -553,15 +561,20 @@ def test_the_same_email_in_two_workspaces_stays_separate(workspace, outsider):
     )
 )
 def test_any_rows_end_in_a_finished_job(workspace, body):
+    """...or, when a quote opened in the first row is never closed, in a refusal saying so."""
     PropertyDefinition.objects.get_or_create(
         workspace=workspace, key="n", defaults={"type": PropertyType.NUMBER}
     )
     lines = ["email,first_name,n"] + [",".join(cells) for cells in body] + ["ok@example.com,a,1"]
-    job = run(
-        workspace,
-        "\n".join(lines),
-        {"email": "email", "first_name": "first_name", "n": "properties.n"},
-    )
+    try:
+        job = run(
+            workspace,
+            "\n".join(lines),
+            {"email": "email", "first_name": "first_name", "n": "properties.n"},
+        )
+    except ImportFileError as exc:
+        assert "quote opened in this row is never closed" in exc.reason
+        return
     assert job.status == JobStatus.DONE, job.failure_reason
     assert job.created + job.updated + job.skipped + job.error_count == job.total_rows
 
