@@ -3,18 +3,78 @@ kept in the shared cache so every web process counts together."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import fcntl
+import math
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 
-from django.core.cache import cache
+from django.core.cache import caches
+from django.core.cache.backends.filebased import FileBasedCache
+from django.core.cache.backends.redis import RedisCache
+
+# INCR, and EXPIRE on the key's first hit, in one atomic step: returns the new count.
+_COUNT_ONE = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return count
+"""
+
+# Serialises the counters of a process-local cache (local memory, in tests).
+_thread_lock = threading.Lock()
+
+
+@contextmanager
+def _file_lock(directory: str) -> Iterator[None]:
+    # The file cache's incr is a read then a write: without a lock, concurrent hits (threads or
+    # processes) read the same count and the limit lets many more through.
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    with open(Path(directory) / ".ratelimit.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def count_hit(key: str, timeout: int = 60) -> int:
+    """Add one hit to ``key``'s counter (made on the first hit, gone ``timeout`` seconds later)
+    and return the new count. Atomic across threads and processes: one Lua INCR+EXPIRE with
+    Redis, a file lock around the file cache's read-and-write, a process lock for the
+    local-memory cache; so N concurrent hits always get the counts 1..N."""
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        script = _script(backend, _COUNT_ONE)
+        return int(script(keys=[backend.make_and_validate_key(key)], args=[timeout]))
+    lock = _file_lock(backend._dir) if isinstance(backend, FileBasedCache) else _thread_lock
+    with lock:
+        # (count, window end): the cache's own incr would push the expiry back on every hit.
+        now = time.time()
+        count, ends = _entry(backend.get(key), now, timeout)
+        count += 1
+        backend.set(key, (count, ends), timeout=max(1, math.ceil(ends - now)))
+        return count
+
+
+def hits(key: str) -> int:
+    """The count on ``key`` now, without adding a hit (0 when none or expired)."""
+    value = caches["default"].get(key)
+    if isinstance(value, tuple):
+        return _entry(value, time.time(), 0)[0]
+    return int(value or 0)
+
+
+def _entry(value, now: float, timeout: int) -> tuple[int, float]:
+    if isinstance(value, tuple) and value[1] > now:
+        return value
+    return 0, now + timeout
 
 
 def over_per_minute(key: str, limit: int) -> bool:
     """Count one hit on ``key``; True once this minute's hits pass ``limit``."""
-    cache.add(key, 0, timeout=60)
-    try:
-        return cache.incr(key) > limit
-    except ValueError:  # the key expired between add and incr: a new minute
-        return False
+    return count_hit(key, 60) > limit
 
 
 # INCR, and EXPIRE on a key's first hit, for every key at once (atomic: a counter always
@@ -37,16 +97,17 @@ def over_any_per_minute(limits: Sequence[tuple[str, int]]) -> bool:
     """Count one hit on each key; True when any key's hits this minute pass its limit. With
     the Redis cache all the keys cost one round trip (a tracking hit checks two), with the
     same counters as ``over_per_minute``."""
-    from django.core.cache import caches
-    from django.core.cache.backends.redis import RedisCache
-
     redis_cache = caches["default"]
     if not isinstance(redis_cache, RedisCache):
         return any([over_per_minute(key, limit) for key, limit in limits])  # count every key
     keys = [redis_cache.make_and_validate_key(key) for key, _ in limits]
-    location = tuple(redis_cache._servers)
+    return bool(_script(redis_cache, _COUNT_ALL)(keys=keys, args=[limit for _, limit in limits]))
+
+
+def _script(redis_cache: RedisCache, source: str):
+    location = (tuple(redis_cache._servers), source)
     script = _scripts.get(location)
     if script is None:
-        client = redis_cache._cache.get_client(keys[0], write=True)
-        script = _scripts[location] = client.register_script(_COUNT_ALL)
-    return bool(script(keys=keys, args=[limit for _, limit in limits]))
+        client = redis_cache._cache.get_client(None, write=True)
+        script = _scripts[location] = client.register_script(source)
+    return script

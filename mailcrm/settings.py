@@ -318,6 +318,8 @@ for _name in (
         ANYMAIL[_name] = env_str(f"ANYMAIL_{_name}")
 
 # --- REST API -------------------------------------------------------------------------------
+# Requests a minute per API key, on top of the workspace's plan limit (0: only the workspace's).
+API_RATE_LIMIT_PER_KEY = env_int("API_RATE_LIMIT_PER_KEY", 0)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["mailcrm.api.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": [
@@ -325,7 +327,10 @@ REST_FRAMEWORK = {
         # The key's scope (full access, sending only, read only) on every route.
         "mailcrm.api.scopes.KeyScopePermission",
     ],
-    "DEFAULT_THROTTLE_CLASSES": ["mailcrm.api.throttling.WorkspaceRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "mailcrm.api.throttling.WorkspaceRateThrottle",
+        "mailcrm.api.throttling.KeyRateThrottle",
+    ],
     "DEFAULT_PAGINATION_CLASS": "mailcrm.api.pagination.KeysetPagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "mailcrm.api.schema.MailcrmAutoSchema",
