@@ -154,6 +154,10 @@ class Message(models.Model):
     claimed_until = models.DateTimeField(
         null=True, blank=True, help_text="A worker holds this queued message until then."
     )
+    # Claims that ran out unreleased: the worker holding the message died (SIGKILL, out of
+    # memory, timeout). Past pipeline.MAX_ABANDONED_CLAIMS the message is failed, not claimed
+    # again. A database default, so the snapshot's INSERT … SELECT need not name it.
+    abandoned_claims = models.PositiveSmallIntegerField(default=0, db_default=0)
     payload = models.JSONField(
         default=dict, blank=True, help_text="Transactional content: from, subject, html, …"
     )

@@ -53,6 +53,13 @@ CHAINS = 2
 CLAIM_SECONDS = 600
 STALE_SENDING = timedelta(minutes=15)
 MAX_ATTEMPTS = 5
+# Worker deaths a queued message survives: a batch whose worker dies before handing it off
+# (SIGKILL, out of memory, timeout) leaves its claim to run out unreleased, and the next claim
+# counts it; at this many the message is failed instead of claimed again, so a message that
+# kills every worker taking it ends as a reported failure, not a campaign "sending" for ever.
+# django-q2's own max_attempts cannot do this: the Redis broker has no acknowledgement, so a
+# task whose worker dies is simply gone (and the ORM broker redelivers it without counting).
+MAX_ABANDONED_CLAIMS = 3
 ERROR_BURST = 20
 STATUS_CHECK_EVERY = 50
 
@@ -135,9 +142,14 @@ def claim(campaign_id, *, limit: int = BATCH_SIZE) -> list[uuid.UUID]:
         ).order_by("id")
         if connection.vendor == "postgresql":
             candidates = candidates.select_for_update(skip_locked=True)
-        ids = list(candidates.values_list("id", flat=True)[:limit])
-        if not ids:
+        rows = list(candidates.values_list("id", "claimed_until")[:limit])
+        if not rows:
             return []
+        ids = [pk for pk, _ in rows]
+        # A claim run out, not released (``release`` clears it): its worker died holding it.
+        abandoned = [pk for pk, claimed_until in rows if claimed_until is not None]
+        if abandoned:
+            ids = _count_abandoned(campaign_id, abandoned, ids)
         until = now + timedelta(seconds=CLAIM_SECONDS)
         Message.objects.filter(free, id__in=ids, status=MessageStatus.QUEUED).update(
             claimed_until=until
@@ -145,6 +157,29 @@ def claim(campaign_id, *, limit: int = BATCH_SIZE) -> list[uuid.UUID]:
         return list(
             Message.objects.filter(id__in=ids, claimed_until=until).values_list("id", flat=True)
         )
+
+
+def _count_abandoned(campaign_id, abandoned: list, ids: list) -> list:
+    """Count one more worker death on each abandoned message; fail those past
+    MAX_ABANDONED_CLAIMS (reported on the campaign) and return the ids still to claim."""
+    Message.objects.filter(id__in=abandoned).update(abandoned_claims=F("abandoned_claims") + 1)
+    doomed = Message.objects.filter(id__in=abandoned, abandoned_claims__gte=MAX_ABANDONED_CLAIMS)
+    failed = set(doomed.values_list("id", flat=True))
+    if not failed:
+        return ids
+    doomed.update(
+        status=MessageStatus.FAILED,
+        claimed_until=None,
+        error=f"Not sent: the worker sending it died {MAX_ABANDONED_CLAIMS} times before "
+        "handing it off.",
+    )
+    reason = (
+        f"{len(failed)} messages failed: the worker sending them died "
+        f"{MAX_ABANDONED_CLAIMS} times before handing them off (see the workers' logs)."
+    )
+    Campaign.objects.filter(pk=campaign_id).update(status_reason=reason)
+    logger.error("campaign %s: %s", campaign_id, reason)
+    return [pk for pk in ids if pk not in failed]
 
 
 def mark_sending(message_id) -> bool:

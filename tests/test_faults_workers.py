@@ -37,7 +37,9 @@ from deliverability.models import SendingDomain
 from mailcrm.models import Event
 from tests.smtp import SmtpSink
 from tests.workers import (
+    CRASHING_QCLUSTER,
     QCluster,
+    StallingSink,
     enqueue,
     needs_shared_state,
     purge_queue,
@@ -198,6 +200,94 @@ def test_a_cluster_killed_at_a_random_moment_sends_nobody_twice(workspace, rng, 
     assert by_status[MessageStatus.INTERRUPTED] <= 2 * pipeline.SEND_CHUNK
     assert by_status[MessageStatus.INTERRUPTED] == at_kill[MessageStatus.SENDING]
     print(f"at the kill: {dict(at_kill)}; in the end: {dict(by_status)}")
+
+
+@needs_shared_state
+@pytest.mark.usefixtures("empty_queue")
+def test_a_cluster_killed_while_the_server_holds_data_open_sends_nobody_twice(
+    workspace, rng, tmp_path
+):
+    total = 2_000
+    campaign = sending_campaign(workspace, total)
+    stall_after = rng.randrange(1, total - 200)
+    print(f"DATA held open after {stall_after} messages, then SIGKILL")
+
+    with StallingSink() as sink:
+        env = worker_env(sink=sink)
+        with QCluster(env, tmp_path / "first.log") as cluster:
+            start_chains(campaign)
+            wait_until(lambda: len(sink.received) >= stall_after, what=f"{stall_after} messages")
+            sink.stall_data()
+            sink.wait_stalled()
+            cluster.kill()
+        sink.release_data()
+        assert never_sent_with_unsent(campaign)
+        let_time_pass(campaign)
+        with QCluster(env, tmp_path / "second.log"):
+            settle(campaign, sink)
+        by_status = assert_once_or_interrupted(campaign, sink)
+
+    # The message whose DATA was held reached the server, but its sender never heard "250":
+    # reported interrupted, not resent.
+    received = {r.recipients[0].lower() for r in sink.received}
+    interrupted = Message.objects.filter(campaign=campaign, status=MessageStatus.INTERRUPTED)
+    assert any(email in received for email in interrupted.values_list("email", flat=True))
+    print(dict(by_status))
+
+
+@needs_shared_state
+@pytest.mark.usefixtures("empty_queue")
+def test_two_clusters_on_one_database_send_nobody_twice(workspace, tmp_path):
+    total = 3_000
+    campaign = sending_campaign(workspace, total)
+
+    with SmtpSink() as sink:
+        env = worker_env(sink=sink)
+        logs = [tmp_path / "a.log", tmp_path / "b.log"]
+        with QCluster(env, logs[0]), QCluster(env, logs[1]):
+            for _ in range(2 * pipeline.CHAINS):  # work for both clusters
+                enqueue("campaigns.tasks.send_batch", str(campaign.pk))
+            settle(campaign, sink)
+        by_status = assert_once_or_interrupted(campaign, sink)
+
+    assert by_status == {MessageStatus.SENT: total}
+    assert len(sink.received) == total
+    for log in logs:  # both clusters sent batches of it
+        assert "Processed 'campaigns.tasks.send_batch'" in log.read_text()
+
+
+@needs_shared_state
+@pytest.mark.usefixtures("empty_queue")
+def test_a_batch_whose_worker_dies_every_time_is_retried_then_failed(workspace, tmp_path):
+    """django-q2 neither retries nor records a task whose worker died (Redis has no
+    acknowledgement; ``max_attempts`` counts only failures a worker lived to report): the
+    pipeline counts the deaths on the messages the dead batch had claimed."""
+    campaign = sending_campaign(workspace, 300)
+
+    with SmtpSink() as sink:
+        env = worker_env(sink=sink, workers=1)
+        log = tmp_path / "crashing.log"
+        with QCluster(env, log, command=CRASHING_QCLUSTER) as cluster:
+            enqueue("campaigns.tasks.send_batch", str(campaign.pk))
+            for death in range(1, pipeline.MAX_ABANDONED_CLAIMS + 1):
+                wait_until(
+                    lambda death=death: cluster.log().count("after death") >= death,
+                    what=f"worker death {death}",
+                )
+                let_time_pass(campaign)  # the dead batch's claims run out
+                enqueue("campaigns.tasks.housekeeping")  # restarts the chain
+            settle(campaign, sink)
+            deaths = cluster.log().count("after death")
+
+    assert deaths == pipeline.MAX_ABANDONED_CLAIMS
+    assert sink.received == []
+    assert statuses(campaign) == {MessageStatus.FAILED: 300}
+    assert set(
+        Message.objects.filter(campaign=campaign).values_list("abandoned_claims", flat=True)
+    ) == {pipeline.MAX_ABANDONED_CLAIMS}
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.SENT
+    assert campaign.status_reason.startswith("300 messages failed: the worker sending them died")
 
 
 # --- a restored database -----------------------------------------------------------------------

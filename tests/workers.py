@@ -82,12 +82,13 @@ def worker_env(
 
 
 class QCluster:
-    """One ``manage.py qcluster`` in a new session (its own process group); ``start`` returns
-    once it says it is running. Stopped with SIGTERM on leaving the ``with`` block if still
-    alive; ``kill`` is the crash."""
+    """One ``manage.py qcluster`` (or ``command``) in a new session (its own process group);
+    ``start`` returns once it says it is running. Stopped with SIGTERM on leaving the ``with``
+    block if still alive; ``kill`` is the crash."""
 
-    def __init__(self, env: dict[str, str], log_path: Path):
+    def __init__(self, env: dict[str, str], log_path: Path, *, command: list[str] | None = None):
         self.env, self.log_path = env, log_path
+        self.command = command or [sys.executable, "manage.py", "qcluster"]
         self.process: subprocess.Popen | None = None
 
     def __enter__(self) -> QCluster:
@@ -102,7 +103,7 @@ class QCluster:
         connection.close()
         with self.log_path.open("a") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "manage.py", "qcluster"],
+                self.command,
                 cwd=ROOT,
                 env=self.env,
                 stdout=log,
@@ -209,3 +210,27 @@ class StallingSink(SmtpSink):
 
     def release_data(self) -> None:
         self.handler.stalling = False
+
+
+# A cluster whose workers die (SIGKILL of themselves) in every campaign batch, after claiming
+# its messages and before handing any off — as a message that exhausts memory while it is
+# rendered would make them: ``QCluster(env, log, command=CRASHING_QCLUSTER)``.
+CRASHING_QCLUSTER = [sys.executable, "-m", "tests.workers", "crash-before-hand-off"]
+
+
+def _crashing_qcluster() -> None:
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    from campaigns import pipeline
+
+    def die(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    pipeline.mark_sending_many = die  # the workers are forked from here: they inherit it
+    call_command("qcluster")
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["crash-before-hand-off"]:
+    _crashing_qcluster()
