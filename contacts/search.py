@@ -197,9 +197,14 @@ def _matching_ids(queryset: QuerySet, condition: Q) -> str | None:
 
 
 class _IdAmong(Func):
-    """``id = ANY(ARRAY(SELECT unnest(string_to_array(ids, ','))::uuid))``: one index scan
-    with the ids as sorted keys, where ``id IN (SELECT unnest(…))`` deduplicates them in a hash
-    and looks each one up in turn (about a third slower on 11,000 ids)."""
+    """``id = ANY(string_to_array(ids, ',')::uuid[])``: a constant array the planner folds at
+    plan time, so it knows how many ids there are. In the default order (newest first) it then
+    walks the primary key backwards with the ids as index keys and stops after a page: for
+    ``person12`` (11,111 matches on 1,000,000 contacts) 47 buffers and ~5 ms instead of
+    fetching and sorting all 11,111 rows (~34,000 buffers, ~100 ms) as it did when the ids were
+    hidden in ``ARRAY(SELECT unnest(…))``. In any other order it looks the ids up and sorts, as
+    before. (The walk of the (workspace, id) index it once preferred when it knew the count
+    came with ``id IN (…)``, which the (workspace, id) index answers only as a filter.)"""
 
     output_field = BooleanField()
     conditional = True
@@ -210,16 +215,15 @@ class _IdAmong(Func):
     def as_sql(self, compiler, connection, **extra):
         pk_sql, pk_params = compiler.compile(self.source_expressions[0])
         ids_sql, ids_params = compiler.compile(self.source_expressions[1])
-        among = f"ARRAY(SELECT unnest(string_to_array({ids_sql}, ','))::uuid)"
-        return f"{pk_sql} = ANY({among})", [*pk_params, *ids_params]
+        return f"{pk_sql} = ANY(string_to_array({ids_sql}, ',')::uuid[])", [
+            *pk_params,
+            *ids_params,
+        ]
 
 
 def _only(queryset: QuerySet, ids: str) -> QuerySet:
-    """These rows (one text parameter), fetched by primary key for any ordering and page.
-
-    Wrapped in ARRAY(…) so the planner cannot see how many ids there are: knowing, it would
-    again walk the (workspace, id) index hoping to meet them early; not knowing, it looks each
-    one up and sorts."""
+    """These rows (one text parameter), fetched by primary key for any ordering and page; in
+    the default order only the page's rows are read (see ``_IdAmong``)."""
     if not ids:
         return queryset.none()
     return queryset.filter(_IdAmong(ids))
