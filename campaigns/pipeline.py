@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Case, CharField, F, Q, Value, When
+from django.db.models import Case, CharField, Exists, F, OuterRef, Q, Value, When
 from django.utils import timezone
 
 from campaigns.models import (
@@ -195,11 +195,15 @@ def mark_sending_many(message_ids: dict[uuid.UUID, str]) -> set[uuid.UUID]:
     """Mark a chunk ``sending`` in one UPDATE, writing each message's Message-ID, and return
     the ids this worker won (those still queued). In autocommit the UPDATE is committed before
     the caller hands anything off. A message won by another worker carries that worker's
-    Message-ID, which is how the follow-up SELECT tells them apart."""
+    Message-ID, which is how the follow-up SELECT tells them apart.
+
+    Only while the campaign is ``sending``, in the same statement: a pause or cancel committed
+    before it stops the chunk, with no window between a check and the claim."""
     if not message_ids:
         return set()
     ids = list(message_ids)
-    Message.objects.filter(id__in=ids, status=MessageStatus.QUEUED).update(
+    sending = Campaign.objects.filter(pk=OuterRef("campaign_id"), status=CampaignStatus.SENDING)
+    Message.objects.filter(Exists(sending), id__in=ids, status=MessageStatus.QUEUED).update(
         status=MessageStatus.SENDING,
         sending_at=timezone.now(),
         attempts=F("attempts") + 1,

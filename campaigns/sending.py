@@ -28,6 +28,7 @@ from campaigns.transport import (
     DeliveryError,
     Outgoing,
     PermanentFailure,
+    ServerUnavailable,
     new_message_id,
 )
 from contacts.models import Contact
@@ -102,6 +103,9 @@ class _BatchRun:
         self.render_errors = 0
         self.delivery_errors = 0
         self.stopped = False
+        # The server could not be reached: nothing more is tried, nothing handed on; the
+        # chain rests until the minute's housekeeping starts it again.
+        self.resting = False
         self.senders = Senders(campaign.workspace)
         self.now = now or timezone.now()
         self.gate: DeliveryGate | None = None  # throttled domains, warm-up (when sendable)
@@ -110,9 +114,10 @@ class _BatchRun:
         """Load the claimed messages; settle at once those that may not be mailed any more
         (suppressed or unsubscribed since the snapshot, contact archived or inactive)."""
         campaign = self.campaign
-        messages = list(
-            Message.objects.filter(id__in=ids).select_related("workspace").order_by("id")
-        )
+        messages = list(Message.objects.filter(id__in=ids).order_by("id"))
+        for message in messages:
+            # The campaign's workspace, shared: not one Workspace instance loaded per message.
+            message.workspace = campaign.workspace
         blocked = blocked_addresses(
             campaign.workspace_id,
             [m.email for m in messages],
@@ -191,6 +196,7 @@ class _BatchRun:
     def _start_delivery(self, pool: ThreadPoolExecutor, built: list) -> _Delivery | None:
         """Mark the chunk ``sending`` (one UPDATE, committed before anything leaves), then
         hand what this worker won to the delivery thread."""
+        built = self._still_mailable(built)
         won = pipeline.mark_sending_many({m.id: m.message_id for m, _ in built})
         delivery = _Delivery([(m, outgoing) for m, outgoing in built if m.id in won])
         if delivery.items and self.transport.background_delivery:
@@ -206,6 +212,22 @@ class _BatchRun:
                 delivery.future.set_exception(exc)
         return delivery
 
+    def _still_mailable(self, built: list) -> list:
+        """The chunk without those suppressed or unsubscribed since the batch began (prepare
+        checked the whole batch, which may take minutes to send): a change committed before
+        a chunk is marked ``sending`` stops its message (three queries per chunk)."""
+        campaign = self.campaign
+        blocked = blocked_addresses(
+            campaign.workspace_id,
+            [m.email for m, _ in built],
+            domain_id=campaign.sending_domain_id,
+            marketing=True,
+        )
+        if not blocked:
+            return built
+        pipeline.record_suppressed([m.id for m, _ in built if m.email.lower() in blocked])
+        return [(m, outgoing) for m, outgoing in built if m.email.lower() not in blocked]
+
     def _deliver(self, delivery: _Delivery) -> None:
         """In the delivery thread: one message after the other over the open connection,
         until the chunk is done or errors in a row call for a pause. No database access."""
@@ -218,6 +240,11 @@ class _BatchRun:
                 provider_id = self.transport.deliver(outgoing)
                 delivery.sent.append((message, provider_id or message.message_id))
                 self.delivery_errors = 0
+            except ServerUnavailable:
+                # Nothing left: this message and the rest of the chunk go back to the queue.
+                delivery.attempted -= 1
+                delivery.unavailable = True
+                return
             except DeliveryError as exc:
                 delivery.failed.append((message, exc))
                 self.gate.observe(message, exc)
@@ -237,12 +264,17 @@ class _BatchRun:
             if delivery.future is not None:
                 delivery.future.result()
         finally:
-            pipeline.unmark_sending(m.id for m, _ in delivery.items[delivery.attempted :])
+            back = delivery.items[delivery.attempted :]
+            pipeline.unmark_sending(m.id for m, _ in back)
             self.gate.defer_held(delivery.held)
             pipeline.record_outcomes(
                 workspace=self.campaign.workspace, sent=delivery.sent, failed=delivery.failed
             )
         self.gate.record(m for m, _ in delivery.sent)
+        if delivery.unavailable:
+            self.settled -= len(back)
+            self.stopped = self.resting = True
+            logger.warning("campaign %s: server unavailable, resting", self.campaign.pk)
         if any(isinstance(error, PermanentFailure) for _, error in delivery.failed):
             self.stopped |= breakers.check_bounces(self.campaign) is not None
         if delivery.burst:
@@ -304,7 +336,7 @@ class _BatchRun:
         )
 
     def maybe_hand_on(self) -> None:
-        if self.hand_on is None or self.handed or not self.settled:
+        if self.hand_on is None or self.handed or not self.settled or self.resting:
             return
         if pipeline.has_unclaimed(self.campaign.pk):
             self.handed = True
@@ -321,6 +353,7 @@ class _Delivery:
     items: list[tuple[Message, Outgoing]]
     attempted: int = 0
     burst: bool = False  # ERROR_BURST failures in a row: the campaign pauses
+    unavailable: bool = False  # the server could not be reached: the rest goes back
     held: list[Message] = field(default_factory=list)  # kept back: domain throttled
     sent: list[tuple[Message, str]] = field(default_factory=list)
     failed: list[tuple[Message, DeliveryError]] = field(default_factory=list)

@@ -23,6 +23,8 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 
+from campaigns.mime import fast_mime_bytes
+
 SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 
 
@@ -43,6 +45,11 @@ class PermanentFailure(DeliveryError):
 
 class ConnectionLost(DeliveryError):
     """The connection broke; whether the message went out is unknown."""
+
+
+class ServerUnavailable(TemporaryFailure):
+    """The server cannot be reached (refused, or it hung up again before taking the message):
+    nothing left, so the message may simply be sent later."""
 
 
 def _classify(code: int, text: str) -> DeliveryError:
@@ -179,11 +186,9 @@ class SmtpTransport:
         try:
             if self.use_ssl:
                 context = ssl.create_default_context()
-                connection = smtplib.SMTP_SSL(
-                    self.host, self.port, timeout=self.timeout, context=context
-                )
+                connection = _SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
             else:
-                connection = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+                connection = _SMTP(self.host, self.port, timeout=self.timeout)
                 if self.use_tls:
                     connection.starttls(context=ssl.create_default_context())
             if self.username:
@@ -191,7 +196,7 @@ class SmtpTransport:
         except smtplib.SMTPResponseException as exc:
             raise _classify(exc.smtp_code, _text(exc.smtp_error)) from None
         except (OSError, smtplib.SMTPException) as exc:
-            raise ConnectionLost(f"cannot connect to {self.host}:{self.port}: {exc}") from None
+            raise ServerUnavailable(f"cannot connect to {self.host}:{self.port}: {exc}") from None
         self.connection = connection
 
     def close(self) -> None:
@@ -210,16 +215,22 @@ class SmtpTransport:
     def prepare(self, message: EmailMultiAlternatives) -> Outgoing:
         """The CPU half of a send: the message's bytes, DKIM-signed when the sender's domain
         has a key. Touches no connection, so it may run while another message is delivered."""
-        data = mime_bytes(message.message())
+        # The ordinary shape written directly (same bytes); anything else through Django.
+        data = fast_mime_bytes(message) or mime_bytes(message.message())
         signer = self.signer_for(from_domain(message.from_email)) if self.signer_for else None
         if signer is not None:
             data = signer.sign(data)
         return Outgoing(message, data)
 
-    def deliver(self, outgoing: Outgoing) -> str:
-        """The network half: hand prepared bytes to the server over the open connection."""
+    def deliver(self, outgoing: Outgoing, *, again: bool = False) -> str:
+        """The network half: hand prepared bytes to the server over the open connection.
+
+        A connection that breaks before DATA (the server closed it after its limit of messages
+        per connection, or when idle) took nothing: the message goes once more over a new
+        connection. Only a break after DATA began leaves its fate unknown (ConnectionLost)."""
         self.open()
         message = outgoing.message
+        self.connection.data_started = False
         try:
             refused = self.connection.sendmail(
                 envelope_sender(message), message.recipients(), outgoing.data
@@ -234,8 +245,13 @@ class SmtpTransport:
                 self._drop()
             raise _classify(exc.smtp_code, _text(exc.smtp_error)) from None
         except (TimeoutError, smtplib.SMTPServerDisconnected, OSError) as exc:
+            started = self.connection is None or self.connection.data_started
             self._drop()
-            raise ConnectionLost(f"connection lost: {exc}") from None
+            if started:
+                raise ConnectionLost(f"connection lost: {exc}") from None
+            if again:
+                raise ServerUnavailable(f"connection lost before DATA: {exc}") from None
+            return self.deliver(outgoing, again=True)
         if refused:
             code, reply = next(iter(refused.values()))
             raise _classify(code, _text(reply))
@@ -247,6 +263,24 @@ class SmtpTransport:
                 self.connection.close()
             finally:
                 self.connection = None
+
+
+class _DataTracking:
+    """Notes when DATA begins: a connection lost before it cannot have sent the message."""
+
+    data_started = False
+
+    def data(self, msg):
+        self.data_started = True
+        return super().data(msg)
+
+
+class _SMTP(_DataTracking, smtplib.SMTP):
+    pass
+
+
+class _SMTP_SSL(_DataTracking, smtplib.SMTP_SSL):  # noqa: N801 (as smtplib names it)
+    pass
 
 
 def envelope_sender(message: EmailMultiAlternatives) -> str:
