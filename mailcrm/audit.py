@@ -23,6 +23,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.http import HttpRequest
 
+from mailcrm.client_ip import client_ip
 from mailcrm.models import ApiKey, AuditEntry, AuditVia, Workspace
 
 CHANGED = "changed"
@@ -82,7 +83,7 @@ def current_actor() -> Actor:
 
 def _request_actor(request: HttpRequest) -> Actor:
     via = _via(request)
-    ip_address = _ip(request)
+    ip_address = client_ip(request)  # as the rate limits see it (TRUSTED_PROXIES)
     key = getattr(request, "auth", None)
     if isinstance(key, ApiKey):
         # DRF copies the authenticated key onto the Django request (Request.auth's setter).
@@ -105,16 +106,6 @@ def _via(request: HttpRequest) -> str:
     if path.startswith("/admin/"):
         return AuditVia.ADMIN
     return AuditVia.DASHBOARD
-
-
-def _ip(request: HttpRequest) -> str | None:
-    # The same address the rate limits use (trusted proxies honoured) once that helper exists.
-    try:
-        from mailcrm.client_ip import client_ip
-
-        return client_ip(request)
-    except (ImportError, AttributeError):
-        return request.META.get("REMOTE_ADDR") or None
 
 
 class AuditActorMiddleware:

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
+from django.core.management import call_command
 from django.db import transaction
 
 from campaigns import senders
@@ -130,3 +132,14 @@ def test_a_backend_made_by_the_service_is_a_creation(workspace):
     senders.sending_backend_save(backend)
     entry = _entries(workspace, "sending_backend.created").get()
     assert entry.changes["host"] == "smtp.example.com" and entry.changes["name"] == "Relay"
+
+
+def test_create_workspace_on_the_command_line_is_recorded_via_cli(db):
+    call_command("create_workspace", "Cli Co", "--owner", "cli@example.com", stdout=io.StringIO())
+    entries = AuditEntry.objects.filter(workspace__name="Cli Co")
+    assert set(entries.values_list("action", flat=True)) == {
+        "workspace.created",
+        "membership.created",
+        "api_key.created",
+    }
+    assert set(entries.values_list("via", "actor_label")) == {("cli", "manage.py create_workspace")}

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.validators import validate_email
 
-from mailcrm import services
+from mailcrm import audit, services
 
 
 class Command(BaseCommand):
@@ -35,10 +35,13 @@ class Command(BaseCommand):
         except ValidationError:
             raise CommandError(f"{owner!r} is not a valid email address.") from None
         existed = get_user_model().objects.filter(email__iexact=email).exists()
-        workspace, user = services.workspace_create(
-            name=name, owner_email=email, owner_password=password or None
-        )
-        key, secret = services.api_key_create(workspace=workspace, name=key_name, created_by=user)
+        with audit.acting(label="manage.py create_workspace"):
+            workspace, user = services.workspace_create(
+                name=name, owner_email=email, owner_password=password or None
+            )
+            key, secret = services.api_key_create(
+                workspace=workspace, name=key_name, created_by=user
+            )
 
         self.stdout.write(f"Created workspace “{workspace.name}” ({workspace.id}).")
         if existed:
