@@ -12,7 +12,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.core.exceptions import ValidationError
+from django.db.models import BooleanField, F, Func, Q, QuerySet, Value
+from django.db.models.fields import Field
 from django.utils.dateparse import parse_datetime
 
 
@@ -45,6 +47,35 @@ def decode_cursor(cursor: str) -> list[Any]:
         raise InvalidCursor("Invalid cursor.") from None
 
 
+class _Row(Func):
+    """``(a, b)``: a row value, compared element by element."""
+
+    template = "(%(expressions)s)"
+
+
+class RowAfter(Func):
+    """``(a, b) > (x, y)``: PostgreSQL matches a row comparison to consecutive index columns,
+    so a ``(workspace, field, id)`` index starts exactly at the cursor, ties included (the
+    written-out ``a > x OR (a = x AND b > y)`` only bounds ``a``: a page deep in 10,000
+    contacts of one score read them all). SQLite (3.15+) has row values too."""
+
+    template = "%(expressions)s"
+    arg_joiner = " > "
+    output_field = BooleanField()
+    conditional = True
+
+
+class RowBefore(RowAfter):
+    arg_joiner = " < "
+
+
+def _field(queryset: QuerySet, name: str) -> Field:
+    annotation = queryset.query.annotations.get(name)
+    if annotation is not None:
+        return annotation.output_field
+    return queryset.model._meta.get_field(name)
+
+
 @dataclass
 class Page:
     rows: list[Any]
@@ -59,17 +90,22 @@ def keyset_page(
     queryset = queryset.order_by(f"{direction}{field}", f"{direction}pk")
     if cursor:
         value, pk = decode_cursor(cursor)
-        op = "lt" if descending else "gt"
         if field == "pk":
-            after = Q(**{f"pk__{op}": pk})
+            queryset = queryset.filter(Q(**{f"pk__{'lt' if descending else 'gt'}": pk}))
         else:
-            # The first term repeats the bound the OR implies: without it PostgreSQL cannot
-            # start the (workspace, field, id) index at the cursor and reads every row before
-            # it (a page half-way through a million contacts: 940 ms instead of 0.3 ms).
-            after = Q(**{f"{field}__{op}e": value}) & (
-                Q(**{f"{field}__{op}": value}) | Q(**{field: value, f"pk__{op}": pk})
+            column, key = _field(queryset, field), queryset.model._meta.pk
+            try:
+                value = column.to_python(value)
+            except (ValidationError, ValueError, TypeError):
+                # A cursor of another ordering (a date where a score is expected).
+                raise InvalidCursor("Invalid cursor.") from None
+            compare = RowBefore if descending else RowAfter
+            queryset = queryset.filter(
+                compare(
+                    _Row(F(field), F("pk")),
+                    _Row(Value(value, output_field=column), Value(pk, output_field=key)),
+                )
             )
-        queryset = queryset.filter(after)
     rows = list(queryset[: size + 1])
     next_cursor = None
     if len(rows) > size:
