@@ -252,6 +252,9 @@ else:
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The sign-in forms (ours and the admin's) post the email as "username"; axes would otherwise
+# look for the user model's USERNAME_FIELD ("email") and count every failure under no name.
+AXES_USERNAME_FORM_FIELD = "username"
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "mailcrm.client_ip.client_ip_for_axes"
 AXES_LOCKOUT_CALLABLE = "mailcrm.dashboard.views.login_locked_out"
