@@ -12,8 +12,12 @@ which is where a user's click or another process's commit would land."""
 
 from __future__ import annotations
 
+import asyncio
 import random
+import shutil
+import subprocess
 from collections import Counter
+from dataclasses import dataclass
 from datetime import timedelta
 
 import psycopg
@@ -45,7 +49,8 @@ from deliverability.services import (
     whitelist_add,
 )
 from mailcrm.tests.factories import WorkspaceFactory
-from tests.smtp import SinkHandler, SmtpSink
+from tests.smtp import SinkHandler, SmtpSink, free_port
+from tests.workers import QCluster, enqueue, wait_until, worker_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -497,3 +502,108 @@ def test_a_database_connection_dropped_under_a_batch_loses_nothing_and_repeats_n
     assert {statuses[e] for e in eligible - in_flight} == {MessageStatus.SENT}
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.SENT
+
+
+# --- the Redis broker restarts -----------------------------------------------------------------
+
+
+class RedisServer:
+    """A redis-server of this test's own on a free loopback port, without persistence: a
+    restart loses every queued task, as a broker that crashed would."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [shutil.which("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1"]
+            + ["--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+        )
+        import redis
+
+        client = redis.Redis.from_url(self.url)
+        wait_until(lambda: _pings(client), timeout=30, what="redis-server to answer")
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait(30)
+
+
+def _pings(client) -> bool:
+    import redis
+
+    try:
+        return bool(client.ping())
+    except redis.ConnectionError:
+        return False
+
+
+@dataclass
+class SlowHandler(SinkHandler):
+    """Takes a few milliseconds per message, so a batch is still sending when Redis goes."""
+
+    async def handle_DATA(self, server, session, envelope):
+        await asyncio.sleep(0.004)
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.mark.skipif(
+    settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql"
+    or not shutil.which("redis-server"),
+    reason="worker processes need PostgreSQL (SQLite's test database is in this process's "
+    "memory), and this test runs a redis-server of its own",
+)
+def test_a_redis_restart_loses_queued_batches_and_the_housekeeping_requeues_them(
+    workspace, domain, tmp_path, monkeypatch
+):
+    from django_q.conf import Conf
+
+    redis_server = RedisServer()
+    redis_server.start()
+    # This process queues into that broker too (tasks otherwise run synchronously here).
+    monkeypatch.setattr(Conf, "REDIS", redis_server.url)
+    monkeypatch.setattr(Conf, "ORM", None)
+    campaigns, eligible = [], set()
+    for name in ("First", "Second"):
+        contact_list, emails = audience(workspace, 600, name=name, blocked=1)
+        campaign = campaign_for(workspace, contact_list, name=name)
+        pipeline.snapshot(campaign)
+        Campaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.SENDING)
+        campaigns.append(campaign)
+        eligible |= emails
+    sink = SmtpSink()
+    sink.handler = sink.controller.handler = SlowHandler()
+    env = worker_env(sink=sink, workers=1) | {"REDIS_URL": redis_server.url}
+    try:
+        with sink, QCluster(env, tmp_path / "qcluster.log") as cluster:
+            for campaign in campaigns:  # as campaign_send's chains
+                for _ in range(pipeline.CHAINS):
+                    enqueue("campaigns.tasks.send_batch", str(campaign.pk))
+            wait_until(lambda: len(sink.received) >= 100, timeout=120, what="100 messages")
+            redis_server.kill()  # the queue goes with it; a batch handing on now fails
+            redis_server.start()
+            # Work left in the worker's hands finishes; what was queued in Redis is gone.
+            wait_until(
+                lambda: not Message.objects.filter(status=MessageStatus.SENDING).exists(),
+                timeout=120,
+                what="the running batch to end",
+            )
+            left = Message.objects.filter(status=MessageStatus.QUEUED).count()
+            enqueue("campaigns.tasks.housekeeping")  # as its schedule does every minute
+            wait_until(
+                lambda: Campaign.objects.filter(status=CampaignStatus.SENT).count() == 2,
+                timeout=180,
+                what=f"both campaigns sent (log: {cluster.log()[-2000:]})",
+            )
+    finally:
+        redis_server.kill()
+
+    assert left, "nothing was left for the housekeeping: Redis went too late"
+    received = copies(sink)
+    assert max(received.values()) == 1
+    assert set(received) == eligible
+    statuses = Counter(Message.objects.values_list("status", flat=True))
+    assert statuses == {MessageStatus.SENT: len(eligible)}
