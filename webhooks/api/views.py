@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
+from django_filters.utils import translate_validation
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -81,8 +82,10 @@ class WebhookEndpointViewSet(WorkspaceViewSet):
     def deliveries(self, request, pk=None):
         endpoint = self.get_object()
         queryset = WebhookDelivery.objects.filter(endpoint=endpoint).prefetch_related("log")
-        queryset = WebhookDeliveryFilterSet(request.query_params, queryset=queryset).qs
-        page = self.paginate_queryset(queryset)
+        filterset = WebhookDeliveryFilterSet(request.query_params, queryset=queryset)
+        if not filterset.is_valid():  # a bad filter is a 400, not silently no filter
+            raise translate_validation(filterset.errors)
+        page = self.paginate_queryset(filterset.qs)
         return self.get_paginated_response(WebhookDeliverySerializer(page, many=True).data)
 
     @extend_schema(
