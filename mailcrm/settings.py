@@ -335,7 +335,7 @@ REST_FRAMEWORK = {
         "mailcrm.api.throttling.KeyRateThrottle",
     ],
     "DEFAULT_PAGINATION_CLASS": "mailcrm.api.pagination.KeysetPagination",
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["mailcrm.filters.StrictFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "mailcrm.api.schema.MailcrmAutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
