@@ -1,11 +1,20 @@
 """Keyset ("cursor") pagination: `{"results", "next"}`, `?page_size=` (default 50, max 500),
 `?count=true` adds `"count"`. Pages are found by (ordering value, id) > cursor, never OFFSET,
-so the last page of a million rows costs what the first does."""
+so the last page of a million rows costs what the first does.
+
+An exact count reads every matching row (a million contacts: ~0.7–1.2 s on PostgreSQL, far
+outside the list's 100 ms), so ``?count=estimate`` offers the planner's estimate instead: on
+PostgreSQL, when the planner expects at least ``ESTIMATE_ABOVE`` rows, ``"count"`` is its row
+estimate for the filtered query (EXPLAIN, no row read; as good as the table's statistics) and
+``"count_estimated": true`` says so; below that, or on SQLite, the count is exact and
+``"count_estimated"`` is false."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from django.db import connection
 from django.db.models import QuerySet
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination
@@ -16,6 +25,34 @@ from mailcrm.keyset import InvalidCursor, keyset_page
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
+# Under this many expected rows an exact count is cheap (an index range of a few thousand
+# entries) and is what ?count=estimate answers.
+ESTIMATE_ABOVE = 10_000
+TRUE = ("1", "true", "yes")
+
+
+def planner_rows(queryset: QuerySet) -> int | None:
+    """PostgreSQL's estimate of the rows ``queryset`` returns (EXPLAIN without ANALYZE: the
+    query is planned, not run); None elsewhere."""
+    if connection.vendor != "postgresql":
+        return None
+    sql, params = queryset.order_by().values("pk").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
+        (document,) = cursor.fetchone()
+    plan = json.loads(document) if isinstance(document, str) else document
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
+def count_rows(queryset: QuerySet, *, estimate: bool) -> tuple[int, bool]:
+    """(count, estimated): the exact count, or with ``estimate`` the planner's when it expects
+    at least ``ESTIMATE_ABOVE`` rows."""
+    queryset = queryset.order_by()
+    if estimate:
+        expected = planner_rows(queryset)
+        if expected is not None and expected >= ESTIMATE_ABOVE:
+            return expected, True
+    return queryset.count(), False
 
 
 class KeysetPagination(BasePagination):
@@ -35,9 +72,10 @@ class KeysetPagination(BasePagination):
         if expression is not None:
             field = f"{field}_ordering"
             queryset = queryset.annotate(**{field: expression})
-        self.count = None
-        if request.query_params.get("count", "").lower() in ("1", "true", "yes"):
-            self.count = queryset.order_by().count()
+        self.count, self.count_estimated = None, False
+        wanted = request.query_params.get("count", "").lower()
+        if wanted in TRUE or wanted == "estimate":
+            self.count, self.count_estimated = count_rows(queryset, estimate=wanted == "estimate")
         try:
             page = keyset_page(
                 queryset,
@@ -79,6 +117,8 @@ class KeysetPagination(BasePagination):
         body: dict[str, Any] = {}
         if self.count is not None:
             body["count"] = self.count
+            if self.request.query_params.get("count", "").lower() == "estimate":
+                body["count_estimated"] = self.count_estimated
         body["results"] = data
         body["next"] = (
             replace_query_param(self.request.build_absolute_uri(), "cursor", self.next_cursor)
@@ -92,7 +132,15 @@ class KeysetPagination(BasePagination):
             "type": "object",
             "required": ["results", "next"],
             "properties": {
-                "count": {"type": "integer", "description": "Only with ?count=true."},
+                "count": {
+                    "type": "integer",
+                    "description": "Only with ?count=true (exact) or ?count=estimate.",
+                },
+                "count_estimated": {
+                    "type": "boolean",
+                    "description": "Only with ?count=estimate: true when count is the "
+                    "database planner's estimate (lists of 10,000 rows or more on PostgreSQL).",
+                },
                 "results": schema,
                 "next": {"type": "string", "format": "uri", "nullable": True},
             },
@@ -107,5 +155,12 @@ class KeysetPagination(BasePagination):
                 "required": False,
                 "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
             },
-            {"name": "count", "in": "query", "required": False, "schema": {"type": "boolean"}},
+            {
+                "name": "count",
+                "in": "query",
+                "required": False,
+                "description": "true: add the exact count; estimate: add the planner's "
+                "estimate when it is 10,000 rows or more (exact below).",
+                "schema": {"type": "string", "enum": ["true", "false", "estimate"]},
+            },
         ]
