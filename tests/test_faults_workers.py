@@ -42,6 +42,7 @@ from tests.workers import (
     StallingSink,
     enqueue,
     needs_shared_state,
+    no_schedules,
     purge_queue,
     wait_until,
     worker_env,
@@ -60,6 +61,7 @@ def rng() -> random.Random:
 @pytest.fixture
 def empty_queue():
     purge_queue()
+    no_schedules()
     yield
     purge_queue()
 
