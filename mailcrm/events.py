@@ -40,7 +40,9 @@ EVENT_TRACKED = "event.tracked"
 # An A/B test's winner was chosen (by its criterion or a person) and sent to the rest.
 CAMPAIGN_AB_WINNER_SELECTED = "campaign.ab_winner_selected"
 # A sending campaign paused itself: its bounce or complaint rate passed the workspace's
-# threshold (campaigns.breakers; data: reason bounce_rate or complaint_rate, rate, threshold).
+# threshold (campaigns.breakers; data: reason bounce_rate or complaint_rate, rate, threshold),
+# or a scheduled one was found long past its send time and waits to be resumed
+# (campaigns.services.start_due_campaigns; data: reason missed_schedule, message).
 CAMPAIGN_PAUSED = "campaign.paused"
 
 
