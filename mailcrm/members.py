@@ -193,7 +193,10 @@ def invitation_accept(
     membership, _ = Membership.objects.get_or_create(
         workspace=invitation.workspace, user=user, defaults={"role": invitation.role}
     )
-    audit.record(invitation.workspace, "invitation.accepted", membership, {"role": membership.role})
+    with audit.as_user(user):  # a new user was anonymous until now
+        audit.record(
+            invitation.workspace, "invitation.accepted", membership, {"role": membership.role}
+        )
     return membership
 
 

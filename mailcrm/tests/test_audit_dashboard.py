@@ -116,3 +116,15 @@ def test_the_page_filters_with_the_apis_filterset(dashboard, workspace):
 def test_members_and_viewers_cannot_read_the_log(client, request, role):
     client.force_login(request.getfixturevalue(role))
     assert client.get(PAGE).status_code == 403
+
+
+def test_an_invitation_accepted_by_a_new_user_is_theirs(dashboard, client, workspace):
+    response = dashboard.post(
+        reverse("dashboard:settings_members"), {"email": "new@example.com", "role": "member"}
+    )
+    path = response.context["link"].split("//", 1)[1].split("/", 1)[1]
+    dashboard.logout()
+    client.post(f"/{path}", {"password": "a-long-new-pass-42", "full_name": "New"})
+    entry = _entry(workspace, "invitation.accepted")
+    assert (entry.via, entry.actor_label) == (AuditVia.DASHBOARD, "new@example.com")
+    assert entry.actor_user.email == "new@example.com"
