@@ -95,6 +95,7 @@ def _instrument(phases: Phases) -> list:
         (sending, "build_email", "build_email"),
         (DjangoEmailMessage, "message", "mime"),
         (transport, "mime_bytes", "mime"),
+        (transport, "fast_mime_bytes", "mime"),
         (transport.DkimSigner, "sign", "dkim"),
         (pipeline, "mark_sending_many", "mark_sending"),
         (transport.SmtpTransport, "deliver", "smtp"),

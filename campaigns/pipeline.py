@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import uuid
@@ -25,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Case, CharField, Exists, F, OuterRef, Q, Value, When
+from django.db.models import CharField, Exists, Expression, F, OuterRef, Q
 from django.utils import timezone
 
 from campaigns.models import (
@@ -238,10 +239,26 @@ def has_unclaimed(campaign_id) -> bool:
 
 def _per_row(values: dict[Any, str]) -> Any:
     """``values[id]`` as an SQL expression over the primary key."""
-    return Case(
-        *[When(pk=pk, then=Value(value)) for pk, value in values.items()],
-        output_field=CharField(),
-    )
+    return _CaseOnMessage(values)
+
+
+class _CaseOnMessage(Expression):
+    """``CASE message.id WHEN … THEN … END`` written out: the ORM's ``When(pk=…)`` resolves a
+    filter per message, which cost a chunk of 100 more CPU than building its 100 emails'
+    headers (about 0.15 ms per message)."""
+
+    def __init__(self, values: dict[Any, str]):
+        super().__init__(output_field=CharField())
+        self.values = values
+
+    def as_sql(self, compiler, connection):
+        pk = Message._meta.pk
+        quote = connection.ops.quote_name
+        params: list[Any] = []
+        for key, value in self.values.items():
+            params += [pk.get_db_prep_value(key, connection), value]
+        whens = " WHEN %s THEN %s" * len(self.values)
+        return f"CASE {quote(Message._meta.db_table)}.{quote(pk.column)}{whens} END", params
 
 
 def release(message_ids) -> None:
@@ -383,23 +400,43 @@ def _classify_failure(message: Message, error: DeliveryError, now: datetime) -> 
 def _record_events(workspace: Workspace, records: list[tuple[Message, str, dict]], now) -> None:
     if not records:
         return
-    MessageEvent.objects.bulk_create(
-        [
-            MessageEvent(
-                workspace_id=message.workspace_id,
-                message=message,
-                type=kind,
-                occurred_at=now,
-                data=data,
-            )
-            for message, kind, data in records
-        ]
-    )
+    _insert_message_events(records, now)
     by_kind: dict[str, list] = defaultdict(list)
     for message, kind, data in records:
         by_kind[kind].append((message.id, {**_outbox_data(message), "url": "", **data}))
     for kind, items in by_kind.items():
         events.emit_many(workspace, f"email.{kind}", items)
+
+
+def _insert_message_events(records: list[tuple[Message, str, dict]], now: datetime) -> None:
+    """One MessageEvent per record. On PostgreSQL one COPY: the ORM's bulk_create built and
+    prepared a model instance per row, about a tenth of a millisecond of CPU per message sent
+    (as mailcrm.events.emit_many does for the outbox); elsewhere bulk_create."""
+    if connection.vendor != "postgresql":
+        MessageEvent.objects.bulk_create(
+            [
+                MessageEvent(
+                    workspace_id=message.workspace_id,
+                    message=message,
+                    type=kind,
+                    occurred_at=now,
+                    data=data,
+                )
+                for message, kind, data in records
+            ]
+        )
+        return
+    columns = (
+        "id, workspace_id, message_id, type, occurred_at, url, is_machine, device_type, client,"
+        " os, data, created_at"
+    )
+    encode = json.JSONEncoder().encode  # what JSONField writes (no encoder of its own)
+    with connection.cursor() as cursor:
+        table = MessageEvent._meta.db_table
+        with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            for message, kind, data in records:
+                row = (message.workspace_id, message.id, kind, now, "", False, "", "", "")
+                copy.write_row((uuid7(), *row, encode(data), now))
 
 
 def _outbox_data(message: Message) -> dict:
