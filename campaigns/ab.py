@@ -228,7 +228,7 @@ def snapshot_columns(campaign: Campaign, select_sql: str) -> SnapshotColumns:
     else:
         key, campaign_key = "%s || a.id", campaign.pk.hex
     source = (
-        f"SELECT b.id, b.email, {_hash_number_sql()} AS h FROM "
+        f"SELECT b.id, b.email, {_hash_number_sql()} AS h FROM "  # nosec B608 - identifiers are ours, values are bound parameters
         f"(SELECT a.id, a.email, md5({key}) AS hx FROM ({select_sql}) AS a) AS b"
     )
     in_test = "audience.h %% 100 < %s"
@@ -277,7 +277,7 @@ def assign(campaign: Campaign, *, now: datetime | None = None) -> AbTest | None:
         in_test = f"{h} %% 100 < %s"  # %% is the modulo operator beside parameters
         with connection.cursor() as cursor:
             cursor.execute(
-                f"UPDATE {table} SET "
+                f"UPDATE {table} SET "  # nosec B608 - identifiers are ours, values are bound parameters
                 f"ab_variant = CASE WHEN {in_test} THEN ({h} / 100) %% %s END, "
                 f"status = CASE WHEN {in_test} THEN 'queued' ELSE 'held' END "
                 "WHERE campaign_id = %s AND status = 'queued' AND ab_variant IS NULL",

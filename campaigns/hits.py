@@ -309,7 +309,7 @@ def _insert_events(rows: list[tuple]) -> set[uuid.UUID]:
             )
             values.append("(" + ", ".join(["%s"] * len(fields)) + ")")
         sql = (
-            f"INSERT INTO {MessageEvent._meta.db_table} ({columns}) VALUES {', '.join(values)} "
+            f"INSERT INTO {MessageEvent._meta.db_table} ({columns}) VALUES {', '.join(values)} "  # nosec B608 - identifiers are ours, values are bound parameters
             f"ON CONFLICT ({connection.ops.quote_name(id_field.column)}) DO NOTHING "
             f"RETURNING {connection.ops.quote_name(id_field.column)}"
         )

@@ -76,7 +76,7 @@ class JsonArrayContains(_OnProperties):
 
     def as_sqlite(self, compiler, connection):
         column, params = compiler.compile(self.source)
-        sql = f"EXISTS (SELECT 1 FROM json_each({column}, %s) AS je WHERE je.value = %s)"
+        sql = f"EXISTS (SELECT 1 FROM json_each({column}, %s) AS je WHERE je.value = %s)"  # nosec B608 - identifiers are ours, values are bound parameters
         return sql, [*params, _json_path(self.key), self.value]
 
 

@@ -214,7 +214,7 @@ def segment_refresh(*, segment: Segment) -> Segment:
     # announced (segment.joined) in one bulk write.
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (segment_id, contact_id, added_at) "
+            f"INSERT INTO {table} (segment_id, contact_id, added_at) "  # nosec B608 - identifiers are ours, values are bound parameters
             f"SELECT %s, matching.id, %s FROM ({select_sql}) AS matching "
             f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS m "
             f"WHERE m.segment_id = %s AND m.contact_id = matching.id) RETURNING contact_id",

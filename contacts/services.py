@@ -685,14 +685,14 @@ def contacts_set_property(
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
-                f"UPDATE {table} SET properties = properties || jsonb_build_object(%s, %s::jsonb), "
+                f"UPDATE {table} SET properties = properties || jsonb_build_object(%s, %s::jsonb), "  # nosec B608 - identifiers are ours, values are bound parameters
                 f"updated_at = %s WHERE workspace_id = %s AND id IN ({in_list})",
                 [key, encoded, timezone.now(), ws, *db_ids],
             )
         else:
             path = '$."' + key.replace('"', "") + '"'
             cursor.execute(
-                f"UPDATE {table} SET properties = json_set(properties, %s, json(%s)), "
+                f"UPDATE {table} SET properties = json_set(properties, %s, json(%s)), "  # nosec B608 - identifiers are ours, values are bound parameters
                 f"updated_at = %s WHERE workspace_id = %s AND id IN ({in_list})",
                 [path, encoded, timezone.now(), ws, *db_ids],
             )
@@ -780,14 +780,14 @@ def _remove_property_values(workspace_id: Any, key: str) -> None:
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
-                f"UPDATE {table} SET properties = properties - %s "
+                f"UPDATE {table} SET properties = properties - %s "  # nosec B608 - identifiers are ours, values are bound parameters
                 f"WHERE workspace_id = %s AND properties ? %s",
                 [key, ws, key],
             )
         else:
             path = '$."' + key.replace('"', "") + '"'
             cursor.execute(
-                f"UPDATE {table} SET properties = json_remove(properties, %s) "
+                f"UPDATE {table} SET properties = json_remove(properties, %s) "  # nosec B608 - identifiers are ours, values are bound parameters
                 f"WHERE workspace_id = %s AND json_type(properties, %s) IS NOT NULL",
                 [path, ws, path],
             )

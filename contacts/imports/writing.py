@@ -105,7 +105,7 @@ class _Writer:
         ids = uuid7_batch(len(rows))
         placeholders = ", ".join(["%s"] * len(self.temp_columns))
         self.cursor.executemany(
-            f"INSERT INTO {_TEMP} ({', '.join(self.temp_columns)}) VALUES ({placeholders})",
+            f"INSERT INTO {_TEMP} ({', '.join(self.temp_columns)}) VALUES ({placeholders})",  # nosec B608 - identifiers are ours, values are bound parameters
             [(pk.hex, *_copy_values(row)) for row, pk in zip(rows, ids, strict=True)],
         )
 
@@ -116,7 +116,7 @@ class _Writer:
         """Link many contacts to one tag or list, keeping existing links."""
         stamp = "created_at" if table == ContactTag._meta.db_table else "added_at"
         self.cursor.executemany(
-            f"INSERT INTO {table} (contact_id, {column}, {stamp}) VALUES (%s, %s, %s) "
+            f"INSERT INTO {table} (contact_id, {column}, {stamp}) VALUES (%s, %s, %s) "  # nosec B608 - identifiers are ours, values are bound parameters
             "ON CONFLICT DO NOTHING",
             [(self.uuid(pk), self.uuid(target), now) for pk in contact_ids],
         )
@@ -254,7 +254,7 @@ def _insert_sql(writer: _Writer, workspace_id: Any, source_import: Any) -> tuple
         if "%s" in expression:
             params.append(model_field.get_db_prep_save(value, connection))
     sql = (
-        f"INSERT INTO contacts_contact ({', '.join(columns)}) "
+        f"INSERT INTO contacts_contact ({', '.join(columns)}) "  # nosec B608 - identifiers are ours, values are bound parameters
         f"SELECT {', '.join(expressions)} FROM {_TEMP} t WHERE 1 = 1 "
         "ON CONFLICT DO NOTHING RETURNING id, lower(email)"
     )
@@ -313,7 +313,7 @@ def write_chunk(job: ImportJob, rows: list[Row], *, tag_ids: list) -> Outcome:
             "AND lower(contacts_contact.email) = t.email_lower"
         )
         existing = (
-            f"SELECT c.id, t.email_lower FROM {_TEMP} t JOIN contacts_contact c "
+            f"SELECT c.id, t.email_lower FROM {_TEMP} t JOIN contacts_contact c "  # nosec B608 - identifiers are ours, values are bound parameters
             "ON c.workspace_id = %s AND lower(c.email) = t.email_lower"
         )
         writer.begin_chunk()
@@ -335,7 +335,7 @@ def write_chunk(job: ImportJob, rows: list[Row], *, tag_ids: list) -> Outcome:
                 f"{value} {writer.distinct} contacts_contact.{name}" for name, value in new.items()
             )
             cursor.execute(
-                f"UPDATE contacts_contact SET {sets}, updated_at = %s {match} AND ({changed})",
+                f"UPDATE contacts_contact SET {sets}, updated_at = %s {match} AND ({changed})",  # nosec B608 - identifiers are ours, values are bound parameters
                 [stamp, ws],
             )
             outcome.updated = found
