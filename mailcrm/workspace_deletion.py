@@ -232,7 +232,9 @@ def workspace_delete(workspace_id, *, chunk: int = CHUNK) -> dict[str, int]:
 
 
 def workspace_delete_later(workspace_id) -> None:
-    """Queue the deletion for a worker (run at once when tasks are synchronous)."""
+    """Queue the deletion for a worker (run at once when tasks are synchronous). A deletion
+    longer than the cluster's task timeout (600 s: a workspace of millions of rows on a busy
+    machine) is stopped and retried, and the retry carries on where it stopped."""
     from django.conf import settings
 
     cache.set(
