@@ -1,6 +1,7 @@
 import uuid
 
 import django_filters
+from django import forms
 from django.db.models import Q
 
 from mailcrm.filters import UtcIsoDateTimeFilter
@@ -35,15 +36,25 @@ class AuditEntryFilterSet(django_filters.FilterSet):
     """The audit log's filters, for the API and the dashboard page alike."""
 
     action = django_filters.CharFilter(
-        method="filter_action", help_text="e.g. api_key.revoked, or api_key.*"
+        method="filter_action",
+        label="Action",
+        help_text="e.g. api_key.revoked, or api_key.*",
+        widget=forms.TextInput(attrs={"placeholder": "api_key.* or workspace.updated"}),
     )
     actor = django_filters.CharFilter(
         method="filter_actor",
+        label="Who",
         help_text="A user's or API key's id, or part of the actor's label (an email address, "
         "a key's name or prefix).",
+        widget=forms.TextInput(attrs={"placeholder": "email, key name or prefix"}),
     )
-    via = django_filters.ChoiceFilter(choices=AuditVia.choices)
-    since = UtcIsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    via = django_filters.ChoiceFilter(choices=AuditVia.choices, label="Via", empty_label="Any")
+    since = UtcIsoDateTimeFilter(
+        field_name="occurred_at",
+        lookup_expr="gte",
+        label="Since",
+        widget=forms.TextInput(attrs={"placeholder": "2026-01-31T00:00:00Z"}),
+    )
 
     class Meta:
         model = AuditEntry

@@ -108,7 +108,8 @@ def test_the_page_filters_with_the_apis_filterset(dashboard, workspace):
         members.workspace_update(workspace=workspace, name="Renamed")
         members.invitation_create(workspace=workspace, email="x@example.com", role="member")
     page = dashboard.get(PAGE, {"action": "invitation.*"}).content.decode()
-    assert "invitation.created" in page and "workspace.updated" not in page
+    assert 'data-action="invitation.created"' in page
+    assert 'data-action="workspace.updated"' not in page
     assert dashboard.get(PAGE, {"since": "not a date"}).status_code == 200
 
 
