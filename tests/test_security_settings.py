@@ -135,3 +135,15 @@ def test_dashboard_pages_carry_a_strict_policy_with_the_pages_nonce(dashboard):
         html = response.content.decode()
         assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html)
         assert not re.search(r"\son[a-z]+=", html)
+
+
+@pytest.mark.django_db
+def test_the_api_docs_page_runs_under_the_policy(client):
+    """Swagger UI's start-up script is served from a URL (the split view), not inline."""
+    page = client.get("/api/v1/docs/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html)
+    assert "'unsafe-inline'" not in _policy(page)["script-src"]
+    script = client.get("/api/v1/docs/?script=")
+    assert script.status_code == 200 and "SwaggerUIBundle" in script.content.decode()
