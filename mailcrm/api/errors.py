@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
@@ -68,7 +70,22 @@ def _validation_response(fields: dict[str, list[str]], **extra: Any) -> Response
     return Response(body, status=status.HTTP_400_BAD_REQUEST)
 
 
+def _too_large() -> Response:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    message = (
+        f"The request body is over the {limit / (1024 * 1024):.1f} MB limit; "
+        "send fewer or smaller items per request."
+    )
+    body = error_body("too_large", message, limit_bytes=limit)
+    return Response(body, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+
+
 def exception_handler(exc: Exception, context: dict) -> Response | None:
+    # Django raises these while DRF reads the body; unhandled they became its HTML 400 page.
+    if isinstance(exc, RequestDataTooBig):
+        return _too_large()
+    if isinstance(exc, TooManyFieldsSent):
+        return Response(error_body("invalid", str(exc)), status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, DomainError):
         extra = {k: v for k, v in exc.extra.items() if v is not None}
         return Response(error_body(exc.code, exc.message, **extra), status=exc.status_code)

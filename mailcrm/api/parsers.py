@@ -1,8 +1,9 @@
-"""A JSON parser that refuses text no database column can hold, and nesting too deep to
-parse (both were 500s)."""
+"""A JSON parser that refuses text no database column can hold, numbers no JSON column can
+hold, and nesting too deep to parse (all were 500s)."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from rest_framework.exceptions import ParseError
@@ -18,6 +19,10 @@ def _check_text(data: Any) -> None:
             pending.extend(value.values())
         elif isinstance(value, list):
             pending.extend(value)
+        elif isinstance(value, float) and not math.isfinite(value):
+            # 1e999 parses as infinity, which no JSON column stores (a 500 at the INSERT of a
+            # transactional email's metadata); NaN and Infinity are refused by the parser.
+            raise ParseError("JSON numbers must be finite; this one is too large.")
         elif isinstance(value, str):
             # PostgreSQL stores neither NUL in text or jsonb nor lone surrogates (which JSON's
             # \ud800 escapes allow): both were a 500 at the INSERT.
