@@ -36,6 +36,8 @@ from django.utils import timezone
 from contacts.models import Activity, ActivityKind, Contact, ScoreTier, ScoringSettings
 from contacts.segmentation import segments_contacts_changed
 from mailcrm import audit
+from mailcrm.copyrows import insert_rows
+from mailcrm.ids import uuid7
 from mailcrm.models import Workspace
 
 # Event -> the timeline entry it writes.
@@ -204,7 +206,7 @@ def record_engagement_many(
         updates["updated_at"] = timezone.now()
         contacts.update(**updates)
     scores = dict(contacts.values_list("pk", "score"))
-    kind = EVENT_ACTIVITY[event]
+    kind, now = EVENT_ACTIVITY[event], timezone.now()
     activities = []
     for item in engagements:
         if item.contact_id not in scores:
@@ -212,16 +214,11 @@ def record_engagement_many(
         data: dict[str, Any] = {"event": event, "points": points, "score": scores[item.contact_id]}
         if item.campaign_id is not None:
             data["campaign_id"] = str(item.campaign_id)
-        activities.append(
-            Activity(
-                workspace_id=workspace_id,
-                contact_id=item.contact_id,
-                kind=kind,
-                data=data,
-                occurred_at=item.at,
-            )
-        )
-    Activity.objects.bulk_create(activities, batch_size=1000)
+        row = (uuid7(), workspace_id, item.contact_id, kind, "", "", data, item.at, now)
+        activities.append(row)
+    # A COPY on PostgreSQL: no model instance per row (a campaign chunk writes one per message).
+    fields = ("id", "workspace_id", "contact_id", "kind", "subject", "body", "data")
+    insert_rows(Activity, (*fields, "occurred_at", "created_at"), activities)
     if updates and scores:
         segments_contacts_changed(workspace_id, list(scores))
     return len(activities)
