@@ -152,6 +152,8 @@ class _BatchRun:
                 sending_domain=self.senders.sending_domain(self.sender[1]),
                 now=self.now,
             )
+            # Every message of the batch has the same From: its return-path host once.
+            self.return_host = envelope_host(self.senders.sending_domain(self.sender[1]))
         return sendable
 
     def send(self, sendable: list[tuple[Message, Contact]]) -> None:
@@ -325,9 +327,7 @@ class _BatchRun:
             reply_to=campaign.reply_to,
             marketing=True,
         )
-        email.return_path = return_path(
-            message.id, envelope_host(self.senders.sending_domain(from_email))
-        )
+        email.return_path = return_path(message.id, self.return_host)
         return email
 
     def _pause(self, failures: int, last_error: str) -> None:
