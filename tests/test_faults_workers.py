@@ -292,6 +292,24 @@ def test_a_batch_whose_worker_dies_every_time_is_retried_then_failed(workspace, 
     assert campaign.status_reason.startswith("300 messages failed: the worker sending them died")
 
 
+def test_only_claims_run_out_unreleased_count_as_worker_deaths(workspace):
+    """The rule behind the test above, in one process (and on SQLite too)."""
+    campaign = sending_campaign(workspace, 5)
+    messages = Message.objects.filter(campaign=campaign)
+
+    pipeline.release(pipeline.claim(campaign.pk))  # a batch that ended normally
+    assert set(messages.values_list("abandoned_claims", flat=True)) == {0}
+
+    for deaths in range(pipeline.MAX_ABANDONED_CLAIMS):
+        assert len(pipeline.claim(campaign.pk)) == 5  # ... and its worker dies holding them
+        assert set(messages.values_list("abandoned_claims", flat=True)) == {deaths}
+        let_time_pass(campaign)
+
+    assert pipeline.claim(campaign.pk) == []
+    assert statuses(campaign) == {MessageStatus.FAILED: 5}
+    assert pipeline.finish_if_done(campaign.pk)
+
+
 # --- a restored database -----------------------------------------------------------------------
 
 
