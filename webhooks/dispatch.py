@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from mailcrm import audit
 from mailcrm.models import Event
 from webhooks import signing, targets
 from webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -279,6 +280,8 @@ def _note_failure(endpoint: WebhookEndpoint, now: datetime) -> None:
 
 def _disable(endpoint: WebhookEndpoint, reason: str) -> None:
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(is_active=False, disabled_reason=reason)
+    changes = {"is_active": [True, False], "disabled_reason": reason}
+    audit.record(endpoint.workspace_id, "webhook_endpoint.disabled", endpoint, changes)
     logger.warning("webhook endpoint %s disabled: %s", endpoint.pk, reason)
 
 

@@ -15,6 +15,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from contacts.tests.factories import ContactFactory
 from mailcrm import events
+from mailcrm.models import AuditEntry
 from tests.http_receiver import Reply
 from webhooks import dispatch, services, targets
 from webhooks.models import DeliveryStatus, WebhookDelivery
@@ -137,6 +138,8 @@ def test_410_switches_the_endpoint_off(
     endpoint.refresh_from_db()
     assert not endpoint.is_active and "410" in endpoint.disabled_reason
     assert WebhookDelivery.objects.get().status == DeliveryStatus.FAILED
+    disabled = AuditEntry.objects.get(action="webhook_endpoint.disabled")  # by the system
+    assert (disabled.via, disabled.target_id) == ("system", str(endpoint.pk))
     emit(workspace)
     fan_out(django_capture_on_commit_callbacks)
     assert WebhookDelivery.objects.count() == 1  # nothing more goes there
