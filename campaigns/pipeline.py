@@ -104,7 +104,7 @@ def snapshot(campaign: Campaign) -> int:
     now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (id, workspace_id, campaign_id, contact_id, kind, email, "
+            f"INSERT INTO {table} (id, workspace_id, campaign_id, contact_id, kind, email, "  # nosec B608 - identifiers are ours, values are bound parameters
             "status, attempts, payload, tag, metadata, message_id, provider_message_id, error, "
             "created_at, updated_at, ab_variant) "
             f"SELECT {id_sql}, %s, %s, audience.id, 'campaign', audience.email, "
