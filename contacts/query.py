@@ -29,7 +29,7 @@ from django.db.models.functions import Lower
 from django.db.models.lookups import Contains, Exact
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from contacts.jsonsql import JsonArrayContains, JsonKeyEquals, JsonKeyType
@@ -37,6 +37,9 @@ from contacts.search import SEARCH_COLUMNS, SearchText
 
 MAX_QUERY_LENGTH = 10_000
 MAX_SEGMENT_DEPTH = 10
+# Lark's transformer, the compiler and the ORM's SQL compiler all recurse once or more per
+# level: 2,400 NOTs in a row were a RecursionError (a 500). No person writes 50 levels.
+MAX_QUERY_DEPTH = 50
 
 GRAMMAR = r"""
 start: expr
@@ -235,16 +238,40 @@ def _parse_error(text: str, exc: UnexpectedInput) -> QueryError:
     return QueryError("the query cannot be read", position)
 
 
+def _check_text(text: str) -> None:
+    """Refuse what no database takes in a query parameter (a NUL was a 500 on PostgreSQL)."""
+    if "\x00" in text:
+        raise QueryError("the query contains a NUL character", text.index("\x00"))
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise QueryError("the query contains an unpaired surrogate", exc.start) from None
+
+
+def _check_depth(tree: Tree) -> None:
+    pending = [(tree, 0)]  # a loop, not recursion: that is what is being guarded
+    while pending:
+        node, depth = pending.pop()
+        if depth > MAX_QUERY_DEPTH:
+            position = getattr(node.meta, "start_pos", 0)
+            raise QueryError(f"the query nests more than {MAX_QUERY_DEPTH} levels deep", position)
+        if node.data in ("or_expr", "and_expr", "negation"):
+            depth += 1
+        pending.extend((child, depth) for child in node.children if isinstance(child, Tree))
+
+
 def parse(text: str):
     """Parse a query into a tree of And/Or/Not/Condition; raise QueryError."""
     if not isinstance(text, str) or not text.strip():
         raise QueryError("the query is empty", 0)
     if len(text) > MAX_QUERY_LENGTH:
         raise QueryError(f"the query is longer than {MAX_QUERY_LENGTH} characters", 0)
+    _check_text(text)
     try:
         tree = _parser.parse(text)
     except UnexpectedInput as exc:
         raise _parse_error(text, exc) from None
+    _check_depth(tree)
     return _ToTree().transform(tree)
 
 
@@ -316,6 +343,9 @@ def parse_moment(value: Value, now: datetime) -> Moment:
     return Moment(moment.astimezone(UTC), False)
 
 
+_LARGEST_NUMBER = Decimal(2**63 - 1)
+
+
 def parse_number(value: Value) -> int | float:
     try:
         number = Decimal(value.text.strip())
@@ -323,6 +353,9 @@ def parse_number(value: Value) -> int | float:
         number = None
     if number is None or not number.is_finite():
         raise QueryError(f"{value.text!r} is not a number", value.position)
+    if abs(number) > _LARGEST_NUMBER:
+        # SQLite binds no integer past 64 bits (an OverflowError, a 500); nothing stored is larger.
+        raise QueryError(f"{value.text!r} is out of range", value.position)
     return int(number) if number == number.to_integral_value() else float(number)
 
 
