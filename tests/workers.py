@@ -92,7 +92,7 @@ class QCluster:
         self.process: subprocess.Popen | None = None
 
     def __enter__(self) -> QCluster:
-        return self.start()
+        return self if self.process is not None else self.start()
 
     def __exit__(self, *exc) -> None:
         # Killed, not stopped: a graceful stop waits for running tasks (a minute of a test's
@@ -100,6 +100,11 @@ class QCluster:
         self.kill()
 
     def start(self, timeout: float = 60) -> QCluster:
+        self.launch()
+        return self.wait_running(timeout)
+
+    def launch(self) -> QCluster:
+        """Start the process without waiting (``wait_running``): clusters start side by side."""
         # Nothing of this process's connection may be shared with the children (and rows this
         # test wrote are committed: transactional tests run in autocommit).
         connection.close()
@@ -112,6 +117,9 @@ class QCluster:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        return self
+
+    def wait_running(self, timeout: float = 60) -> QCluster:
         wait_until(
             lambda: "running." in self.log() or self.process.poll() is not None,
             timeout=timeout,
