@@ -4,6 +4,8 @@ owners and admins only."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from django.urls import reverse
 
@@ -129,3 +131,20 @@ def test_an_invitation_accepted_by_a_new_user_is_theirs(dashboard, client, works
     entry = _entry(workspace, "invitation.accepted")
     assert (entry.via, entry.actor_label) == (AuditVia.DASHBOARD, "new@example.com")
     assert entry.actor_user.email == "new@example.com"
+
+
+def test_smtp_breakers_and_tracking_domains_are_recorded(dashboard, workspace, owner):
+    shown = dashboard.post("/settings/smtp/")
+    assert shown.status_code == 200
+    breakers = {"bounce_rate_threshold": "2", "complaint_rate_threshold": "0.1"}
+    assert dashboard.post("/settings/circuit-breakers/", breakers).status_code == 302
+    dashboard.post("/tracking-domains/", {"domain": "links.acme.test"})
+    for action in (
+        "smtp_credential.rotated",
+        "deliverability_settings.updated",
+        "tracking_domain.created",
+    ):
+        _assert_by(_entry(workspace, action), owner)
+    assert _entry(workspace, "smtp_credential.rotated").changes == {"password": "changed"}
+    changes = _entry(workspace, "deliverability_settings.updated").changes
+    assert [Decimal(value) for value in changes["bounce_rate_threshold"]] == [5, 2]
