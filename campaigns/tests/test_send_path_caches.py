@@ -52,3 +52,44 @@ def test_a_messages_links_follow_its_id_base_url_and_secret(workspace):
     with override_settings(PUBLIC_BASE_URL="https://two.example"):
         token = message_urls(message)["unsubscribe_url"].rsplit("/", 1)[1]
         assert read_token(token, "unsubscribe").message_id == message.id != old_id
+
+
+def _pem_and_dns(selector: str):
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+    public = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
+    return pem, {f"{selector}._domainkey.example.com.".encode(): record}
+
+
+def test_dkim_keys_parsed_once_sign_as_when_parsed_every_time(monkeypatch):
+    import dkim
+
+    from campaigns import transport
+
+    data = (
+        b"From: news@example.com\r\nTo: ann@example.com\r\nSubject: Hi\r\n"
+        b"Message-ID: <1@example.com>\r\n\r\nHello\r\n"
+    )
+    monkeypatch.setattr("time.time", lambda: 1_750_000_000)  # the same t= tag every time
+    records = {}
+    for selector in ("one", "two"):  # two keys in turn: each signature is its own key's
+        pem, dns = _pem_and_dns(selector)
+        records.update(dns)
+        signer = transport.DkimSigner(domain="example.com", selector=selector, private_key=pem)
+        cached = [signer.sign(data), signer.sign(data)]
+        with monkeypatch.context() as patched:
+            patched.setattr(dkim, "parse_pem_private_key", transport._parse_pem_private_key)
+            assert signer.sign(data) == cached[0] == cached[1]
+        assert dkim.verify(cached[0], dnsfunc=lambda name, timeout=5: records.get(name))
