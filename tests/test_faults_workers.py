@@ -135,6 +135,20 @@ def only_the_dead_hold_messages(campaign: Campaign, killed_at) -> bool:
     )
 
 
+class QuietSink:
+    """Whether nothing reached the sink for a while: with the database's view, how the test
+    tells a surviving cluster that is done from one between two chunks of a batch it claimed
+    before the other died (claims look alike in the database)."""
+
+    def __init__(self, sink: SmtpSink):
+        self.sink, self.count, self.since = sink, -1, time.monotonic()
+
+    def for_seconds(self, seconds: float) -> bool:
+        if len(self.sink.received) != self.count:
+            self.count, self.since = len(self.sink.received), time.monotonic()
+        return time.monotonic() - self.since >= seconds
+
+
 def statuses(campaign: Campaign) -> Counter:
     return Counter(Message.objects.filter(campaign=campaign).values_list("status", flat=True))
 
@@ -148,14 +162,16 @@ def never_sent_with_unsent(campaign: Campaign) -> bool:
     return not unsent.exists()
 
 
-def settle(campaign: Campaign, sink: SmtpSink, *, timeout: float = 120) -> None:
-    """Queue the housekeeping (sweeper, chain restarts) until the campaign is finished,
-    checking all along that it never finishes early."""
+def with_housekeeping(campaign: Campaign, done, *, what: str, timeout: float = 300) -> None:
+    """Wait for ``done()``, queueing the housekeeping (sweeper, chain restarts) every second
+    as the clusters' schedulers would every minute, and checking all along that the campaign
+    never finishes early. (The timeout bounds a hang on a loaded machine; it measures
+    nothing.)"""
     last = [0.0]
 
-    def finished() -> bool:
+    def check() -> bool:
         assert never_sent_with_unsent(campaign), statuses(campaign)
-        if campaign.status == CampaignStatus.SENT:
+        if done():
             return True
         if time.monotonic() - last[0] > 1:
             # The minute's housekeeping, sooner (idempotent: extra runs change nothing).
@@ -163,7 +179,16 @@ def settle(campaign: Campaign, sink: SmtpSink, *, timeout: float = 120) -> None:
             last[0] = time.monotonic()
         return False
 
-    wait_until(finished, timeout=timeout, what=f"the campaign to finish: {statuses(campaign)}")
+    wait_until(check, timeout=timeout, what=what)
+
+
+def settle(campaign: Campaign, sink: SmtpSink) -> None:
+    """Run the housekeeping until the campaign is finished."""
+    with_housekeeping(
+        campaign,
+        lambda: campaign.status == CampaignStatus.SENT,
+        what=f"the campaign to finish: {statuses(campaign)}",
+    )
 
 
 def assert_once_or_interrupted(campaign: Campaign, sink: SmtpSink) -> Counter:
@@ -200,7 +225,7 @@ def test_a_cluster_killed_at_a_random_moment_sends_nobody_twice(workspace, rng, 
             start_chains(campaign)
             wait_until(
                 lambda: len(sink.received) >= kill_after,
-                timeout=120,
+                timeout=300,
                 what=f"{kill_after} messages",
             )
             cluster.kill()
@@ -231,7 +256,11 @@ def test_a_cluster_killed_while_the_server_holds_data_open_sends_nobody_twice(
         env = worker_env(sink=sink)
         with QCluster(env, tmp_path / "first.log") as cluster:
             start_chains(campaign)
-            wait_until(lambda: len(sink.received) >= stall_after, what=f"{stall_after} messages")
+            wait_until(
+                lambda: len(sink.received) >= stall_after,
+                timeout=300,
+                what=f"{stall_after} messages",
+            )
             sink.stall_data()
             sink.wait_stalled()
             cluster.kill()
@@ -267,14 +296,17 @@ def test_two_clusters_on_one_database_send_nobody_twice_even_when_one_dies(
             doomed.wait_running(), other.wait_running()
             for _ in range(2 * pipeline.CHAINS):  # work for both clusters
                 enqueue("campaigns.tasks.send_batch", str(campaign.pk))
-            wait_until(lambda: len(sink.received) >= kill_after, what=f"{kill_after} messages")
+            wait_until(
+                lambda: len(sink.received) >= kill_after, timeout=300, what=f"{kill_after} messages"
+            )
             doomed.kill()
             killed_at = timezone.now()
             # The other carries on until only the dead one's claims and hand-offs are left;
             # they wait for the sweeper's thresholds (time moves for them alone).
-            wait_until(
-                lambda: only_the_dead_hold_messages(campaign, killed_at),
-                timeout=120,
+            quiet = QuietSink(sink)
+            with_housekeeping(  # it restarts chains the dead cluster held, if any
+                campaign,
+                lambda: quiet.for_seconds(3) and only_the_dead_hold_messages(campaign, killed_at),
                 what="the surviving cluster to send what it can",
             )
             let_time_pass(campaign)
@@ -303,6 +335,7 @@ def test_a_batch_whose_worker_dies_every_time_is_retried_then_failed(workspace, 
             for death in range(1, pipeline.MAX_ABANDONED_CLAIMS + 1):
                 wait_until(
                     lambda death=death: cluster.log().count("after death") >= death,
+                    timeout=120,
                     what=f"worker death {death}",
                 )
                 let_time_pass(campaign)  # the dead batch's claims run out
