@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from campaigns import senders
 from campaigns.models import SendingBackend
+from deliverability.models import DeliverabilitySettings, SendingDomain
 from mailcrm import audit, members
 from mailcrm.models import ApiKey, AuditEntry, AuditVia, Membership, Workspace
 from mailcrm.tests.factories import ApiKeyFactory
@@ -131,3 +132,30 @@ def test_the_log_is_read_only_in_the_admin(admin_client, workspace):
         admin_client.post(_url(AuditEntry, "delete", entry.pk), {"post": "yes"}).status_code == 403
     )
     assert AuditEntry.objects.filter(pk=entry.pk).exists()
+
+
+def test_domains_and_deliverability_settings_changed_in_the_admin_are_recorded(
+    admin_client, superuser, workspace
+):
+    admin_client.post(
+        "/admin/deliverability/sendingdomain/add/",
+        {"workspace": str(workspace.pk), "domain": "admin.test", "tracking_domain": ""},
+    )
+    domain = SendingDomain.objects.get(domain="admin.test")
+    warmup = {"tracking_domain": "", "warmup_target": "100", "warmup_daily_start": "10"}
+    warmup |= {"warmup_growth": "1.5"}
+    url = f"/admin/deliverability/sendingdomain/{domain.pk}/change/"
+    assert admin_client.post(url, warmup).status_code == 302
+    _assert_by(_entry(workspace, "sending_domain.created"), superuser)
+    changes = _entry(workspace, "sending_domain.warmup_updated").changes
+    assert changes["warmup_target"] == [None, 100]
+
+    DeliverabilitySettings.for_workspace(workspace)
+    url = f"/admin/deliverability/deliverabilitysettings/{workspace.pk}/change/"
+    form = admin_client.get(url).context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value is not None}
+    data["complaint_rate_threshold"] = "0.25"
+    assert admin_client.post(url, data).status_code == 302
+    entry = _entry(workspace, "deliverability_settings.updated")
+    _assert_by(entry, superuser)
+    assert list(entry.changes) == ["complaint_rate_threshold"]
