@@ -242,10 +242,10 @@ class _BatchRun:
                 provider_id = self.transport.deliver(outgoing)
                 delivery.sent.append((message, provider_id or message.message_id))
                 self.delivery_errors = 0
-            except ServerUnavailable:
+            except ServerUnavailable as exc:
                 # Nothing left: this message and the rest of the chunk go back to the queue.
                 delivery.attempted -= 1
-                delivery.unavailable = True
+                delivery.unavailable = exc
                 return
             except DeliveryError as exc:
                 delivery.failed.append((message, exc))
@@ -273,10 +273,15 @@ class _BatchRun:
                 workspace=self.campaign.workspace, sent=delivery.sent, failed=delivery.failed
             )
         self.gate.record(m for m, _ in delivery.sent)
-        if delivery.unavailable:
+        if delivery.unavailable is not None:
             self.settled -= len(back)
             self.stopped = self.resting = True
-            logger.warning("campaign %s: server unavailable, resting", self.campaign.pk)
+            error = delivery.unavailable
+            logger.warning("campaign %s: server unavailable: %s", self.campaign.pk, error)
+            if error.code and error.code >= 500:  # refused for good: someone must fix it
+                pipeline.pause_for_errors(
+                    self.campaign.pk, f"The mail server refused to send: {error.message}"
+                )
         if any(isinstance(error, PermanentFailure) for _, error in delivery.failed):
             self.stopped |= breakers.check_bounces(self.campaign) is not None
         if delivery.burst:
@@ -353,7 +358,7 @@ class _Delivery:
     items: list[tuple[Message, Outgoing]]
     attempted: int = 0
     burst: bool = False  # ERROR_BURST failures in a row: the campaign pauses
-    unavailable: bool = False  # the server could not be reached: the rest goes back
+    unavailable: ServerUnavailable | None = None  # the rest of the chunk goes back
     held: list[Message] = field(default_factory=list)  # kept back: domain throttled
     sent: list[tuple[Message, str]] = field(default_factory=list)
     failed: list[tuple[Message, DeliveryError]] = field(default_factory=list)

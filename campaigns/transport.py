@@ -48,8 +48,10 @@ class ConnectionLost(DeliveryError):
 
 
 class ServerUnavailable(TemporaryFailure):
-    """The server cannot be reached (refused, or it hung up again before taking the message):
-    nothing left, so the message may simply be sent later."""
+    """The server cannot be reached or will not take mail from us (refused connection or
+    login, a sender refused, a hang-up again before DATA): nothing left, and nothing is known
+    of the recipient, so the message may simply be sent later. A 5xx ``code`` will not go away
+    by itself: the campaign pauses with it."""
 
 
 def _classify(code: int, text: str) -> DeliveryError:
@@ -212,7 +214,11 @@ class SmtpTransport:
             if self.username:
                 connection.login(self.username, self.password)
         except smtplib.SMTPResponseException as exc:
-            raise _classify(exc.smtp_code, _text(exc.smtp_error)) from None
+            # A refused greeting, TLS or login says nothing of any recipient: never a bounce.
+            raise ServerUnavailable(
+                f"{self.host}:{self.port} refused us: {exc.smtp_code} {_text(exc.smtp_error)}",
+                exc.smtp_code,
+            ) from None
         except (OSError, smtplib.SMTPException) as exc:
             raise ServerUnavailable(f"cannot connect to {self.host}:{self.port}: {exc}") from None
         self.connection = connection
@@ -258,6 +264,15 @@ class SmtpTransport:
             if code == 421:
                 self._drop()  # smtplib has closed the socket: the next message reconnects
             raise _classify(code, _text(reply)) from None
+        except smtplib.SMTPSenderRefused as exc:
+            if exc.smtp_code >= 500:
+                # MAIL FROM refused for good (authentication required, relaying denied): the
+                # sender's problem, the same for every recipient — none of them bounces.
+                self._drop()
+                raise ServerUnavailable(
+                    f"sender refused: {exc.smtp_code} {_text(exc.smtp_error)}", exc.smtp_code
+                ) from None
+            raise _classify(exc.smtp_code, _text(exc.smtp_error)) from None
         except smtplib.SMTPResponseException as exc:
             if exc.smtp_code in (421,):
                 self._drop()

@@ -41,7 +41,7 @@ from campaigns.sending import send_batch
 from campaigns.tasks import housekeeping
 from contacts.models import Contact, ContactList, ContactTag, ListMembership, Tag
 from contacts.segmentation import segment_create, segment_refresh
-from deliverability.models import SendingDomain
+from deliverability.models import SendingDomain, Suppression
 from deliverability.services import (
     is_suppressed,
     suppression_add,
@@ -432,6 +432,40 @@ def test_a_snapshot_holds_nobody_suppressed_or_unsubscribed_in_any_workspace(fir
             for email in recipients:
                 assert not is_suppressed(campaign.workspace, email, domain=campaign.sending_domain)
         transaction.set_rollback(True)
+
+
+@dataclass
+class SenderRefusingHandler(SinkHandler):
+    """Refuses every MAIL FROM with ``reply`` while it is set, as a server wanting a login
+    (or one that no longer relays for us) does."""
+
+    reply: str = "530 5.7.0 Authentication required"
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self.reply:
+            return self.reply
+        envelope.mail_from = address
+        return "250 OK"
+
+
+def test_a_server_refusing_the_sender_bounces_nobody_and_pauses_the_campaign(
+    workspace, domain, sink, monkeypatch
+):
+    contact_list, eligible = audience(workspace, 30)
+    campaign = campaign_for(workspace, contact_list)
+    sink.handler = sink.controller.handler = SenderRefusingHandler()
+
+    services.campaign_send(campaign=campaign)
+
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.PAUSED and "530" in campaign.status_reason
+    statuses = Counter(Message.objects.filter(campaign=campaign).values_list("status", flat=True))
+    assert statuses == {MessageStatus.QUEUED: len(eligible)}  # not one bounced or suppressed
+    assert not Suppression.objects.filter(type="hard_bounce").exists()
+    sink.handler.reply = ""  # the credentials are fixed
+    services.campaign_resume(campaign=campaign)
+
+    assert_each_got_one(sink, campaign, eligible)
 
 
 # --- the database connection drops under a batch -----------------------------------------------
