@@ -163,12 +163,12 @@ def _selection(step: Step) -> str:
         parent = owners[owners.index(owner) - 1]
         column = quote(parent._meta.get_field(name).column)
         condition = (
-            f"{column} IN (SELECT {quote(owner._meta.pk.column)} "
+            f"{column} IN (SELECT {quote(owner._meta.pk.column)} "  # nosec B608 - identifiers are ours, values are bound parameters
             f"FROM {quote(owner._meta.db_table)} WHERE {condition})"
         )
     model = step.model
     return (
-        f"SELECT {quote(model._meta.pk.column)} FROM {quote(model._meta.db_table)} "
+        f"SELECT {quote(model._meta.pk.column)} FROM {quote(model._meta.db_table)} "  # nosec B608 - identifiers are ours, values are bound parameters
         f"WHERE {condition}"
     )
 
@@ -178,7 +178,7 @@ def _delete_step(step: Step, workspace_id, *, chunk: int, on_chunk: Callable[[in
     table = connection.ops.quote_name(step.model._meta.db_table)
     pk = connection.ops.quote_name(step.model._meta.pk.column)
     limit = f" LIMIT {int(chunk)}" if step.chunked else ""
-    sql = f"DELETE FROM {table} WHERE {pk} IN ({select}{limit})"
+    sql = f"DELETE FROM {table} WHERE {pk} IN ({select}{limit})"  # nosec B608 - identifiers are ours, values are bound parameters
     total = 0
     while True:
         with transaction.atomic():
@@ -246,7 +246,7 @@ def workspace_delete(workspace_id, *, chunk: int = CHUNK) -> dict[str, int]:
         _delete_step(step, workspace_id, chunk=chunk, on_chunk=on_chunk)
     with transaction.atomic(), connection.cursor() as cursor:
         table = connection.ops.quote_name(Workspace._meta.db_table)
-        cursor.execute(f"DELETE FROM {table} WHERE id = %s", [workspace_id])
+        cursor.execute(f"DELETE FROM {table} WHERE id = %s", [workspace_id])  # nosec B608 - identifiers are ours, values are bound parameters
         if cursor.rowcount:
             counts[Workspace._meta.label] = cursor.rowcount
     state.update(done=True, table="")
