@@ -16,6 +16,7 @@ import asyncio
 import random
 import shutil
 import subprocess
+import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
@@ -50,7 +51,14 @@ from deliverability.services import (
 )
 from mailcrm.tests.factories import WorkspaceFactory
 from tests.smtp import SinkHandler, SmtpSink, free_port
-from tests.workers import QCluster, enqueue, wait_until, worker_env
+from tests.workers import (
+    QCluster,
+    enqueue,
+    needs_shared_state,
+    purge_queue,
+    wait_until,
+    worker_env,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -641,3 +649,49 @@ def test_a_redis_restart_loses_queued_batches_and_the_housekeeping_requeues_them
     assert set(received) == eligible
     statuses = Counter(Message.objects.values_list("status", flat=True))
     assert statuses == {MessageStatus.SENT: len(eligible)}
+
+
+# --- pause and resume under real workers ----------------------------------------------------------
+
+
+@needs_shared_state
+def test_twenty_pauses_and_resumes_under_a_real_cluster_skip_nobody_and_repeat_nobody(
+    workspace, domain, tmp_path, monkeypatch
+):
+    """The same promise with a real ``qcluster`` of two workers sending while this process
+    pauses and resumes at seeded random moments (a resume queues new chains to the cluster,
+    while the old ones may still run)."""
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "SYNC", False)  # a resume's chains go to the cluster
+    rng = random.Random(7)
+    contact_list, eligible = audience(workspace, 900, name="Workers")
+    campaign = campaign_for(workspace, contact_list)
+    pipeline.snapshot(campaign)
+    Campaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.SENDING)
+    sink = SmtpSink()
+    sink.handler = sink.controller.handler = SlowHandler()
+    purge_queue()
+    windows = []  # (paused, resumed)
+    with sink, QCluster(worker_env(sink=sink, workers=2), tmp_path / "qcluster.log") as cluster:
+        services.start_chains(campaign)
+        wait_until(lambda: sink.received, timeout=120, what=f"a first message ({cluster.log_path})")
+        for _ in range(20):
+            time.sleep(rng.uniform(0.02, 0.3))
+            services.campaign_pause(campaign=campaign)
+            paused = timezone.now()
+            time.sleep(rng.uniform(0.02, 0.3))
+            windows.append((paused, timezone.now()))
+            services.campaign_resume(campaign=campaign)
+        enqueue("campaigns.tasks.housekeeping")  # a chain may rest; its minute restarts it
+        wait_until(
+            lambda: Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.SENT).exists(),
+            timeout=240,
+            what=f"the campaign to be sent ({cluster.log_path})",
+        )
+    purge_queue()
+
+    assert len(sink.received) > 0
+    assert_each_got_one(sink, campaign, eligible)
+    for paused, resumed in windows:
+        assert not Message.objects.filter(sending_at__gt=paused, sending_at__lt=resumed).exists()
