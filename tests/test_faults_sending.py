@@ -1,14 +1,16 @@
 """Faults during sending (issue 12 §2), against a real SMTP sink on loopback: a campaign paused
-and resumed twenty times, contacts suppressed or unsubscribed while it runs, an SMTP server
-that hangs up, answers 4xx for a while or is gone for a minute, a database connection killed
-under a batch, a Redis broker restarted. Each ends with every eligible recipient holding
-exactly one copy at the sink (or, where the hand-off itself broke, reported ``interrupted``),
-and nobody else holding any.
+and resumed twenty times (in this process, and under a real two-worker cluster), contacts
+suppressed or unsubscribed while it runs, an SMTP server that hangs up, answers 4xx for a
+while, is gone for a minute or refuses the sender, a database connection killed under a
+batch, a Redis broker restarted; and a hypothesis property of the snapshot across two
+workspaces. Each ends with every eligible recipient holding exactly one copy at the sink (or,
+where the hand-off itself broke, reported ``interrupted``), and nobody else holding any.
 
-The sends run in this process, through the product's own batch task and housekeeping
+Most sends run in this process, through the product's own batch task and housekeeping
 (django-q2 runs tasks synchronously in tests); faults are injected between the chunks of a
 batch by wrapping ``pipeline.record_outcomes`` (the moment a chunk's outcomes are written),
-which is where a user's click or another process's commit would land."""
+which is where a user's click or another process's commit would land. The Redis and cluster
+tests run ``qcluster`` processes (tests/workers.py) and need PostgreSQL."""
 
 from __future__ import annotations
 
