@@ -274,7 +274,11 @@ class ContactListViewSet(WorkspaceViewSet):
     @extend_schema(
         methods=["post", "delete"], request=MembersSerializer, responses=MembersResultSerializer
     )
-    @action(detail=True, methods=["get", "post", "delete"], url_path="contacts")
+    # The members are contacts: the owner's filters (name, double opt-in …) do not apply to
+    # them, so the schema must not offer them (the API fuzzing found them ignored).
+    @action(
+        detail=True, methods=["get", "post", "delete"], url_path="contacts", filterset_class=None
+    )
     def members(self, request, pk=None):
         contact_list = self.get_object()
         members = _contact_queryset(self.workspace).filter(
@@ -364,7 +368,11 @@ class SegmentViewSet(WorkspaceViewSet):
     @extend_schema(
         methods=["post", "delete"], request=MembersSerializer, responses=MembersResultSerializer
     )
-    @action(detail=True, methods=["get", "post", "delete"], url_path="contacts")
+    # The members are contacts: the owner's filters (name, double opt-in …) do not apply to
+    # them, so the schema must not offer them (the API fuzzing found them ignored).
+    @action(
+        detail=True, methods=["get", "post", "delete"], url_path="contacts", filterset_class=None
+    )
     def members(self, request, pk=None):
         segment = self.get_object()
         members = _contact_queryset(self.workspace).filter(
