@@ -13,8 +13,13 @@ dead claims' and hand-offs' timestamps back by the sweeper's thresholds is the s
 for them to pass. The housekeeping is queued to the restarted cluster as its scheduler would
 (django-q2's scheduler runs schedules every ~30 s; the test does not wait for it).
 
+Also here: a batch that kills its worker every time is retried a bounded number of times, then
+failed and reported (django-q2 cannot: Redis has no acknowledgement, a dead worker's task is
+gone); and a database restored with a schedule long past sends nothing until someone resumes
+the campaign (django-q2's scheduler, in this process).
+
 The kill moments are drawn from a seeded random generator; the seed is printed (run with
-``FAULT_SEED=<seed>`` to replay one)."""
+``FAULT_SEED=<seed>`` to replay one). The process tests need PostgreSQL and Redis."""
 
 from __future__ import annotations
 
