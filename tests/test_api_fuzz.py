@@ -1,7 +1,14 @@
 """Fuzzing the REST API with schemathesis against the OpenAPI schema it serves, on a live
-server (issue 12 §1): for every operation, a bounded number of generated requests (valid and
-invalid) must get no 5xx and answers that conform to the schema (status code, content type,
-body); and without a key every operation answers 401.
+server (issue 12 §1): for every operation, a bounded number of generated requests must get no
+5xx and answers that conform to the schema (status code, content type, body); and without a
+key every operation answers 401.
+
+The requests are of two kinds: valid by the schema (positive), which the API must accept —
+or refuse only with a status the contract gives a valid request (404 for an unknown id, 409
+for a duplicate, 422 for what cannot be done now, 403 for a key's scope) — and invalid by the
+schema (negative), which it must refuse with a 4xx. Either failing means the schema lies
+about what the API takes: the schema is fixed (required fields, enums, formats, bounds),
+or the API where it took garbage.
 
 ``FUZZ_EXAMPLES`` (default 10) sets the examples per operation, ``FUZZ_SCENARIOS`` (default
 20) the stateful scenarios that follow the links schemathesis infers between operations;
@@ -12,15 +19,24 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import uuid
+import warnings
 
 import pytest
 import requests
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
-from hypothesis.errors import FlakyStrategyDefinition
-from schemathesis.checks import not_a_server_error
+from hypothesis.errors import FlakyStrategyDefinition, Unsatisfiable
+from schemathesis import GenerationMode
+from schemathesis.checks import (
+    negative_data_rejection,
+    not_a_server_error,
+    positive_data_acceptance,
+)
+from schemathesis.config import SchemathesisConfig
+from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation.stateful import run_state_machine_as_test
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -53,12 +69,41 @@ EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "10"))
 # Scenarios of linked calls (create, then read, change, delete what was created).
 SCENARIOS = int(os.environ.get("FUZZ_SCENARIOS", "20"))
 ONLY = os.environ.get("FUZZ_OPERATIONS", "")
+# Valid requests (positive), invalid ones (negative), or both; the examples are shared out.
+MODES = [GenerationMode(m) for m in os.environ.get("FUZZ_MODES", "positive,negative").split(",")]
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
     content_type_conformance,
     response_schema_conformance,
+    positive_data_acceptance,
+    negative_data_rejection,
 ]
+# What a request valid by the schema may still get (API.md "Errors"): the schema cannot state
+# which ids exist (404, or a 400 naming the field that refers to one), what is already there
+# (409), what cannot be done in the current state (422), a rate limit (429), nor the rules it
+# has no words for, which are a 400 naming the field: the segment query language, opaque
+# cursors, "ids or emails", a threshold above another. Anything else (403, 405, 413, 415, a
+# 5xx) is the schema or the API lying.
+VALID_BUT_REFUSED = ["2xx", "400", "404", "409", "422", "429"]
+# What a request invalid by the schema must get: a 4xx naming the problem (a 404 when the
+# invalid part is a path parameter such as an id).
+INVALID_REFUSED = ["400", "404", "405", "409", "413", "415", "422"]
+# Operations where invalid requests are still accepted, each with what it takes and why it is
+# not fixed yet: reported with the run, but not failing it. Remove a line when it is fixed.
+KNOWN_ACCEPTED_INVALID = {
+    "(was string, became number)": "DRF's CharField takes a number for a string and stores its "
+    "text (every serializer's string fields)",
+    "(was string, became integer)": "the same, for an integer",
+    "violates `maxLength`": "DRF trims surrounding whitespace before it checks max_length, so "
+    "a string over the limit only by whitespace (\\x1c counts as whitespace) is accepted, trimmed",
+}
+CONFIG = {
+    "checks": {
+        "positive_data_acceptance": {"expected-statuses": VALID_BUT_REFUSED},
+        "negative_data_rejection": {"expected-statuses": INVALID_REFUSED},
+    }
+}
 # Deletions last, so the other operations still find the real objects.
 _METHOD_ORDER = {"GET": 0, "POST": 1, "PUT": 1, "PATCH": 1, "DELETE": 2}
 
@@ -136,11 +181,13 @@ def _operations(schema) -> list:
     return sorted(operations, key=lambda op: (_METHOD_ORDER.get(op.method.upper(), 1), op.path))
 
 
-def _fuzz_operation(operation, base_url: str, world: dict[str, str]) -> None:
+def _fuzz_operation(operation, base_url: str, world: dict[str, str], mode: GenerationMode) -> None:
     headers = {"X-API-Key": world["_secret"]}
+    if mode is GenerationMode.NEGATIVE and not (list(operation.query) or list(operation.body)):
+        return  # only ids in the path: their invalid values are walked by the isolation tests
 
     @settings(
-        max_examples=EXAMPLES,
+        max_examples=max(EXAMPLES // len(MODES), 1),
         deadline=None,
         database=None,
         derandomize=True,
@@ -148,8 +195,13 @@ def _fuzz_operation(operation, base_url: str, world: dict[str, str]) -> None:
         phases=[Phase.explicit, Phase.generate],
         suppress_health_check=list(HealthCheck),
     )
-    @given(case=operation.as_strategy(), real=st.booleans())
+    @given(case=operation.as_strategy(mode), real=st.booleans())
     def run(case, real):
+        if mode is GenerationMode.NEGATIVE:
+            # The only headers in the schema are the two ways to send the key, and the run
+            # sends a valid X-API-Key: a case invalid only in its headers is valid as sent.
+            # Authentication has its own test (test_every_operation_requires_a_key).
+            assume(_negative_beyond_headers(case))
         if real and case.path_parameters:
             case.path_parameters = _real_path_parameters(
                 operation.path, case.path_parameters, world
@@ -159,9 +211,33 @@ def _fuzz_operation(operation, base_url: str, world: dict[str, str]) -> None:
     run()
 
 
+def _negative_beyond_headers(case) -> bool:
+    return any(
+        component.mode.is_negative
+        for location, component in case.meta.components.items()
+        if location != ParameterLocation.HEADER
+    )
+
+
+def _known(text: str) -> bool:
+    """A failure that is only invalid requests accepted, each violation of a listed kind."""
+    others = ("ST202", "Server error", "Response violates schema", "Undocumented")
+    violations = re.findall(r"violates [^\n]*", text)
+    return (
+        "ST201 Schema-violating request accepted" in text
+        and not any(other in text for other in others)
+        and bool(violations)
+        and all(any(m in v for m in KNOWN_ACCEPTED_INVALID) for v in violations)
+    )
+
+
 @pytest.fixture
 def schema(live_server):
-    return schemathesis.openapi.from_url(f"{live_server.url}/api/v1/schema/")
+    return schemathesis.openapi.from_url(
+        f"{live_server.url}/api/v1/schema/",
+        config=SchemathesisConfig.from_dict(CONFIG),
+        timeout=120,  # generating the schema takes seconds on a busy machine
+    )
 
 
 def test_every_operation_survives_fuzzing_and_keeps_to_its_schema(
@@ -169,12 +245,22 @@ def test_every_operation_survives_fuzzing_and_keeps_to_its_schema(
 ):
     world = _world(receiver)
     failures: dict[str, str] = {}
+    known: list[str] = []
     for operation in _operations(schema):
-        name = f"{operation.method.upper()} {operation.path}"
-        try:
-            _fuzz_operation(operation, live_server.url, world)
-        except (Exception, BaseExceptionGroup) as exc:  # every operation is reported
-            failures[name] = str(exc)[:3000]
+        # Each kind on its own, so a finding of one does not end the search for the other.
+        for mode in MODES:
+            name = f"{operation.method.upper()} {operation.path} ({mode.value})"
+            try:
+                _fuzz_operation(operation, live_server.url, world, mode)
+            except Unsatisfiable:
+                continue  # every invalid case it drew was invalid in its headers alone
+            except (Exception, BaseExceptionGroup) as exc:  # every operation is reported
+                if _known(str(exc)):
+                    known.append(name)
+                else:
+                    failures[name] = str(exc)[:3000]
+    if known:
+        warnings.warn(f"known invalid requests accepted: {known}", stacklevel=1)
     assert not failures, f"{len(failures)} operations failed:\n\n" + "\n\n".join(
         f"== {name}\n{text}" for name, text in failures.items()
     )
