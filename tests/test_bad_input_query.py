@@ -155,15 +155,16 @@ def in_url(query: str) -> bool:
     return True
 
 
-@pytest.mark.parametrize("query", list(handcrafted()), ids=lambda q: repr(q[:30]))
-def test_the_handcrafted_corpus_through_the_api(api, people, query):
-    assert_runs_or_400(preview(api, query), query)
-    if not in_url(query):
-        return
-    assert_runs_or_400(api.get("/api/v1/contacts", {"query": query}), query)
-    assert_runs_or_400(api.get("/api/v1/contacts/export", {"query": query}), query)
-    if query.strip():
-        assert_runs_or_400(api.get("/api/v1/contacts/search", {"query": query}), query)
+def test_the_handcrafted_corpus_through_the_api(api, people):
+    # One loop rather than 70 parametrised cases: the set-up per case cost more than the case.
+    for query in handcrafted():
+        assert_runs_or_400(preview(api, query), query)
+        if not in_url(query):
+            continue
+        assert_runs_or_400(api.get("/api/v1/contacts", {"query": query}), query)
+        assert_runs_or_400(api.get("/api/v1/contacts/export", {"query": query}), query)
+        if query.strip():
+            assert_runs_or_400(api.get("/api/v1/contacts/search", {"query": query}), query)
 
 
 @pytest.mark.parametrize(
@@ -233,16 +234,14 @@ def test_free_text_queries_never_500(api, people, query):
 # --- the dashboard -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "query",
-    [q for q in handcrafted() if len(q) < 20_000 and in_url(q)],
-    ids=lambda q: repr(q[:30]),
-)
-def test_the_dashboard_shows_bad_queries_as_messages(dashboard, people, query):
-    live = dashboard.get(reverse("dashboard:contacts:segment_preview"), {"query": query})
-    assert live.status_code == 200
-    listing = dashboard.get(reverse("dashboard:contacts:contacts"), {"query": query})
-    assert listing.status_code in (200, 400)
+def test_the_dashboard_shows_bad_queries_as_messages(dashboard, people):
+    for query in handcrafted():
+        if len(query) > 20_000 or not in_url(query):
+            continue
+        live = dashboard.get(reverse("dashboard:contacts:segment_preview"), {"query": query})
+        assert live.status_code == 200, query[:100]
+        listing = dashboard.get(reverse("dashboard:contacts:contacts"), {"query": query})
+        assert listing.status_code in (200, 400), query[:100]
 
 
 def test_the_dashboard_segment_form_refuses_bad_queries(dashboard, workspace, people):
