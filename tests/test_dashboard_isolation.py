@@ -717,10 +717,11 @@ def test_the_ids_name_real_objects(client, bravo):
     assert missing == []
 
 
-# Masked before pages are compared: CSRF tokens (new on every answer) and relative times
-# ("now", "a second ago", "2 minutes ago") that move while the test runs.
+# Masked before pages are compared: CSRF tokens and CSP nonces (new on every answer) and
+# relative times ("now", "a second ago", "2 minutes ago") that move while the test runs.
 TOKENS = re.compile(
     r"[A-Za-z0-9]{64}|\b(?:now|(?:a|an|\d+)[\s\xa0]+\w+(?:,[\s\xa0]+\d+[\s\xa0]+\w+)?[\s\xa0]+ago)\b"
+    r'|(?:Nonce": "|nonce=")[^"]*'
 )
 
 
