@@ -8,10 +8,17 @@ login views) passes the request; calls without one come from our own code (the t
 from __future__ import annotations
 
 from axes.backends import AxesStandaloneBackend
+from django.http import HttpRequest
 
 
 class LoginAttemptsBackend(AxesStandaloneBackend):
-    def authenticate(self, request=None, username=None, password=None, **kwargs):
+    def authenticate(
+        self,
+        request: HttpRequest | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        **kwargs,
+    ) -> None:
         if request is None:
             return None
         return super().authenticate(request, username=username, password=password, **kwargs)

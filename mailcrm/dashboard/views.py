@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -48,7 +48,11 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
 
-def login_locked_out(request, original_response=None, credentials=None):
+def login_locked_out(
+    request: HttpRequest,
+    original_response: HttpResponse | None = None,
+    credentials: dict | None = None,
+) -> HttpResponse:
     """django-axes' lockout answer (AXES_LOCKOUT_CALLABLE), for the dashboard and the admin
     sign-in alike: the sign-in page again, saying why and for how long, with status 429."""
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
