@@ -21,6 +21,7 @@ from mailcrm.models import Workspace
 PREVIEW_ROWS = 5
 DELIMITERS = (",", ";", "\t")
 SNIFF_CHARS = 64 * 1024
+MAX_COLUMNS = 2_000
 # The csv module refuses a cell over 128 K characters and cannot go on with the rest of its
 # line; with a limit above any upload (50 MB) a huge cell is read whole and refused by the
 # row's own checks (too long for its field), so the rows after it are still imported.
@@ -229,6 +230,11 @@ def file_layout(data: bytes) -> Layout:
         raise ImportFileError("The file has no rows.") from None
     except Unreadable as exc:
         raise ImportFileError(f"Row {exc.row} cannot be read: {exc.reason}.") from None
+    if len(header) > MAX_COLUMNS:
+        # The mapping step shows one choice per column: 20,000 made a 32 MB page.
+        raise ImportFileError(
+            f"The file has {len(header):,} columns; imports read at most {MAX_COLUMNS:,}."
+        )
     # A file without a header starts with an address; its columns get plain names.
     has_header = not any(_looks_like_email(cell) for cell in header)
     columns = _column_names(header if has_header else [""] * len(header))
