@@ -25,7 +25,15 @@ def _production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {
         name: value
         for name, value in os.environ.items()
-        if name not in {"DATABASE_URL", "REDIS_URL", "DEBUG", "DJANGO_SETTINGS_MODULE"}
+        if name
+        not in {
+            "DATABASE_URL",
+            "REDIS_URL",
+            "DEBUG",
+            "DJANGO_SETTINGS_MODULE",
+            # Set by the browser tests' fixtures in this process; never in a deployment.
+            "DJANGO_ALLOW_ASYNC_UNSAFE",
+        }
     }
     env.update(
         SECRET_KEY=secrets.token_urlsafe(50),
