@@ -74,17 +74,6 @@ class StatisticsQuerySerializer(serializers.Serializer):
         return attrs
 
 
-class PeriodSerializer(serializers.Serializer):
-    period = serializers.DateTimeField(help_text="Start of the day, week (Monday) or month, UTC.")
-    sends = serializers.IntegerField()
-    delivered = serializers.IntegerField()
-    bounces = serializers.IntegerField()
-    opens = EngagementSerializer()
-    clicks = EngagementSerializer()
-    complaints = serializers.IntegerField()
-    unsubscribes = serializers.IntegerField()
-
-
 class TotalsSerializer(serializers.Serializer):
     sends = serializers.IntegerField()
     delivered = serializers.IntegerField()
@@ -93,6 +82,10 @@ class TotalsSerializer(serializers.Serializer):
     clicks = EngagementSerializer()
     complaints = serializers.IntegerField()
     unsubscribes = serializers.IntegerField()
+
+
+class PeriodSerializer(TotalsSerializer):
+    period = serializers.DateTimeField(help_text="Start of the day, week (Monday) or month, UTC.")
 
 
 class HumanMachineSerializer(serializers.Serializer):

@@ -6,12 +6,13 @@ import re
 from unittest import mock
 
 import pytest
-from django.core.mail import EmailMessage, EmailMultiAlternatives
+from django.core.mail import EmailMessage
 from django.core.mail.message import BadHeaderError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from campaigns.mime import fast_mime_bytes
+from campaigns.tests.emails import marketing_email
 from campaigns.transport import mime_bytes
 
 _BOUNDARY = re.compile(rb"={15}\d{19}==")
@@ -29,43 +30,25 @@ def _both(message):
     return (mask(b"BOUNDARY", direct) if direct is not None else None), mask(b"BOUNDARY", django)
 
 
-def _email(subject="Hello", body="Plain\nline two", html="<p>Hello</p>", **extra):
-    headers = {
-        "Message-ID": "<1.2.3@example.com>",
-        "List-Unsubscribe": "<https://crm.example.com/u/abc>, <mailto:u@example.com?subject=x>",
-        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        **extra.pop("headers", {}),
-    }
-    message = EmailMultiAlternatives(
-        subject=subject,
-        body=body,
-        from_email=extra.pop("from_email", "Acme <news@example.com>"),
-        to=extra.pop("to", ["ann@example.com"]),
-        headers=headers,
-        **extra,
-    )
-    if html:
-        message.attach_alternative(html, "text/html")
-    return message
-
-
 SAME = {
-    "ascii": _email(),
-    "non-ascii everywhere": _email(
+    "ascii": marketing_email(),
+    "non-ascii everywhere": marketing_email(
         subject="Grüße, Zoë — ✓ " * 6,
         body="Ça va ? ✓\r\nLigne deux\rtrois",
         html="<p>Héllo ✓</p>",
         from_email="Zoë Ünï <news@example.com>",
         to=["Zoë <zoe@exämple.com>"],
     ),
-    "a long ascii subject, folded": _email(subject="word " * 40),
-    "text only": _email(html=""),
-    "html only": _email(body=""),
-    "cc and reply-to": _email(cc=["cy@example.com"], reply_to=["Help <help@example.com>"]),
-    "an explicit From, To and Date": _email(
+    "a long ascii subject, folded": marketing_email(subject="word " * 40),
+    "text only": marketing_email(html=""),
+    "html only": marketing_email(body=""),
+    "cc and reply-to": marketing_email(cc=["cy@example.com"], reply_to=["Help <help@example.com>"]),
+    "an explicit From, To and Date": marketing_email(
         headers={"From": "Other <o@example.com>", "To": "list@example.com", "Date": "x"}
     ),
-    "a line of exactly 998 bytes": _email(body="y" * 998, html="<p>" + "é" * 495 + "x</p>"),
+    "a line of exactly 998 bytes": marketing_email(
+        body="y" * 998, html="<p>" + "é" * 495 + "x</p>"
+    ),
 }
 
 
@@ -76,13 +59,13 @@ def test_it_writes_what_django_writes(name):
 
 
 DECLINED = {
-    "a line too long for 8bit": _email(body="y" * 999),
-    "an html line too long": _email(html="<p>" + "é" * 499 + "</p>"),
-    "an attachment": _email(attachments=[("a.txt", "attached", "text/plain")]),
-    "a non-text alternative": _email(html=""),
+    "a line too long for 8bit": marketing_email(body="y" * 999),
+    "an html line too long": marketing_email(html="<p>" + "é" * 499 + "</p>"),
+    "an attachment": marketing_email(attachments=[("a.txt", "attached", "text/plain")]),
+    "a non-text alternative": marketing_email(html=""),
     "no Message-ID (Django makes one)": EmailMessage("Hi", "Body", "a@example.com", ["b@x.com"]),
-    "another charset": _email(),
-    "a header line over 998 characters": _email(headers={"X-Long": "z" * 1000}),
+    "another charset": marketing_email(),
+    "a header line over 998 characters": marketing_email(headers={"X-Long": "z" * 1000}),
 }
 DECLINED["a non-text alternative"].attach_alternative(b"%PDF", "application/pdf")
 DECLINED["another charset"].encoding = "iso-8859-1"
@@ -94,7 +77,7 @@ def test_it_leaves_unusual_emails_to_django(name):
 
 
 def test_a_header_with_a_newline_is_refused_as_django_refuses_it():
-    message = _email(subject="Hello\nBcc: victim@example.com")
+    message = marketing_email(subject="Hello\nBcc: victim@example.com")
     with pytest.raises(BadHeaderError):
         fast_mime_bytes(message)
     with pytest.raises(BadHeaderError):
@@ -115,7 +98,7 @@ _text = st.text(
     name=st.text(alphabet="abcXYZ éü✓'\"", max_size=20),
 )
 def test_any_ordinary_email_is_written_as_django_writes_it(subject, body, html, name):
-    message = _email(
+    message = marketing_email(
         subject=subject,
         body=body,
         html=html,

@@ -6,30 +6,15 @@ import re
 from email import policy
 
 import pytest
-from django.core.mail import EmailMultiAlternatives
 
+from campaigns.tests.emails import marketing_email
 from campaigns.transport import mime_bytes
 
 LONG_URL = "https://crm.example.com/u/" + "a1b2c3d4" * 20
 
 
-def _email(subject="Hello", body="Plain text\nline two", html="<p>Hello</p>", **extra):
-    headers = {
-        "Message-ID": "<1.2.3@example.com>",
-        "List-Unsubscribe": f"<{LONG_URL}>, <mailto:unsub@example.com?subject=x>",
-        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-    }
-    message = EmailMultiAlternatives(
-        subject=subject,
-        body=body,
-        from_email=extra.pop("from_email", "Acme <news@example.com>"),
-        to=["ann@example.com"],
-        headers=headers,
-        **extra,
-    )
-    if html:
-        message.attach_alternative(html, "text/html")
-    return message
+def _email(**fields):
+    return marketing_email(unsubscribe_url=LONG_URL, **fields)
 
 
 CASES = {
