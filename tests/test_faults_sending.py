@@ -589,9 +589,18 @@ def _pings(client) -> bool:
 class SlowHandler(SinkHandler):
     """Takes a few milliseconds per message, so a batch is still sending when Redis goes."""
 
+    delay = 0.004
+
     async def handle_DATA(self, server, session, envelope):
-        await asyncio.sleep(0.004)
+        await asyncio.sleep(self.delay)
         return await super().handle_DATA(server, session, envelope)
+
+
+class SlowerHandler(SlowHandler):
+    """20 ms a message: 900 need ~9 s of sending, longer than twenty short resumed spells
+    (~3 s), so a campaign is still sending at the last pause even on a quiet machine."""
+
+    delay = 0.02
 
 
 @pytest.mark.skipif(
@@ -672,7 +681,7 @@ def test_twenty_pauses_and_resumes_under_a_real_cluster_skip_nobody_and_repeat_n
     pipeline.snapshot(campaign)
     Campaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.SENDING)
     sink = SmtpSink()
-    sink.handler = sink.controller.handler = SlowHandler()
+    sink.handler = sink.controller.handler = SlowerHandler()
     purge_queue()
     windows = []  # (paused, resumed)
     with sink, QCluster(worker_env(sink=sink, workers=2), tmp_path / "qcluster.log") as cluster:
