@@ -42,10 +42,17 @@ class MailcrmAutoSchema(AutoSchema):
         parameters = super()._get_parameters()
         for parameter in parameters:
             schema = parameter.get("schema", {})
-            if parameter.get("in") == "query" and "" not in schema.get("enum", [""]):
-                # django-filter reads an empty value as "no filter" (the dashboard's filter
-                # forms send one for "any"), so "" is one of the values a choice filter takes.
+            if parameter.get("in") != "query":
+                continue
+            # django-filter reads an empty value as "no filter" (the dashboard's filter forms
+            # send one for "any"), so "" is one of the values a filter takes: a choice's, and
+            # an id's, a date's or a number's, whose format or type would otherwise refuse it.
+            if "" not in schema.get("enum", [""]):
                 parameter["schema"] = {**schema, "enum": [*schema["enum"], ""]}
+            elif "enum" not in schema and (
+                schema.get("format") or schema.get("type") in ("integer", "number")
+            ):
+                parameter["schema"] = {"anyOf": [schema, {"type": "string", "enum": [""]}]}
         return parameters
 
     def _reads_body(self) -> bool:
