@@ -694,9 +694,16 @@ def test_twenty_pauses_and_resumes_under_a_real_cluster_skip_nobody_and_repeat_n
             time.sleep(rng.uniform(0.02, 0.3))
             windows.append((paused, timezone.now()))
             services.campaign_resume(campaign=campaign)
-        enqueue("campaigns.tasks.housekeeping")  # a chain may rest; its minute restarts it
+
+        # A chain may rest after a resume; the minute's housekeeping restarts it — queued every
+        # second here (idempotent: extra runs change nothing).
+        def sent_after_housekeeping() -> bool:
+            enqueue("campaigns.tasks.housekeeping")
+            time.sleep(1)
+            return Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.SENT).exists()
+
         wait_until(
-            lambda: Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.SENT).exists(),
+            sent_after_housekeeping,
             timeout=240,
             what=f"the campaign to be sent ({cluster.log_path})",
         )
