@@ -15,11 +15,16 @@ from django.core.cache import caches
 from django.core.cache.backends.filebased import FileBasedCache
 from django.core.cache.backends.redis import RedisCache
 
-# INCR, and EXPIRE on the key's first hit, in one atomic step: returns the new count.
-_COUNT_ONE = """
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-return count
+# INCR, and EXPIRE (ARGV[1] seconds) on a key's first hit, for every key in one atomic step
+# (a counter always expires): returns the new counts, in the order of KEYS.
+_COUNT = """
+local counts = {}
+for i, key in ipairs(KEYS) do
+  local count = redis.call('INCR', key)
+  if count == 1 then redis.call('EXPIRE', key, ARGV[1]) end
+  counts[i] = count
+end
+return counts
 """
 
 # Serialises the counters of a process-local cache (local memory, in tests).
@@ -46,8 +51,7 @@ def count_hit(key: str, timeout: int = 60) -> int:
     local-memory cache; so N concurrent hits always get the counts 1..N."""
     backend = caches["default"]
     if isinstance(backend, RedisCache):
-        script = _script(backend, _COUNT_ONE)
-        return int(script(keys=[backend.make_and_validate_key(key)], args=[timeout]))
+        return int(_script(backend)(keys=[backend.make_and_validate_key(key)], args=[timeout])[0])
     lock = _file_lock(backend._dir) if isinstance(backend, FileBasedCache) else _thread_lock
     with lock:
         # (count, window end): the cache's own incr would push the expiry back on every hit.
@@ -77,17 +81,6 @@ def over_per_minute(key: str, limit: int) -> bool:
     return count_hit(key, 60) > limit
 
 
-# INCR, and EXPIRE on a key's first hit, for every key at once (atomic: a counter always
-# expires); 1 when any count passes its limit (ARGV, in the order of KEYS).
-_COUNT_ALL = """
-local over = 0
-for i, key in ipairs(KEYS) do
-  local count = redis.call('INCR', key)
-  if count == 1 then redis.call('EXPIRE', key, 60) end
-  if count > tonumber(ARGV[i]) then over = 1 end
-end
-return over
-"""
 # One client and script per Redis location and process: Django's cache builds a new client
 # object (its ~170 reply callbacks copied) for every operation, as costly as the round trip.
 _scripts: dict[tuple, object] = {}
@@ -101,13 +94,14 @@ def over_any_per_minute(limits: Sequence[tuple[str, int]]) -> bool:
     if not isinstance(redis_cache, RedisCache):
         return any([over_per_minute(key, limit) for key, limit in limits])  # count every key
     keys = [redis_cache.make_and_validate_key(key) for key, _ in limits]
-    return bool(_script(redis_cache, _COUNT_ALL)(keys=keys, args=[limit for _, limit in limits]))
+    counts = _script(redis_cache)(keys=keys, args=[60])
+    return any(int(count) > limit for count, (_, limit) in zip(counts, limits, strict=True))
 
 
-def _script(redis_cache: RedisCache, source: str):
-    location = (tuple(redis_cache._servers), source)
+def _script(redis_cache: RedisCache):
+    location = tuple(redis_cache._servers)
     script = _scripts.get(location)
     if script is None:
         client = redis_cache._cache.get_client(None, write=True)
-        script = _scripts[location] = client.register_script(source)
+        script = _scripts[location] = client.register_script(_COUNT)
     return script
