@@ -37,7 +37,6 @@ from django.utils import timezone
 
 from campaigns import pipeline, services
 from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus
-from contacts.models import Contact
 from contacts.tests.factories import ContactFactory, ContactListFactory, ListMembershipFactory
 from deliverability.models import SendingDomain
 from mailcrm.models import Event
@@ -50,6 +49,7 @@ from tests.workers import (
     needs_shared_state,
     no_schedules,
     purge_queue,
+    sending_campaign,
     wait_until,
     worker_env,
 )
@@ -70,45 +70,6 @@ def empty_queue():
     no_schedules()
     yield
     purge_queue()
-
-
-def sending_campaign(workspace, recipients: int) -> Campaign:
-    """A campaign in ``sending`` with one queued message per recipient, as a snapshot leaves
-    it (bulk-created: the snapshot's audience query is tested elsewhere)."""
-    SendingDomain.objects.create(
-        workspace=workspace, domain="acme.example", is_verified=True, verified_at=timezone.now()
-    )
-    contacts = Contact.objects.bulk_create(
-        [
-            Contact(workspace=workspace, email=f"r{n}@example.com", first_name=f"R{n}")
-            for n in range(recipients)
-        ],
-        batch_size=5000,
-    )
-    campaign = Campaign.objects.create(
-        workspace=workspace,
-        name="Crash test",
-        subject="Hello {{ contact.first_name }}",
-        html="<p>Hi {{ contact.first_name }}</p>",
-        from_email="news@acme.example",
-        from_name="Acme",
-        audience={},
-        track_opens=False,
-        track_clicks=False,
-        status=CampaignStatus.SENDING,
-        recipients=recipients,
-        started_at=timezone.now(),
-    )
-    Message.objects.bulk_create(
-        [
-            Message(
-                workspace=workspace, campaign=campaign, contact=c, kind="campaign", email=c.email
-            )
-            for c in contacts
-        ],
-        batch_size=5000,
-    )
-    return campaign
 
 
 def start_chains(campaign: Campaign) -> None:

@@ -30,6 +30,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
 from tests.smtp import SinkHandler, SmtpSink
 
@@ -254,3 +255,49 @@ def _crashing_qcluster() -> None:
 
 if __name__ == "__main__" and sys.argv[1:] == ["crash-before-hand-off"]:
     _crashing_qcluster()
+
+
+def sending_campaign(workspace, recipients: int, **fields):
+    """A campaign in ``sending`` with one queued message per recipient, as a snapshot leaves
+    it (bulk-created: the snapshot's audience query is tested elsewhere); ``fields`` set more
+    of the campaign (e.g. ``rate_per_minute``)."""
+    # Imported here: this module also starts a qcluster (python -m), before Django is set up.
+    from campaigns.models import Campaign, CampaignStatus, Message
+    from contacts.models import Contact
+    from deliverability.models import SendingDomain
+
+    SendingDomain.objects.create(
+        workspace=workspace, domain="acme.example", is_verified=True, verified_at=timezone.now()
+    )
+    contacts = Contact.objects.bulk_create(
+        [
+            Contact(workspace=workspace, email=f"r{n}@example.com", first_name=f"R{n}")
+            for n in range(recipients)
+        ],
+        batch_size=5000,
+    )
+    campaign = Campaign.objects.create(
+        workspace=workspace,
+        name="Crash test",
+        subject="Hello {{ contact.first_name }}",
+        html="<p>Hi {{ contact.first_name }}</p>",
+        from_email="news@acme.example",
+        from_name="Acme",
+        audience={},
+        track_opens=False,
+        track_clicks=False,
+        status=CampaignStatus.SENDING,
+        recipients=recipients,
+        started_at=timezone.now(),
+        **fields,
+    )
+    Message.objects.bulk_create(
+        [
+            Message(
+                workspace=workspace, campaign=campaign, contact=c, kind="campaign", email=c.email
+            )
+            for c in contacts
+        ],
+        batch_size=5000,
+    )
+    return campaign

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.db import connection
-from django.utils import timezone
 
 from campaigns import pipeline
 from campaigns.models import (
@@ -27,9 +26,8 @@ from campaigns.models import (
     MessageStatus,
     ThrottleWindow,
 )
-from contacts.tests.factories import ContactFactory
-from deliverability.models import SendingDomain
 from tests.smtp import SmtpSink
+from tests.workers import sending_campaign
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -48,38 +46,6 @@ from campaigns import sending
 while sending.send_batch(sys.argv[1]):
     pass
 """
-
-
-def _campaign(workspace, recipients: int, **fields) -> Campaign:
-    SendingDomain.objects.create(
-        workspace=workspace, domain="acme.example", is_verified=True, verified_at=timezone.now()
-    )
-    contacts = ContactFactory.create_batch(recipients, workspace=workspace, status="active")
-    campaign = Campaign.objects.create(
-        workspace=workspace,
-        name="Two workers",
-        subject="Hello {{ contact.first_name }}",
-        html="<p>Hi {{ contact.first_name }}</p>",
-        from_email="news@acme.example",
-        from_name="Acme",
-        audience={},
-        **fields,
-    )
-    # The snapshot's own audience query is tested elsewhere: here every contact is queued.
-    Message.objects.bulk_create(
-        [
-            Message(
-                workspace=workspace,
-                campaign=campaign,
-                contact=contact,
-                kind="campaign",
-                email=contact.email,
-            )
-            for contact in contacts
-        ]
-    )
-    Campaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.SENDING)
-    return campaign
 
 
 def _run_workers(campaign: Campaign, sink: SmtpSink, count: int = 2) -> None:
@@ -118,7 +84,7 @@ def _run_workers(campaign: Campaign, sink: SmtpSink, count: int = 2) -> None:
 
 
 def test_two_workers_share_a_campaign_and_nobody_gets_two_copies(workspace):
-    campaign = _campaign(workspace, 240)
+    campaign = sending_campaign(workspace, 240)
 
     with SmtpSink() as sink:
         _run_workers(campaign, sink)
@@ -133,7 +99,7 @@ def test_two_workers_share_a_campaign_and_nobody_gets_two_copies(workspace):
 
 
 def test_the_campaigns_rate_per_minute_holds_across_two_workers(workspace):
-    campaign = _campaign(workspace, 60, rate_per_minute=25)
+    campaign = sending_campaign(workspace, 60, rate_per_minute=25)
 
     with SmtpSink() as sink:
         _run_workers(campaign, sink)
@@ -153,7 +119,7 @@ def test_the_campaigns_rate_per_minute_holds_across_two_workers(workspace):
 
 
 def test_a_worker_of_another_campaign_sends_nothing_of_this_one(workspace, outsider):
-    ours = _campaign(workspace, 5)
+    ours = sending_campaign(workspace, 5)
     theirs = Campaign.objects.create(
         workspace=outsider.workspace, name="Theirs", subject="Hi", status=CampaignStatus.DRAFT
     )
