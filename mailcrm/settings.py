@@ -372,6 +372,10 @@ SPECTACULAR_SETTINGS = {
         "SuppressionTypeEnum": "deliverability.models.SuppressionType",
         "HealthMetricStatusEnum": "deliverability.api.health.STATUSES",
     },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "mailcrm.api.schema.form_empty_values",
+    ],
 }
 
 LOGGING = {

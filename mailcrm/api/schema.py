@@ -86,3 +86,48 @@ class MailcrmAutoSchema(AutoSchema):
                 response["description"] = _DESCRIPTIONS[code]
                 responses[code] = response
         return responses
+
+
+_EMPTY = {"type": "string", "enum": [""]}
+
+
+def _takes_empty(prop: dict) -> bool:
+    if prop.get("type") == "string" and prop.get("format") == "binary":
+        return False  # a file: sent as a file part, never as an empty value
+    plain = prop.get("type") == "string" and not set(prop) & {"enum", "format", "minLength"}
+    return not plain and "anyOf" not in prop
+
+
+def _with_empty(prop: dict) -> dict:
+    # Outer keys (description, default) stay where readers look for them.
+    inner = {k: v for k, v in prop.items() if k not in ("description", "default")}
+    outer = {k: v for k, v in prop.items() if k not in inner}
+    if list(inner) == ["allOf"] and len(inner["allOf"]) == 1:
+        inner = inner["allOf"][0]  # drf-spectacular's wrapping of a $ref beside a description
+    return {"anyOf": [inner, _EMPTY], **outer}
+
+
+def form_empty_values(result: dict, generator, request, public) -> dict:
+    """A postprocessing hook: in a multipart form body, an optional field sent empty is taken
+    as not sent (DRF's rule for HTML form input: its default applies, or null where the field
+    takes null), so "" is one of the values each such field takes, as for the query filters
+    above. The fuzzing found ``type=`` taken on ``POST /suppressions/import``."""
+    schemas = result.get("components", {}).get("schemas", {})
+    form_refs, json_refs = set(), set()
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            for media_type, content in operation.get("requestBody", {}).get("content", {}).items():
+                ref = content.get("schema", {}).get("$ref", "")
+                (form_refs if media_type == "multipart/form-data" else json_refs).add(ref)
+    for ref in form_refs:
+        name = ref.rpartition("/")[2]
+        if not ref or name not in schemas:
+            continue
+        if ref in json_refs:
+            raise ValueError(f"{name} is a form body and a JSON body: split it to document both")
+        component = schemas[name]
+        required = set(component.get("required", []))
+        for key, prop in component.get("properties", {}).items():
+            if key not in required and _takes_empty(prop):
+                component["properties"][key] = _with_empty(prop)
+    return result
