@@ -5,8 +5,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
-from django.db.models import Q
-from django.db.models.functions import Lower
+from django.db.models import F, Q
+from django.db.models.fields.json import KT
+from django.db.models.functions import Lower, Upper
 from django.utils import timezone
 
 from mailcrm.ids import uuid7
@@ -270,6 +271,10 @@ class Event(models.Model):
             models.Index(fields=["workspace", "id"], name="event_ws_id"),
             models.Index(fields=["workspace", "type", "id"], name="event_ws_type_id"),
             models.Index(fields=["workspace", "subject_id"], name="event_ws_subject"),
+            # GET /events?email= (iexact: UPPER on both sides). Not partial (WHERE data ?
+            # 'email'): PostgreSQL keeps no statistics of a partial index's expression, guessed
+            # 5,000 matches in 1,000,000 and walked the outbox instead.
+            models.Index(F("workspace"), Upper(KT("data__email")), name="event_ws_email"),
         ]
 
     def __str__(self) -> str:

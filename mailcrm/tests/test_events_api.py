@@ -1,8 +1,12 @@
 """GET /api/v1/events: the workspace's event stream with its filters."""
 
+import datetime
+
 import pytest
 
 from contacts import services
+from mailcrm.filtersets import uuid7_floor
+from mailcrm.ids import uuid7
 from mailcrm.models import Event
 
 pytestmark = pytest.mark.django_db
@@ -43,3 +47,23 @@ def test_date_time_filters_take_any_offset_in_utc(api, workspace):
         response = api.get("/api/v1/events", {"to": bad})
         assert response.status_code == 400
         assert "to" in response.json()["error"]["fields"]
+
+
+def test_from_and_to_bound_the_id_without_losing_an_event(api, workspace):
+    """The id bound (uuid7 of the moment, an hour's margin) never drops an event in the
+    window: an event made at a moment lists under from=that moment, not under to=it."""
+    moment = datetime.datetime.now(datetime.UTC)
+    assert uuid7_floor(moment) <= uuid7()
+    assert uuid7_floor(datetime.datetime.min.replace(tzinfo=datetime.UTC)) is None
+    services.contact_create(workspace=workspace, email="edge@acme.example")
+    event = Event.objects.get(workspace=workspace)
+    stamp = event.created_at.isoformat().replace("+00:00", "Z")
+
+    def listed(query):
+        response = api.get("/api/v1/events", query)
+        assert response.status_code == 200, response.json()
+        return [e["id"] for e in response.json()["results"]]
+
+    assert listed({"from": stamp}) == [str(event.id)]
+    assert listed({"to": stamp}) == []
+    assert listed({"from": "0001-01-01T00:00:00Z", "to": "9999-12-31T23:59:59Z"}) == [str(event.id)]
