@@ -148,6 +148,13 @@ FILTERS = {
     "segment=plans: static": {"segment": "plans: static"},
     "created_after=-30d": {"created_after": "-30d"},
     "created_before (oldest 1 %)": {"created_before": "oldest"},
+    # More matches than contacts.filtersets reads to find the newest id among them: no bound.
+    "created_before (oldest 5 %)": {"created_before": "oldest 5"},
+    "created_before (half-way)": {"created_before": "oldest 50"},
+    "created_after + created_before (a day, 1 year ago)": {
+        "created_after": "-366d",
+        "created_before": "-365d",
+    },
     # The same window in the order of its index: (workspace, created_at, id) from the bound on.
     "created_before (oldest 1 %) + ordering=-created_at": {
         "created_before": "oldest",
@@ -495,10 +502,12 @@ def contact_cases(workspace: Workspace) -> list[Spec]:
 
         def prepare(params=params):
             params = dict(params)
-            if params.get("created_after") == "-30d":
-                params["created_after"] = _ago(30)
-            if params.get("created_before") == "oldest":
-                params["created_before"] = cursor_created_at(visible, 0.01)
+            for key in ("created_after", "created_before"):
+                if params.get(key, "").endswith("d") and params[key][0] in "+-":
+                    params[key] = _ago(-int(params[key][:-1]))
+            if params.get("created_before", "").startswith("oldest"):
+                share = int(params["created_before"][6:] or 1) / 100
+                params["created_before"] = cursor_created_at(visible, share)
             return params
 
         specs.append(Spec("filter", label, lambda p: contacts_page(workspace, p), prepare))
@@ -572,12 +581,18 @@ def other_cases(workspace: Workspace) -> list[Spec]:
         ("events email=", {"email": "person77@example27.com"}),
         ("events email_id=", {"email_id": "first message"}),
         ("events from (last day)", {"from": "-1d"}),
+        ("events from tomorrow (none)", {"from": "+1d"}),
+        ("events to (oldest 1 %)", {"to": "oldest"}),
+        ("events from/to (one day, a year ago)", {"from": "-366d", "to": "-365d"}),
     ):
 
         def prepare(params=params):
             data = dict(params)
-            if data.get("from") == "-1d":
-                data["from"] = _ago(1)
+            for key in ("from", "to"):
+                if data.get(key, "").endswith("d") and data[key][0] in "+-":
+                    data[key] = _ago(-int(data[key][:-1]))
+            if data.get("to") == "oldest":
+                data["to"] = cursor_created_at(events, 0.01)
             if data.get("email_id") == "first message":
                 data["email_id"] = str(some_message.first() or uuid.UUID(int=0))
             return data

@@ -1,0 +1,89 @@
+"""created_before: on PostgreSQL the walk starts at the newest matching id (looked up first
+when few contacts match); the rows listed are the plain filter's whatever the ids, including
+contacts whose created_at was written in the past after newer contacts were made."""
+
+import datetime
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from contacts import filtersets
+from contacts.models import Contact
+from contacts.tests.factories import ContactFactory
+
+pytestmark = pytest.mark.django_db
+
+NOW = timezone.now()
+
+
+@pytest.fixture
+def people(workspace, outsider):
+    made = [
+        ContactFactory(workspace=workspace, email=f"p{n}@example.com", archived_at=None)
+        for n in range(12)
+    ]
+    for n, contact in enumerate(made):
+        # ids in creation order, created_at mostly following them...
+        contact.created_at = NOW - datetime.timedelta(days=100 - n)
+    # ...except two made last but dated in the past (an import keeping its dates, demo data).
+    made[-1].created_at = NOW - datetime.timedelta(days=400)
+    made[-2].created_at = NOW - datetime.timedelta(days=95, hours=12)
+    Contact.objects.bulk_update(made, ["created_at"])
+    return made
+
+
+def _walk(api, query: str) -> list[str]:
+    seen, url = [], f"/api/v1/contacts?{query}&page_size=3"
+    while url:
+        response = api.get(url)
+        assert response.status_code == 200, response.json()
+        seen += [row["id"] for row in response.json()["results"]]
+        url = response.json()["next"]
+    return seen
+
+
+def _plain(workspace, moment, after=None) -> list[str]:
+    rows = Contact.objects.for_workspace(workspace).filter(created_at__lt=moment)
+    if after is not None:
+        rows = rows.filter(created_at__gte=after)
+    return [str(pk) for pk in rows.order_by("-pk").values_list("pk", flat=True)]
+
+
+@pytest.mark.parametrize("newest_rows", [0, 100])
+@pytest.mark.parametrize("probe_rows", [1, 3, 20_000])
+@pytest.mark.parametrize("days_ago", [500, 399, 96, 95, 90, 80, 1])
+def test_created_before_lists_what_the_plain_filter_does(
+    api, workspace, people, monkeypatch, newest_rows, probe_rows, days_ago
+):
+    """Few matches (the bound), many (no bound: more than the probe reads), none; the newest
+    contacts matching (no bound either) or not looked at."""
+    monkeypatch.setattr(filtersets, "CREATED_BEFORE_NEWEST_ROWS", newest_rows)
+    monkeypatch.setattr(filtersets, "CREATED_BEFORE_PROBE_ROWS", probe_rows)
+    moment = NOW - datetime.timedelta(days=days_ago)
+    stamp = moment.isoformat().replace("+00:00", "Z")
+    assert _walk(api, f"created_before={stamp}") == _plain(workspace, moment)
+    after = (moment - datetime.timedelta(days=6)).isoformat().replace("+00:00", "Z")
+    assert _walk(api, f"created_after={after}&created_before={stamp}") == _plain(
+        workspace, moment, moment - datetime.timedelta(days=6)
+    )
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the bound is PostgreSQL's")
+def test_the_newest_matching_id_is_a_bound_for_few_matches(workspace, people, monkeypatch):
+    moment = NOW - datetime.timedelta(days=95)
+    # the newest contact matches: the plain walk is cheap, no bound
+    assert filtersets.newest_id_created_before(workspace, moment) == (False, None)
+    monkeypatch.setattr(filtersets, "CREATED_BEFORE_NEWEST_ROWS", 0)
+    few, newest = filtersets.newest_id_created_before(workspace, moment)
+    # the contact made last but dated 400 days ago is the newest id before that moment
+    assert few and newest == str(people[-1].pk)
+    assert filtersets.newest_id_created_before(workspace, NOW - datetime.timedelta(days=999)) == (
+        True,
+        None,
+    )
+    # 98 to 95 days ago: people[2..4] and people[-2] (dated 95.5 days ago), the newest id
+    window = (moment, moment - datetime.timedelta(days=3))
+    assert filtersets.newest_id_created_before(workspace, *window) == (True, str(people[-2].pk))
+    monkeypatch.setattr(filtersets, "CREATED_BEFORE_PROBE_ROWS", 2)
+    assert filtersets.newest_id_created_before(workspace, NOW) == (False, None)
