@@ -187,8 +187,8 @@ class Message(models.Model):
                 name="message_once_per_campaign_contact",
             )
         ]
-        # The retry, sweeper and provider-id indexes are partial: a snapshot of queued
-        # messages (with no provider id yet) adds nothing to them.
+        # The retry, sweeper, provider-id and direct-send indexes are partial: a snapshot of
+        # queued campaign messages (with no provider id yet) adds nothing to them.
         indexes = [
             models.Index(fields=["campaign", "status", "id"], name="message_campaign_status"),
             models.Index(
@@ -206,7 +206,14 @@ class Message(models.Model):
                 name="message_sending_since",
                 condition=Q(status="sending"),
             ),
-            models.Index(fields=["workspace", "kind", "id"], name="message_ws_kind"),
+            # Transactional, automation and test messages only: the transactional log and
+            # the monthly count's direct sends (campaigns.limits; a campaign's sends are its
+            # recipients). A snapshot's campaign rows are not in it, so it costs them nothing.
+            models.Index(
+                fields=["workspace", "kind", "id"],
+                name="message_ws_direct",
+                condition=~Q(kind="campaign"),
+            ),
             models.Index(
                 fields=["provider_message_id"],
                 name="message_provider_id",

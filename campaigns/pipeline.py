@@ -89,19 +89,26 @@ def _db(value):
     return Message._meta.get_field("workspace").target_field.get_db_prep_value(value, connection)
 
 
-def snapshot(campaign: Campaign) -> int:
+def snapshot(campaign: Campaign, *, now: datetime | None = None) -> int:
     """Insert one queued Message per eligible contact in one statement; returns how many
-    recipients the campaign has (a repeated snapshot adds nobody twice)."""
+    recipients the campaign has (a repeated snapshot adds nobody twice). ``now`` is the
+    messages' created_at (the caller's started_at, so the monthly count agrees with it)."""
     from campaigns.ab import snapshot_columns
     from campaigns.audience import audience_contacts
 
-    contacts = audience_contacts(campaign).order_by().values("id", "email")
+    # In contact order: the ids are counted up in the same order, so every index the INSERT
+    # writes (id; campaign + contact; campaign + status + id) grows at its right edge instead
+    # of taking a million random leaf pages (a third of the statement's CPU at 1,000,000).
+    contacts = audience_contacts(campaign).order_by("id").values("id", "email")
     select_sql, params = contacts.query.sql_with_params()
     # An A/B test's variants and held rest, assigned as the rows go in (campaigns.ab).
     ab = snapshot_columns(campaign, select_sql)
     id_sql, id_params = _new_id_sql()
     table = Message._meta.db_table
-    now = timezone.now()
+    now = now or timezone.now()
+    # Counted before (an index probe: none, for a campaign being sent) plus what the INSERT
+    # adds, instead of counting a million fresh rows afterwards (a heap visit each).
+    earlier = Message.objects.filter(campaign=campaign).count()
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (id, workspace_id, campaign_id, contact_id, kind, email, "  # nosec B608 - identifiers are ours, values are bound parameters
@@ -125,7 +132,8 @@ def snapshot(campaign: Campaign) -> int:
                 *params,
             ],
         )
-    return Message.objects.filter(campaign=campaign).count()
+        added = cursor.rowcount
+    return earlier + added
 
 
 # --- claiming ----------------------------------------------------------------------------------

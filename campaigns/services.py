@@ -159,14 +159,17 @@ def _send_now(*, campaign: Campaign, hold: str = "") -> Campaign:
         from_email=campaign_sender(campaign)[1],
     )
     check_monthly_sends(campaign.workspace, recipients_count(campaign))
-    recipients = pipeline.snapshot(campaign)
+    # One moment for the messages' created_at and started_at: the monthly count reads the
+    # campaign's sends from started_at and recipients (campaigns.limits).
+    now = timezone.now()
+    recipients = pipeline.snapshot(campaign, now=now)
     ab.assign(campaign)  # an A/B test's variants and held rest; nothing without a test
     windows.schedule(campaign)  # local-time delivery and send windows; nothing without them
     if recipients == 0:
         raise NothingToSend("The campaign has no recipients after suppressions.")
     campaign.status = CampaignStatus.PAUSED if hold else CampaignStatus.SENDING
     campaign.recipients = recipients
-    campaign.started_at = timezone.now()
+    campaign.started_at = now
     campaign.status_reason = hold or domain_warning
     campaign.save(update_fields=["status", "recipients", "started_at", "status_reason"])
     if hold:
