@@ -111,27 +111,24 @@ class _BatchRun:
         self.gate: DeliveryGate | None = None  # throttled domains, warm-up (when sendable)
 
     def prepare(self, ids: list) -> list[tuple[Message, Contact]]:
-        """Load the claimed messages; settle at once those that may not be mailed any more
-        (suppressed or unsubscribed since the snapshot, contact archived or inactive)."""
+        """Load the claimed messages; settle at once those whose contact may not be mailed
+        any more (archived or inactive since the snapshot). Suppressions and unsubscribes
+        are checked chunk by chunk just before each hand-off (``_still_mailable``), which
+        also covers the first chunk: checking the batch here too asked the same three
+        queries twice in a row."""
         campaign = self.campaign
         messages = list(Message.objects.filter(id__in=ids).order_by("id"))
         for message in messages:
             # The campaign's workspace, shared: not one Workspace instance loaded per message.
             message.workspace = campaign.workspace
-        blocked = blocked_addresses(
-            campaign.workspace_id,
-            [m.email for m in messages],
-            domain_id=campaign.sending_domain_id,
-            marketing=True,
-        )
         contacts = Contact.objects.in_bulk([m.contact_id for m in messages if m.contact_id])
         sendable, suppressed = [], []
         for message in messages:
             contact = contacts.get(message.contact_id)
-            if message.email.lower() in blocked or not _mailable(contact):
-                suppressed.append(message.id)
-            else:
+            if _mailable(contact):
                 sendable.append((message, contact))
+            else:
+                suppressed.append(message.id)
         pipeline.record_suppressed(suppressed)
         self.settled += len(suppressed)
         in_window = windows.hold_outside(campaign, sendable, self.now)
@@ -215,9 +212,10 @@ class _BatchRun:
         return delivery
 
     def _still_mailable(self, built: list) -> list:
-        """The chunk without those suppressed or unsubscribed since the batch began (prepare
-        checked the whole batch, which may take minutes to send): a change committed before
-        a chunk is marked ``sending`` stops its message (three queries per chunk)."""
+        """The chunk without those suppressed or unsubscribed (since the snapshot, or since
+        the batch began: a batch may take minutes to send): a change committed before a
+        chunk is marked ``sending`` stops its message (three queries per chunk, the only
+        suppression check of a campaign message after the snapshot)."""
         campaign = self.campaign
         blocked = blocked_addresses(
             campaign.workspace_id,
