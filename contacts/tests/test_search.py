@@ -99,7 +99,8 @@ def test_both_plans_find_the_same_contacts(workspace, people, monkeypatch, text)
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the trigram index is PostgreSQL's")
 @pytest.mark.parametrize(
-    "text", ["first12 last3", "first12", "last3 acme", "t12 st3", "first12 zzz9", "12 3"]
+    "text",
+    ["first12 last3", "first12", "last3 acme", "t12 st3", "first12 zzz9", "12 3", "first1_ l%st3"],
 )
 def test_asking_the_index_for_rare_trigrams_finds_the_same_contacts(workspace, text, monkeypatch):
     """Words made of common trigrams: the index is asked for each word's rarest trigram only
@@ -122,7 +123,7 @@ def test_asking_the_index_for_rare_trigrams_finds_the_same_contacts(workspace, t
     monkeypatch.setattr(contacts_search, "DENSE_MATCHES", 10**9)  # never the walk
     found = search(queryset, text).order_by("-pk")
     assert list(found.values_list("pk", flat=True)) == list(plain.values_list("pk", flat=True))
-    assert found.exists() == (text != "first12 zzz9")
+    assert found.exists() == (text not in ("first12 zzz9", "first1_ l%st3"))
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the trigram index is PostgreSQL's")
@@ -131,10 +132,14 @@ def test_the_rarest_trigram_of_each_word_is_asked(workspace):
         ContactFactory(workspace=workspace, first_name="First1", last_name=f"Last{n}")
     ContactFactory(workspace=workspace, first_name="First12", last_name="Last3")
     queryset = Contact.objects.for_workspace(workspace).alias(search_text=SearchText())
-    pieces = contacts_search._rare_trigrams(queryset, ["first12", "last3"])
-    assert "t12" in pieces  # in one row of 21, unlike fir, irs, rst, st1
-    assert "fir" not in pieces and "las" not in pieces
-    assert contacts_search._rare_trigrams(queryset, ["a.b", "ab"]) == []
+    first, last = contacts_search._rare_trigrams(queryset, ["first12", "last3"])
+    assert "t12" in first  # in one row of 21, unlike fir, irs, rst, st1
+    assert "fir" not in first and "las" not in last
+    assert contacts_search._rare_trigrams(queryset, ["a.b", "ab"]) == [[], []]
+    # one LIKE per word, asking the index for those trigrams only
+    assert contacts_search._masked("person12", ["on1", "n12"]) == "on12"
+    assert contacts_search._masked("first12", ["t12"]) == "t12"
+    assert contacts_search._masked("a1b2c3d4", ["a1b", "c3d"]) == "a1b_c3d"
 
 
 def _plan_nodes(plan: dict):
