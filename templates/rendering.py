@@ -499,8 +499,18 @@ def _environment(*, autoescape: bool) -> _GuardedSandbox:
     return env
 
 
+@pass_context
+def _finalize_spaced(context: Any, value: Any) -> Any:
+    # A value's whitespace runs read as one space, as they did inside the HTML's text.
+    value = _finalize(context, value)
+    return re.sub(r"\s+", " ", value) if isinstance(value, str) else value
+
+
 HTML_ENV = _environment(autoescape=True)
 TEXT_ENV = _environment(autoescape=False)
+# The text part derived from an HTML template (text_template).
+DERIVED_TEXT_ENV = _environment(autoescape=False)
+DERIVED_TEXT_ENV.finalize = _finalize_spaced
 
 
 # --- compiling and rendering ------------------------------------------------------------------
@@ -544,15 +554,22 @@ class CompiledTemplate:
                 errors.update(exc.message_dict)
         if errors:
             raise ValidationError(errors)
+        # Without a text part: one derived from the HTML template, once, rendered per
+        # recipient (None: derived from each recipient's HTML instead; see text_template).
+        derive = self.html_source and not self.text_source
+        self._parts["derived"] = _compile_derived(self.html_source) if derive else None
 
     def render(self, context: dict[str, Any]) -> Rendered:
         """Render all three parts within one budget; the text part is derived from the HTML
         when the template has none, and CSS is inlined into the HTML."""
         token = _budget.set(_Budget(deadline=time.monotonic() + MAX_SECONDS))
+        derived = self._parts["derived"]
         try:
             subject = _render_part(self._parts["subject"], context)
             html = _render_part(self._parts["html"], context)
             text = _render_part(self._parts["text"], context)
+            if derived is not None and html:
+                text = _render_part(derived, context)
         except RenderError:
             raise
         except RecursionError:
@@ -563,9 +580,12 @@ class CompiledTemplate:
             raise RenderError(f"{type(exc).__name__}: {exc}"[:500]) from None
         finally:
             _budget.reset(token)
+        if derived is not None and html:
+            # Refused as deep as before, when every recipient's HTML was parsed for the text.
+            check_nesting(html)
         html = inline_css(html) if html else ""
         if not self.text_source and html:
-            text = html_to_text(html)
+            text = _finish_text(text) if derived is not None else html_to_text(html)
         return Rendered(" ".join(subject.split()), html, text)
 
 
@@ -722,12 +742,25 @@ _PARAGRAPHS = frozenset({"p", "h1", "h2", "h3", "table", "blockquote"})
 _SKIPPED = frozenset({"script", "style", "head", "title", "template"})
 
 
+# Marks in a text template derived from an HTML template (text_template): Unicode
+# noncharacters, which an email's own content does not carry. A hole is a Jinja construct's
+# place while its HTML is turned into text; a link is an href known only per recipient.
+_HOLE_OPEN, _HOLE_CLOSE, _LINK_OPEN, _LINK_CLOSE = "\ufdd0", "\ufdd1", "\ufdd2", "\ufdd3"
+_MARKS = re.compile("[\ufdd0-\ufdd3]")
+_HOLE = re.compile("\ufdd0(\\d+)\ufdd1")
+_LINK = re.compile("\ufdd2(.*?)\ufdd3", re.DOTALL)
+_SPELLED_OUT = re.compile(r"(https?:|mailto:)")
+# Filters that write HTML escapes: in a text part they would show as "&lt;" and the like.
+_MARKUP_FILTERS = frozenset({"e", "escape"})
+
+
 class _TextExtractor(HTMLParser):
-    def __init__(self) -> None:
+    def __init__(self, *, template: bool = False) -> None:
         super().__init__(convert_charrefs=True)
         self.out: list[str] = []
         self.skip = 0
         self.links: list[str | None] = []
+        self.template = template
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _SKIPPED:
@@ -746,7 +779,9 @@ class _TextExtractor(HTMLParser):
             self.out.append("\n\n" if tag in _PARAGRAPHS else "\n")
         elif tag == "a" and self.links:
             href = self.links.pop()
-            if href and re.match(r"(https?:|mailto:)", href) and href not in self.out[-1:]:
+            if href and self.template and _HOLE_OPEN in href:
+                self.out.append(f"{_LINK_OPEN}{href}{_LINK_CLOSE}")  # decided per recipient
+            elif href and _SPELLED_OUT.match(href) and href not in self.out[-1:]:
                 self.out.append(f" ({href})")
 
     def handle_data(self, data: str) -> None:
@@ -756,6 +791,10 @@ class _TextExtractor(HTMLParser):
 
 def html_to_text(html: str) -> str:
     """A readable plain-text part from HTML: blocks on their own lines, links spelled out."""
+    return _tidy(_extract_text(html))
+
+
+def _extract_text(html: str, *, template: bool = False) -> str:
     check_nesting(html)
     # nh3 (html5ever) first: the standard library's parser is quadratic on some broken input
     # (a run of unclosed "<!--" takes minutes); what nh3 returns is well-formed.
@@ -767,12 +806,83 @@ def html_to_text(html: str) -> str:
         link_rel=None,
         strip_comments=True,
     )
-    parser = _TextExtractor()
+    parser = _TextExtractor(template=template)
     parser.feed(cleaned)
     parser.close()
-    text = "".join(parser.out)
-    lines = [line.strip() for line in text.splitlines()]
+    return "".join(parser.out)
+
+
+def _tidy(text: str) -> str:
+    lines = [line.strip() for line in re.sub(" {2,}", " ", text).splitlines()]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def text_template(html_source: str) -> str | None:
+    """The text part as a template, derived once from an HTML template (a campaign's, a
+    variant's): rendering it per recipient gives what ``html_to_text`` of each recipient's
+    HTML gave, without parsing every recipient's HTML twice (nh3, then HTMLParser). Each
+    Jinja construct is set aside while the HTML around it becomes text, then put back; the
+    text template renders without HTML escaping, so values read as written. An href holding
+    a value is spelled out per recipient, with the same rule as a static one.
+
+    None when the result would differ from the per-recipient derivation in ways that matter
+    — the template escapes by hand (``|e``), a construct sits where the HTML is dropped so
+    the rest no longer compiles, or the HTML's own text looks like Jinja once its entities
+    are decoded: the text part is then derived from each recipient's HTML, as before."""
+    try:
+        if _MARKS.search(html_source):
+            return None
+        tree = HTML_ENV.parse(html_source)
+        if any(node.name in _MARKUP_FILTERS for node in tree.find_all(nodes.Filter)):
+            return None
+        holes: list[str] = []
+        pieces: list[str] = []
+        in_hole = False
+        for _, kind, value in HTML_ENV.lex(html_source):
+            if kind == "data":
+                pieces.append(value)
+                in_hole = False
+            elif in_hole:
+                holes[-1] += value
+            else:
+                pieces.append(f"{_HOLE_OPEN}{len(holes)}{_HOLE_CLOSE}")
+                holes.append(value)
+                in_hole = True
+        if not holes:
+            # Nothing varies: the text is the same for everyone; it still renders through
+            # the text environment, so its own braces must not read as Jinja.
+            text = html_to_text(html_source)
+            return None if re.search(r"\{[{%#]", text) else text
+        text = _tidy(_extract_text("".join(pieces), template=True))
+        if re.search(r"\{[{%#]", _HOLE.sub("", text)):
+            return None
+        return _HOLE.sub(lambda match: holes[int(match.group(1))], text)
+    except Exception:  # noqa: BLE001 - any doubt: derive per recipient, as before
+        return None
+
+
+def _compile_derived(html_source: str) -> Any:
+    source = text_template(html_source)
+    if source is None:
+        return None
+    try:
+        return _compile_part("text", source, DERIVED_TEXT_ENV)
+    except ValidationError:
+        return None  # a construct lost with the HTML around it: derive per recipient
+
+
+def _spell_link(match: re.Match) -> str:
+    href = match.group(1)
+    if _SPELLED_OUT.match(href) and not match.string.endswith(href, 0, match.start()):
+        return f" ({href})"
+    return ""
+
+
+def _finish_text(text: str) -> str:
+    """A rendered text template's links spelled out, its lines tidied as html_to_text does."""
+    if _LINK_OPEN in text:
+        text = _LINK.sub(_spell_link, text)
+    return _tidy(text)
 
 
 __all__ = [
@@ -787,4 +897,5 @@ __all__ = [
     "html_to_text",
     "inline_css",
     "render_template",
+    "text_template",
 ]
