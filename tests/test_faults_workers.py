@@ -28,6 +28,7 @@ import random
 import re
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -55,6 +56,10 @@ from tests.workers import (
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+# Six batches of 500 in chunks of 100 over two chains: a random kill lands in a first batch,
+# a later one or a hand-off between them, mid-chunk or between chunks, as in a longer send.
+KILL_RECIPIENTS = 3_000
 
 
 @pytest.fixture
@@ -177,30 +182,45 @@ def assert_once_or_interrupted(campaign: Campaign, sink: SmtpSink) -> Counter:
     return by_status
 
 
+def reach(sink: SmtpSink, count: int) -> None:
+    """Wait for ``count`` messages at the sink."""
+    wait_until(lambda: len(sink.received) >= count, timeout=300, what=f"{count} messages")
+
+
+def crash_and_recover(
+    campaign: Campaign, sink: SmtpSink, tmp_path, *, crash_when: Callable[[], None]
+) -> tuple[Counter, Counter]:
+    """A cluster starts the campaign's chains and is SIGKILLed as soon as ``crash_when()``
+    returns; then, time moved past the sweeper's thresholds, a second cluster and the
+    housekeeping finish the campaign. Checks each recipient got the message once or is
+    ``interrupted``; returns the messages' statuses at the kill and in the end."""
+    env = worker_env(sink=sink)
+    with QCluster(env, tmp_path / "first.log") as cluster:
+        start_chains(campaign)
+        crash_when()
+        cluster.kill()
+    if isinstance(sink, StallingSink):
+        sink.release_data()  # the server answers again: the second cluster is not held
+    at_kill = statuses(campaign)
+    assert never_sent_with_unsent(campaign), at_kill
+    let_time_pass(campaign)
+    with QCluster(env, tmp_path / "second.log"):
+        settle(campaign, sink)
+    return at_kill, assert_once_or_interrupted(campaign, sink)
+
+
 @needs_shared_state
 @pytest.mark.usefixtures("empty_queue")
 def test_a_cluster_killed_at_a_random_moment_sends_nobody_twice(workspace, rng, tmp_path):
-    total = 10_000
+    total = KILL_RECIPIENTS
     campaign = sending_campaign(workspace, total)
     kill_after = rng.randrange(1, total - 500)
     print(f"SIGKILL after {kill_after} messages at the sink")
 
     with SmtpSink() as sink:
-        env = worker_env(sink=sink)
-        with QCluster(env, tmp_path / "first.log") as cluster:
-            start_chains(campaign)
-            wait_until(
-                lambda: len(sink.received) >= kill_after,
-                timeout=300,
-                what=f"{kill_after} messages",
-            )
-            cluster.kill()
-        at_kill = statuses(campaign)
-        assert never_sent_with_unsent(campaign), at_kill
-        let_time_pass(campaign)
-        with QCluster(env, tmp_path / "second.log"):
-            settle(campaign, sink)
-        by_status = assert_once_or_interrupted(campaign, sink)
+        at_kill, by_status = crash_and_recover(
+            campaign, sink, tmp_path, crash_when=lambda: reach(sink, kill_after)
+        )
 
     # At most the chunks in hand-off when the cluster died (one per worker) are interrupted.
     assert by_status[MessageStatus.INTERRUPTED] <= 2 * pipeline.SEND_CHUNK
@@ -219,23 +239,15 @@ def test_a_cluster_killed_while_the_server_holds_data_open_sends_nobody_twice(
     print(f"DATA held open after {stall_after} messages, then SIGKILL")
 
     with StallingSink() as sink:
-        env = worker_env(sink=sink)
-        with QCluster(env, tmp_path / "first.log") as cluster:
-            start_chains(campaign)
-            wait_until(
-                lambda: len(sink.received) >= stall_after,
-                timeout=300,
-                what=f"{stall_after} messages",
-            )
+
+        def once_a_sender_waits_for_its_reply() -> None:
+            reach(sink, stall_after)
             sink.stall_data()
             sink.wait_stalled()
-            cluster.kill()
-        sink.release_data()
-        assert never_sent_with_unsent(campaign)
-        let_time_pass(campaign)
-        with QCluster(env, tmp_path / "second.log"):
-            settle(campaign, sink)
-        by_status = assert_once_or_interrupted(campaign, sink)
+
+        _, by_status = crash_and_recover(
+            campaign, sink, tmp_path, crash_when=once_a_sender_waits_for_its_reply
+        )
 
     # The message whose DATA was held reached the server, but its sender never heard "250":
     # reported interrupted, not resent.
@@ -262,9 +274,7 @@ def test_two_clusters_on_one_database_send_nobody_twice_even_when_one_dies(
             doomed.wait_running(), other.wait_running()
             for _ in range(2 * pipeline.CHAINS):  # work for both clusters
                 enqueue("campaigns.tasks.send_batch", str(campaign.pk))
-            wait_until(
-                lambda: len(sink.received) >= kill_after, timeout=300, what=f"{kill_after} messages"
-            )
+            reach(sink, kill_after)
             doomed.kill()
             killed_at = timezone.now()
             # The other carries on until only the dead one's claims and hand-offs are left;
