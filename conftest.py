@@ -16,6 +16,44 @@ from mailcrm.tests.factories import ApiKeyFactory, MembershipFactory, UserFactor
 
 PASSWORD = "secret-pass-1"
 
+
+def pytest_configure(config) -> None:
+    _delete_rather_than_truncate()
+
+
+# Rows that the post_migrate signal after each flush would otherwise create again.
+KEPT_BY_FLUSH = ("django_content_type", "auth_permission")
+
+
+def _delete_rather_than_truncate() -> None:
+    """Transactional tests (``transaction=True``, ``live_server``; some 220 of them) empty
+    the database when they end, and each paid about 0.5 s on PostgreSQL, several seconds when
+    the disk is busy: Django's one TRUNCATE of all ~80 tables (a new file for each table and
+    index, synced at commit), then the post_migrate signal creating every content type and
+    permission again (160 queries, 32 commits). Here a flush on PostgreSQL DELETEs the few
+    rows a test leaves (milliseconds; foreign keys are checked at commit, Django makes them
+    DEFERRABLE INITIALLY DEFERRED, so the order does not matter) and keeps the content types
+    and permissions the migrations made (the signal then finds them all and writes nothing).
+    A flush that resets sequences or cascades keeps Django's TRUNCATE."""
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    truncate = DatabaseOperations.sql_flush
+
+    def sql_flush(self, style, tables, *, reset_sequences=False, allow_cascade=False):
+        if reset_sequences or allow_cascade or not tables:
+            return truncate(
+                self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade
+            )
+        deletes = [
+            f"DELETE FROM {self.quote_name(table)}"
+            for table in tables
+            if table not in KEPT_BY_FLUSH
+        ]
+        return ["SET CONSTRAINTS ALL DEFERRED", *deletes]
+
+    DatabaseOperations.sql_flush = sql_flush
+
+
 # Real-browser fixtures (browser, page, sign_in) for the dashboard journeys; a real DNS
 # server on loopback (dns_zone, dns_silent) for the DNS checks; a real HTTP receiver on
 # loopback (receiver) for outbound webhooks.
