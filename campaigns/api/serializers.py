@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import re
+
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from campaigns.api.ab import AbTestSummarySerializer, VariantStatsSerializer
@@ -14,6 +17,26 @@ class Address(serializers.EmailField):
     def __init__(self, **kwargs):
         kwargs.setdefault("max_length", 254)
         super().__init__(**kwargs)
+
+
+_CLOCK = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"
+
+
+@extend_schema_field({"type": "string", "pattern": _CLOCK, "example": "09:00"})
+class ClockTimeField(serializers.TimeField):
+    """A time of day as HH:MM (seconds allowed, not shown), as written and as answered.
+    OpenAPI's ``time`` format is RFC 3339's full-time (seconds and an offset), which the API
+    never answers and which, with DRF's lenient ISO parsing, did not say what it took (found
+    by the fuzzing: ``"15:55"`` answered where the schema promised a full-time)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("format", "%H:%M")
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, value):
+        if not isinstance(value, str) or not re.fullmatch(_CLOCK, value):
+            self.fail("invalid", format="HH:MM")
+        return super().to_internal_value(value)
 
 
 class AudienceSerializer(serializers.Serializer):
@@ -47,10 +70,9 @@ class CampaignSerializer(serializers.ModelSerializer):
         '"thu", "fri"], "start": "09:00", "end": "17:00"} (end may be "24:00"); {} for any '
         "time; null (the default) for the workspace's window.",
     )
-    local_time = serializers.TimeField(
+    local_time = ClockTimeField(
         required=False,
         allow_null=True,
-        format="%H:%M",
         help_text="Deliver at this time of day (HH:MM) in each recipient's time zone, on the "
         "day the campaign starts; where it has passed, at once.",
     )
