@@ -6,6 +6,7 @@ class MailcrmConfig(AppConfig):
     verbose_name = "Workspaces and access"
 
     def ready(self) -> None:
-        from mailcrm.api.strings import make_strict
+        from mailcrm.api import relations, strings
 
-        make_strict()
+        strings.make_strict()
+        relations.make_strict()
