@@ -338,7 +338,7 @@ def contacts_page(workspace: Workspace, params: dict, cursor: str | None = None)
     """The contacts list as the API serves it: ContactFilterSet, then one page of the API's
     keyset pagination, with ContactViewSet's orderings."""
     query = QueryDict(mutable=True)
-    query.update({k: v for k, v in params.items() if k != "ordering"})
+    query.update(params)  # as the API's FilterSet sees it, ordering included
     filterset = ContactFilterSet(query, queryset=contacts(workspace), request=_request(workspace))
     if not filterset.is_valid():
         raise SystemExit(f"invalid filter {params}: {filterset.errors.as_json()}")

@@ -63,6 +63,8 @@ def test_created_before_lists_what_the_plain_filter_does(
     moment = NOW - datetime.timedelta(days=days_ago)
     stamp = moment.isoformat().replace("+00:00", "Z")
     assert _walk(api, f"created_before={stamp}") == _plain(workspace, moment)
+    oldest_first = _walk(api, f"created_before={stamp}&ordering=created_at")
+    assert sorted(oldest_first) == sorted(_plain(workspace, moment))
     after = (moment - datetime.timedelta(days=6)).isoformat().replace("+00:00", "Z")
     assert _walk(api, f"created_after={after}&created_before={stamp}") == _plain(
         workspace, moment, moment - datetime.timedelta(days=6)
