@@ -1,0 +1,69 @@
+"""The snapshot (pipeline.snapshot): one queued message per eligible contact, in contact
+order, counted by the INSERT itself; a repeated snapshot adds nobody twice."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from campaigns import pipeline, services
+from campaigns.models import Message
+from contacts.tests.factories import ContactFactory, ContactListFactory, ListMembershipFactory
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("verified_domains")]
+
+
+def _campaign(workspace, people: int):
+    newsletter = ContactListFactory(workspace=workspace)
+    for contact in ContactFactory.create_batch(people, workspace=workspace, status="active"):
+        ListMembershipFactory(contact=contact, contact_list=newsletter)
+    campaign = services.campaign_create(
+        workspace=workspace,
+        name="News",
+        subject="Hi",
+        html="<p>Hi</p>",
+        from_email="news@acme.example",
+        audience={"lists": [str(newsletter.pk)]},
+    )
+    return campaign, newsletter
+
+
+def test_a_snapshot_queues_each_contact_once_in_contact_order(workspace):
+    campaign, _ = _campaign(workspace, 5)
+    assert pipeline.snapshot(campaign) == 5
+    rows = list(Message.objects.filter(campaign=campaign).order_by("id"))
+    if connection.vendor == "postgresql":  # SQLite's snapshot ids are random
+        assert [m.contact_id for m in rows] == sorted(m.contact_id for m in rows)
+    assert {m.status for m in rows} == {"queued"}
+
+
+def test_a_repeated_snapshot_adds_only_whom_it_did_not_have(workspace):
+    campaign, newsletter = _campaign(workspace, 3)
+    assert pipeline.snapshot(campaign) == 3
+    assert pipeline.snapshot(campaign) == 3
+    ListMembershipFactory(
+        contact=ContactFactory(workspace=workspace, status="active"), contact_list=newsletter
+    )
+    assert pipeline.snapshot(campaign) == 4
+    assert Message.objects.filter(campaign=campaign).count() == 4
+    assert Message.objects.filter(campaign=campaign).values("contact_id").distinct().count() == 4
+
+
+def test_a_snapshot_that_meets_rows_it_did_not_expect_skips_them(workspace, monkeypatch):
+    """Two snapshots of one campaign at once (never through campaign_send, which locks the
+    campaign): the second's plain INSERT meets the first's rows, and it skips them."""
+    campaign, _ = _campaign(workspace, 3)
+    pipeline.snapshot(campaign)
+    real_filter, asked = Message.objects.filter, []
+
+    def first_sees_nothing(*args, **kwargs):
+        found = real_filter(*args, **kwargs)
+        if not asked:
+            asked.append(kwargs)
+            return found.none()  # as if the other snapshot had not committed yet
+        return found
+
+    monkeypatch.setattr(Message.objects, "filter", first_sees_nothing)
+    assert pipeline.snapshot(campaign) == 3
+    assert asked == [{"campaign": campaign}]
+    assert real_filter(campaign=campaign).count() == 3
