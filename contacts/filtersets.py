@@ -157,7 +157,7 @@ class ContactFilterSet(django_filters.FilterSet):
         them is looked up first (an index range) and the walk starts there: exact whatever
         the ids, since no match is newer than that id."""
         queryset = queryset.filter(created_at__lt=value)
-        workspace = request_workspace(self.request)
+        workspace = request_workspace(self.request) if self.request is not None else None
         if connection.vendor != "postgresql" or workspace is None:
             return queryset
         if (self.data.get("ordering") or "-pk").lstrip("-") not in ("pk", "id"):
