@@ -12,8 +12,8 @@ rows, assuming matches are spread evenly over time; a word that is frequent but 
 old contacts (``person12`` in bench/segments.py) then walks most of the table, about a second
 on a million contacts. So we look before choosing: a count over the newest ``PROBE_ROWS``
 rows (bounded, a few milliseconds). Enough matches there mean the walk fills a page soon;
-otherwise the matches are collected from the trigram index first (an uncorrelated
-``ARRAY(…)``, computed once) and only those rows are ordered. Either way the results are the
+otherwise the matches' ids are collected from the trigram index first (a statement of their
+own) and the page's query gets them as a constant array. Either way the results are the
 same rows: the choice changes the plan, never the answer.
 
 Asking the trigram index for every trigram of every word is slow when the words are made of
