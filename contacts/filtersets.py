@@ -45,7 +45,7 @@ def newest_id_created_before(
     ``after``), read from the (workspace, created_at, id) index: ``(True, id)`` (``id`` None
     when there are none), or ``(False, None)`` when the newest contacts already match or
     more than CREATED_BEFORE_PROBE_ROWS do. PostgreSQL only (it has no ``max`` of a uuid:
-    the text form sorts the same)."""
+    the text form, compared bytewise, sorts the same)."""
     contacts = Contact.objects.filter(workspace=workspace)
     newest = contacts.order_by("-pk").values("created_at")[:CREATED_BEFORE_NEWEST_ROWS]
     matching = contacts.filter(created_at__lt=moment)
@@ -65,7 +65,7 @@ def newest_id_created_before(
             if cursor.fetchone()[0]:
                 return False, None
         cursor.execute(
-            f"SELECT count(*), max(found.pk::text) FROM ({sql}) AS found",  # nosec B608 - our SQL, bound values
+            f'SELECT count(*), max(found.pk::text COLLATE "C") FROM ({sql}) AS found',  # nosec B608 - our SQL, bound values
             params,
         )
         found, newest_id = cursor.fetchone()
