@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import QuerySet
 from rest_framework.exceptions import ValidationError
@@ -35,7 +36,10 @@ def planner_rows(queryset: QuerySet) -> int | None:
     query is planned, not run); None elsewhere."""
     if connection.vendor != "postgresql":
         return None
-    sql, params = queryset.order_by().values("pk").query.sql_with_params()
+    try:
+        sql, params = queryset.order_by().values("pk").query.sql_with_params()
+    except EmptyResultSet:
+        return 0  # Django proved the filters match nothing (e.g. id__in=[]): no SQL to plan
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
         (document,) = cursor.fetchone()
