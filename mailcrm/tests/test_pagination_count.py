@@ -60,7 +60,7 @@ def test_off_postgresql_the_estimate_is_an_exact_count(contacts, workspace):
         assert pagination.count_rows(queryset, estimate=True) == (3, False)
 
 
-def test_filters_that_match_nothing_have_an_estimate_of_none(api, contacts, workspace):
+def test_filters_that_match_nothing_count_zero_when_an_estimate_is_asked(api, contacts, workspace):
     # Django proves some filters empty without SQL (id__in=[]); the planner had nothing to plan
     # and the list was a 500 (found by the API fuzzing: an early created_before).
     nothing = Contact.objects.filter(workspace=workspace, pk__in=[])
