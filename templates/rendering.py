@@ -580,8 +580,9 @@ class CompiledTemplate:
             raise RenderError(f"{type(exc).__name__}: {exc}"[:500]) from None
         finally:
             _budget.reset(token)
-        if derived is not None and html:
-            # Refused as deep as before, when every recipient's HTML was parsed for the text.
+        if derived is not None and html and not _HAS_STYLES.search(html):
+            # Refused as deep as before, when every recipient's HTML was parsed for the text
+            # (inline_css checks HTML with styles itself).
             check_nesting(html)
         html = inline_css(html) if html else ""
         if not self.text_source and html:
