@@ -118,8 +118,10 @@ class Message(models.Model):
     twice silently."""
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
-    # No single-column indexes on workspace and campaign: message_ws_kind and
-    # message_campaign_status lead with them, and a snapshot writes every index once per row.
+    # No single-column indexes on workspace and campaign: a snapshot writes every index once
+    # per row. message_campaign_status leads with the campaign; message_ws_direct leads with
+    # the workspace for direct sends only (a workspace's campaign messages are found through
+    # its campaigns: campaigns.limits, campaigns.privacy).
     # No database-level foreign keys (db_constraint=False): checking them cost a snapshot of a
     # million recipients more than its insert (a locking read of the contact's row per
     # message at commit). The snapshot writes valid ids by construction; deletions go through
