@@ -94,7 +94,9 @@ _EMPTY = {"type": "string", "enum": [""]}
 def _takes_empty(prop: dict) -> bool:
     if prop.get("type") == "string" and prop.get("format") == "binary":
         return False  # a file: sent as a file part, never as an empty value
-    plain = prop.get("type") == "string" and not set(prop) & {"enum", "format", "minLength"}
+    # A plain string already takes "" (maxLength too); these words would refuse it.
+    refusing = {"enum", "format", "minLength", "pattern"}
+    plain = prop.get("type") == "string" and not set(prop) & refusing
     return not plain and "anyOf" not in prop
 
 
