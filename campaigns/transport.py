@@ -171,7 +171,9 @@ class Outgoing:
     data: bytes = b""
 
 
+@functools.lru_cache(maxsize=1024)
 def from_domain(address: str) -> str:
+    # Cached: asked for every message of a batch, all from one From (parseaddr is pure Python).
     return parseaddr(address)[1].rpartition("@")[2].lower()
 
 
