@@ -81,3 +81,28 @@ def test_another_workspaces_sends_do_not_count(workspace, outsider):
         started_at=timezone.now(),
     )
     assert sends_this_month(workspace) == 0
+
+
+def test_a_campaign_past_the_limit_is_refused_and_its_snapshot_undone(workspace):
+    from mailcrm.exceptions import LimitExceeded
+
+    workspace.limit_monthly_sends = 4
+    workspace.save(update_fields=["limit_monthly_sends"])
+    _direct(workspace, MessageKind.TRANSACTIONAL)
+    newsletter = ContactListFactory(workspace=workspace)
+    for contact in ContactFactory.create_batch(4, workspace=workspace, status="active"):
+        ListMembershipFactory(contact=contact, contact_list=newsletter)
+    campaign = services.campaign_create(
+        workspace=workspace,
+        name="News",
+        subject="Hi",
+        html="<p>Hi</p>",
+        from_email="news@acme.example",
+        audience={"lists": [str(newsletter.pk)]},
+    )
+    with mock.patch("campaigns.services.start_chains"), pytest.raises(LimitExceeded):
+        services.campaign_send(campaign=campaign)
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.DRAFT and campaign.started_at is None
+    assert not Message.objects.filter(campaign=campaign).exists()
+    assert sends_this_month(workspace) == 1
