@@ -751,6 +751,7 @@ _MARKS = re.compile("[\ufdd0-\ufdd3]")
 _HOLE = re.compile("\ufdd0(\\d+)\ufdd1")
 _LINK = re.compile("\ufdd2(.*?)\ufdd3", re.DOTALL)
 _SPELLED_OUT = re.compile(r"(https?:|mailto:)")
+_SPACES = re.compile(r"\s+")
 # Filters that write HTML escapes: in a text part they would show as "&lt;" and the like.
 _MARKUP_FILTERS = frozenset({"e", "escape"})
 
@@ -857,7 +858,14 @@ def text_template(html_source: str) -> str | None:
         text = _tidy(_extract_text("".join(pieces), template=True))
         if re.search(r"\{[{%#]", _HOLE.sub("", text)):
             return None
-        return _HOLE.sub(lambda match: holes[int(match.group(1))], text)
+        source = _HOLE.sub(lambda match: holes[int(match.group(1))], text)
+        # The text around the constructs must not join one to make another ("{" decoded from
+        # an entity just before "{{"): the derived source must lex into the same constructs.
+        kept = "".join(holes[int(number)] for number in _HOLE.findall(text))
+        lexed = "".join(v for _, kind, v in DERIVED_TEXT_ENV.lex(source) if kind != "data")
+        if _SPACES.sub("", lexed) != _SPACES.sub("", kept):
+            return None
+        return source
     except Exception:  # noqa: BLE001 - any doubt: derive per recipient, as before
         return None
 

@@ -26,6 +26,7 @@ TEMPLATES = [
     '<head><title>{{ name }}</title></head><script>var x = "{{ name }}";</script><p>body</p>',
     "<p>{% set greeting = 'Howdy' %}{{ greeting }} {{ name }}</p><!-- {{ name }} -->",
     '<p><a href="mailto:{{ email }}">write</a> <a href="#{{ name }}">anchor</a></p>',
+    "{{ name }}<b>&#125;</b>}",  # braces beside a construct that do not make another
 ]
 
 CONTEXTS = [
@@ -77,6 +78,7 @@ def test_values_are_never_html_escaped_in_the_text_part():
         "<p>{% raw %}{{ not jinja }}{% endraw %}</p>",
         '<p data-x="{% if vip %}">a</p>{% endif %}',  # a construct lost with its attribute
         "<p>\ufdd0</p>",
+        "<b>&#123;</b>{{ name }}",  # text that would join a construct into another one
     ],
 )
 def test_what_cannot_be_derived_once_is_derived_per_recipient(html):
