@@ -64,11 +64,12 @@ def send_batch(campaign_id, *, hand_on: HandOn | None = None, now: datetime | No
     (sent, failed, suppressed …). Safe to run twice or concurrently: messages are claimed,
     then won chunk by chunk.
 
-    ``hand_on(campaign_id)`` queues the chain's next batch. It is called at most once: as soon
-    as this batch has settled something while unclaimed messages wait (so the next batch is
-    queued while this one still sends, and a worker never idles waiting for the broker), or
-    at the end. A batch that settles nothing (throttled, paused) hands on nothing: the chain
-    rests until the minute's housekeeping starts it again.
+    ``hand_on(campaign_id)`` queues the chain's next batch. It is called once: as soon as this
+    batch has settled something while unclaimed messages wait (so the next batch is queued
+    while this one still sends, and a worker never idles waiting for the broker), or at the
+    end — and again at the end when a pause stopped the batch, if the campaign was resumed.
+    A batch that settles nothing (throttled, paused) hands on nothing: the chain rests until
+    the minute's housekeeping starts it again.
 
     ``now`` is the clock of throttling and warm-up decisions (tests move it)."""
     campaign = Campaign.objects.select_related("workspace").filter(pk=campaign_id).first()
@@ -84,8 +85,10 @@ def send_batch(campaign_id, *, hand_on: HandOn | None = None, now: datetime | No
     finally:
         run.close()
         pipeline.release(ids)
-    if not run.handed and run.settled and _still_sending(campaign):
-        run.maybe_hand_on()
+    # A batch stopped by a pause hands on again once its claims are released: a resume that
+    # came while it still held them started chains that found nothing to claim and ended.
+    if (not run.handed or run.interrupted) and _still_sending(campaign):
+        run.maybe_hand_on(again=run.interrupted)
     pipeline.finish_if_done(campaign.pk)
     return run.settled
 
@@ -103,6 +106,8 @@ class _BatchRun:
         self.render_errors = 0
         self.delivery_errors = 0
         self.stopped = False
+        # Stopped between chunks because the campaign left ``sending`` (paused, cancelled).
+        self.interrupted = False
         # The server could not be reached: nothing more is tried, nothing handed on; the
         # chain rests until the minute's housekeeping starts it again.
         self.resting = False
@@ -163,6 +168,7 @@ class _BatchRun:
             try:
                 for start in range(0, len(sendable), pipeline.SEND_CHUNK):
                     if start and not _still_sending(self.campaign):
+                        self.interrupted = True
                         break
                     chunk = sendable[start : start + pipeline.SEND_CHUNK]
                     admitted = self.gate.admit(chunk)  # the rest waits (deferred)
@@ -338,8 +344,10 @@ class _BatchRun:
             self.campaign.pk, f"{failures} failures in a row; last: {last_error}"
         )
 
-    def maybe_hand_on(self) -> None:
-        if self.hand_on is None or self.handed or not self.settled or self.resting:
+    def maybe_hand_on(self, *, again: bool = False) -> None:
+        """Queue the chain's next batch while unclaimed messages wait; once per batch, or
+        ``again`` after a pause stopped it."""
+        if self.hand_on is None or (self.handed and not again) or not self.settled or self.resting:
             return
         if pipeline.has_unclaimed(self.campaign.pk):
             self.handed = True

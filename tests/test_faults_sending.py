@@ -15,6 +15,7 @@ tests run ``qcluster`` processes (tests/workers.py) and need PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import shutil
 import subprocess
@@ -176,6 +177,54 @@ def test_twenty_random_pauses_and_resumes_skip_nobody_and_repeat_nobody(
             campaign=campaign, sending_at__gt=paused, sending_at__lt=resumed
         )
         assert not late.exists()
+
+
+def test_a_resume_while_a_paused_batch_still_holds_its_claims_leaves_no_chain_resting(
+    workspace, domain, sink, monkeypatch
+):
+    """A batch hands its chain on early; a pause stops it at its next chunk, and the resume
+    comes while it still holds its unsent claims: the resume's chains find nothing to claim
+    and end. Once the batch releases its claims it hands on again, so the campaign finishes
+    without waiting for the minute's housekeeping."""
+    contact_list, eligible = audience(workspace, 16, blocked=0)
+    campaign = campaign_for(workspace, contact_list)
+    monkeypatch.setattr(pipeline, "SEND_CHUNK", 4)
+    monkeypatch.setattr(pipeline, "claim", functools.partial(pipeline.claim, limit=12))
+    resume_chains: list[str] = []
+    monkeypatch.setattr(
+        services, "start_chains", lambda c: resume_chains.extend([str(c.pk)] * pipeline.CHAINS)
+    )
+    services.campaign_send(campaign=campaign)  # snapshot; its chains are recorded, not run
+    resume_chains.clear()
+    first_hand_ons: list[str] = []
+    settled_chunks = 0
+    write = pipeline.record_outcomes
+
+    def record_outcomes(**kwargs):
+        nonlocal settled_chunks
+        write(**kwargs)
+        settled_chunks += 1
+        if settled_chunks == 1:
+            # The first batch's successor runs now and sends what the first did not claim;
+            # then the user pauses: the first batch stops at its next chunk.
+            monkeypatch.setattr(pipeline, "record_outcomes", write)
+            assert send_batch(str(campaign.pk), hand_on=lambda _: None) == 4
+            monkeypatch.setattr(pipeline, "record_outcomes", record_outcomes)
+            services.campaign_pause(campaign=campaign)
+        elif settled_chunks == 2:
+            # Stopped, not yet released: the resume's chains find every message claimed.
+            services.campaign_resume(campaign=campaign)
+            assert [send_batch(chain) for chain in resume_chains] == [0] * len(resume_chains)
+
+    monkeypatch.setattr(pipeline, "record_outcomes", record_outcomes)
+    send_batch(str(campaign.pk), hand_on=first_hand_ons.append)
+
+    assert len(first_hand_ons) == 2  # early, and again once its claims were released
+    monkeypatch.setattr(pipeline, "record_outcomes", write)
+    send_batch(first_hand_ons[-1])
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.SENT
+    assert_each_got_one(sink, campaign, eligible)
 
 
 def test_contacts_suppressed_or_unsubscribed_while_a_campaign_runs_get_nothing(
