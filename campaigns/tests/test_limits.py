@@ -13,7 +13,7 @@ from django.utils import timezone
 from campaigns import services
 from campaigns.limits import sends_this_month
 from campaigns.models import Campaign, CampaignStatus, Message, MessageKind
-from contacts.tests.factories import ContactFactory, ContactListFactory, ListMembershipFactory
+from campaigns.tests.factories import list_campaign
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("verified_domains")]
 
@@ -23,17 +23,7 @@ def _direct(workspace, kind: str, **fields) -> Message:
 
 
 def test_a_sent_campaign_counts_its_recipients_from_the_moment_of_its_snapshot(workspace):
-    newsletter = ContactListFactory(workspace=workspace)
-    for contact in ContactFactory.create_batch(3, workspace=workspace, status="active"):
-        ListMembershipFactory(contact=contact, contact_list=newsletter)
-    campaign = services.campaign_create(
-        workspace=workspace,
-        name="News",
-        subject="Hi",
-        html="<p>Hi</p>",
-        from_email="news@acme.example",
-        audience={"lists": [str(newsletter.pk)]},
-    )
+    campaign, _ = list_campaign(workspace, 3)
     with mock.patch("campaigns.services.start_chains"):
         services.campaign_send(campaign=campaign)
     campaign.refresh_from_db()
@@ -89,17 +79,7 @@ def test_a_campaign_past_the_limit_is_refused_and_its_snapshot_undone(workspace)
     workspace.limit_monthly_sends = 4
     workspace.save(update_fields=["limit_monthly_sends"])
     _direct(workspace, MessageKind.TRANSACTIONAL)
-    newsletter = ContactListFactory(workspace=workspace)
-    for contact in ContactFactory.create_batch(4, workspace=workspace, status="active"):
-        ListMembershipFactory(contact=contact, contact_list=newsletter)
-    campaign = services.campaign_create(
-        workspace=workspace,
-        name="News",
-        subject="Hi",
-        html="<p>Hi</p>",
-        from_email="news@acme.example",
-        audience={"lists": [str(newsletter.pk)]},
-    )
+    campaign, _ = list_campaign(workspace, 4)
     with mock.patch("campaigns.services.start_chains"), pytest.raises(LimitExceeded):
         services.campaign_send(campaign=campaign)
     campaign.refresh_from_db()

@@ -6,30 +6,16 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from campaigns import pipeline, services
+from campaigns import pipeline
 from campaigns.models import Message
-from contacts.tests.factories import ContactFactory, ContactListFactory, ListMembershipFactory
+from campaigns.tests.factories import list_campaign
+from contacts.tests.factories import ContactFactory, ListMembershipFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("verified_domains")]
 
 
-def _campaign(workspace, people: int):
-    newsletter = ContactListFactory(workspace=workspace)
-    for contact in ContactFactory.create_batch(people, workspace=workspace, status="active"):
-        ListMembershipFactory(contact=contact, contact_list=newsletter)
-    campaign = services.campaign_create(
-        workspace=workspace,
-        name="News",
-        subject="Hi",
-        html="<p>Hi</p>",
-        from_email="news@acme.example",
-        audience={"lists": [str(newsletter.pk)]},
-    )
-    return campaign, newsletter
-
-
 def test_a_snapshot_queues_each_contact_once_in_contact_order(workspace):
-    campaign, _ = _campaign(workspace, 5)
+    campaign, _ = list_campaign(workspace, 5)
     assert pipeline.snapshot(campaign) == 5
     rows = list(Message.objects.filter(campaign=campaign).order_by("id"))
     if connection.vendor == "postgresql":  # SQLite's snapshot ids are random
@@ -38,7 +24,7 @@ def test_a_snapshot_queues_each_contact_once_in_contact_order(workspace):
 
 
 def test_a_repeated_snapshot_adds_only_whom_it_did_not_have(workspace):
-    campaign, newsletter = _campaign(workspace, 3)
+    campaign, newsletter = list_campaign(workspace, 3)
     assert pipeline.snapshot(campaign) == 3
     assert pipeline.snapshot(campaign) == 3
     ListMembershipFactory(
@@ -52,7 +38,7 @@ def test_a_repeated_snapshot_adds_only_whom_it_did_not_have(workspace):
 def test_a_snapshot_that_meets_rows_it_did_not_expect_skips_them(workspace, monkeypatch):
     """Two snapshots of one campaign at once (never through campaign_send, which locks the
     campaign): the second's plain INSERT meets the first's rows, and it skips them."""
-    campaign, _ = _campaign(workspace, 3)
+    campaign, _ = list_campaign(workspace, 3)
     pipeline.snapshot(campaign)
     real_filter, asked = Message.objects.filter, []
 
