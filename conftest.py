@@ -76,7 +76,7 @@ def _delete_rather_than_truncate() -> None:
                 self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade
             )
         deletes = [
-            f"DELETE FROM {self.quote_name(table)}"
+            f"DELETE FROM {self.quote_name(table)}"  # nosec B608 - Django's table names, quoted
             for table in tables
             if table not in KEPT_BY_FLUSH
         ]
