@@ -64,6 +64,15 @@ class LinkBook:
         )
         self.owner = owner
         self.ids = dict(Link.objects.filter(**owner).values_list("url_hash", "id"))
+        self._tracked: dict[str, int | None] = {}
+
+    def tracked_id(self, url: str) -> int | None:
+        """The stored link of an http(s) URL, None for any other scheme: remembered per URL,
+        since every message of a batch holds the same links (parsed and hashed once)."""
+        if url not in self._tracked:
+            tracked = urlparse(url).scheme in ("http", "https")
+            self._tracked[url] = self.id_for(url) if tracked else None
+        return self._tracked[url]
 
     def id_for(self, url: str) -> int:
         key = url_hash(url)
@@ -89,9 +98,10 @@ def track(html: str, message: Message, links: LinkBook | None, *, opens: bool) -
         prefix, double, single = match.groups()
         quote, url = ('"', double) if double is not None else ("'", single)
         clean = url.strip().replace("&amp;", "&")
-        if links is None or clean in skip or urlparse(clean).scheme not in ("http", "https"):
+        link_id = None if links is None or clean in skip else links.tracked_id(clean)
+        if link_id is None:
             return match.group(0)
-        token = make_token("click", message.id, links.id_for(clean))
+        token = make_token("click", message.id, link_id)
         return f"{prefix}{quote}{base}/t/c/{token}{quote}"
 
     html = _rewrite_anchors(html, lambda tag: _HREF.sub(rewrite, tag, count=1))

@@ -300,14 +300,42 @@ class SmtpTransport:
                 self.connection = None
 
 
+# A plain address (dot-atoms of letters, digits and ``_+=-``): smtplib's ``quoteaddr`` runs the
+# email package's address parser on it (≈ 10-16 µs for each of MAIL and RCPT, per message) only
+# to return it unchanged between angle brackets. ``test_transport`` compares both.
+_PLAIN_ADDRESS = re.compile(
+    r"[A-Za-z0-9_+=-]+(?:\.[A-Za-z0-9_+=-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+)
+
+
+def quote_address(address: str) -> str:
+    """``smtplib.quoteaddr(address)``, without the parser for a plain address."""
+    if isinstance(address, str) and _PLAIN_ADDRESS.fullmatch(address):
+        return f"<{address}>"
+    return smtplib.quoteaddr(address)
+
+
 class _DataTracking:
-    """Notes when DATA begins: a connection lost before it cannot have sent the message."""
+    """Notes when DATA begins: a connection lost before it cannot have sent the message.
+    Quotes the envelope's addresses as smtplib does, without its parser for plain ones."""
 
     data_started = False
 
     def data(self, msg):
         self.data_started = True
         return super().data(msg)
+
+    def mail(self, sender, options=()):
+        if any(option.lower() == "smtputf8" for option in options):
+            return super().mail(sender, options)  # smtplib switches the command encoding
+        optionlist = " " + " ".join(options) if options and self.does_esmtp else ""
+        self.putcmd("mail", f"FROM:{quote_address(sender)}{optionlist}")
+        return self.getreply()
+
+    def rcpt(self, recip, options=()):
+        optionlist = " " + " ".join(options) if options and self.does_esmtp else ""
+        self.putcmd("rcpt", f"TO:{quote_address(recip)}{optionlist}")
+        return self.getreply()
 
 
 class _SMTP(_DataTracking, smtplib.SMTP):

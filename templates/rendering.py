@@ -628,6 +628,9 @@ CONTACT_FIELDS = (
 )  # fmt: skip
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _plain(value: Any) -> Any:
     """JSON-shaped copies only: nothing a template reaches can be a live object."""
     return json.loads(json.dumps(value, default=str))
@@ -649,7 +652,13 @@ def contact_data(contact: Any) -> dict[str, Any]:
         last_opened_at=_iso(contact.last_opened_at),
         last_clicked_at=_iso(contact.last_clicked_at),
     )
-    return _plain(data)
+    # Value by value what _plain(data) made of the whole: the standard fields are nearly always
+    # plain already, and ``properties`` is a fresh plain copy (JSON twice over was half of
+    # building a message's context).
+    for name, value in data.items():
+        if type(value) not in _SCALARS and name != "properties":
+            data[name] = _plain(value)
+    return data
 
 
 def build_context(

@@ -3,12 +3,16 @@ same parts, same decoded content, CRLF lines within RFC 5322's limit."""
 
 import email
 import re
+import smtplib
 from email import policy
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
 from campaigns.tests.emails import marketing_email
-from campaigns.transport import mime_bytes
+from campaigns.transport import _PLAIN_ADDRESS, mime_bytes, quote_address
 
 LONG_URL = "https://crm.example.com/u/" + "a1b2c3d4" * 20
 
@@ -87,3 +91,32 @@ def test_dkim_signatures_by_openssl_are_dkimpys_own(monkeypatch):
     ours = signer.sign(data)
     monkeypatch.setattr(dkim, "RSASSA_PKCS1_v1_5_sign", transport._python_rsa_sign)
     assert signer.sign(data) == ours
+
+
+@hyp_settings(max_examples=300, deadline=None)
+@given(
+    address=st.from_regex(_PLAIN_ADDRESS, fullmatch=True)
+    | st.text(alphabet="ab.@<>\"' ()+=_-,:;[]\\é\t", max_size=30)
+)
+def test_envelope_addresses_are_quoted_as_smtplib_quotes_them(address):
+    assert quote_address(address) == smtplib.quoteaddr(address)
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "b+abc.def@bounce.example.com",
+        "",
+        "<>",
+        "Ann <ann@example.com>",
+        '"a b"@example.com',
+        "a..b@example.com",
+        ".a@example.com",
+        "a@example.com.",
+        "a@[127.0.0.1]",
+        "zoë@example.com",
+        "a@b@c",
+    ],
+)
+def test_unusual_envelope_addresses_take_smtplibs_way(address):
+    assert quote_address(address) == smtplib.quoteaddr(address)
