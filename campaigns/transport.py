@@ -309,10 +309,16 @@ _PLAIN_ADDRESS = re.compile(
 
 
 def quote_address(address: str) -> str:
-    """``smtplib.quoteaddr(address)``, without the parser for a plain address."""
-    if isinstance(address, str) and _PLAIN_ADDRESS.fullmatch(address):
+    """``smtplib.quoteaddr(address)``, without the parser for a plain address; any other
+    (``Name <address>``: the From, as MAIL FROM without a bounce domain) parsed once."""
+    if not isinstance(address, str):
+        return smtplib.quoteaddr(address)
+    if _PLAIN_ADDRESS.fullmatch(address):
         return f"<{address}>"
-    return smtplib.quoteaddr(address)
+    return _quoted(address)
+
+
+_quoted = functools.lru_cache(maxsize=256)(smtplib.quoteaddr)
 
 
 class _DataTracking:

@@ -593,13 +593,15 @@ class CompiledTemplate:
 def _render_part(template: Any, context: dict[str, Any]) -> str:
     if template is None:
         return ""
+    budget = _budget.get()
+    tick = budget.tick if budget is not None else _tick
     chunks, size = [], 0
     for chunk in template.generate(context):
         size += len(chunk)
         if size > MAX_OUTPUT_CHARS:
             raise RenderLimitExceeded(f"The rendered email passes {MAX_OUTPUT_CHARS} characters.")
         chunks.append(chunk)
-        _tick()
+        tick()
     return "".join(chunks)
 
 

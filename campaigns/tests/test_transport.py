@@ -109,6 +109,7 @@ def test_envelope_addresses_are_quoted_as_smtplib_quotes_them(address):
         "",
         "<>",
         "Ann <ann@example.com>",
+        "Ann <ann@example.com>",  # again: from the cache
         '"a b"@example.com',
         "a..b@example.com",
         ".a@example.com",
