@@ -221,12 +221,16 @@ def mark_sending_many(message_ids: dict[uuid.UUID, str]) -> set[uuid.UUID]:
         return set()
     ids = list(message_ids)
     sending = Campaign.objects.filter(pk=OuterRef("campaign_id"), status=CampaignStatus.SENDING)
-    Message.objects.filter(Exists(sending), id__in=ids, status=MessageStatus.QUEUED).update(
+    updated = Message.objects.filter(
+        Exists(sending), id__in=ids, status=MessageStatus.QUEUED
+    ).update(
         status=MessageStatus.SENDING,
         sending_at=timezone.now(),
         attempts=F("attempts") + 1,
         message_id=_per_row(message_ids),
     )
+    if updated == len(ids):
+        return set(ids)  # every one was still queued: all won, nothing to tell apart
     return {
         pk
         for pk, value in Message.objects.filter(
