@@ -3,25 +3,20 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.db.models import Sum
 from django.utils import timezone
 
 from campaigns.models import Campaign, Message, MessageKind
 from mailcrm.exceptions import LimitExceeded
+from mailcrm.ids import uuid7_floor
 from mailcrm.models import Workspace
 
 # A message's id (uuid7) is drawn when the instance is made, before created_at is set on
 # saving: never a day earlier. Bounding the id lets the count read only this month's rows
 # of the index instead of every direct send the workspace ever made.
 _ID_MARGIN = timedelta(days=1)
-
-
-def _first_id_after(moment: datetime) -> uuid.UUID:
-    """The smallest uuid7 of ``moment``'s millisecond (time bits only)."""
-    return uuid.UUID(int=int(moment.timestamp() * 1000) << 80)
 
 
 def sends_this_month(workspace: Workspace) -> int:
@@ -39,7 +34,7 @@ def sends_this_month(workspace: Workspace) -> int:
         Message.objects.for_workspace(workspace)
         .filter(
             kind__in=(MessageKind.TRANSACTIONAL, MessageKind.AUTOMATION),
-            id__gte=_first_id_after(start - _ID_MARGIN),
+            id__gte=uuid7_floor(start - _ID_MARGIN),
             created_at__gte=start,
         )
         .count()

@@ -6,6 +6,7 @@ from django import forms
 from django.db.models import Q, QuerySet
 
 from mailcrm.filters import UtcIsoDateTimeFilter
+from mailcrm.ids import uuid7_floor
 from mailcrm.models import AuditEntry, AuditVia, Event
 
 # How far an event's id (uuid7: the millisecond it was made) may be from its created_at. Both
@@ -14,18 +15,6 @@ from mailcrm.models import AuditEntry, AuditVia, Event
 # emit_many's COPY, or a clock stepped back while uuid7 kept counting from its last
 # millisecond. An hour covers all of that with room to spare.
 EVENT_ID_MARGIN = datetime.timedelta(hours=1)
-
-
-def uuid7_floor(moment: datetime.datetime) -> uuid.UUID | None:
-    """The smallest uuid7 of ``moment``'s millisecond (None outside uuid7's range): every id
-    made at or after that moment sorts at or above it."""
-    try:
-        millis = int(moment.timestamp() * 1000)
-    except (OverflowError, ValueError):
-        return None
-    if not 0 <= millis < 1 << 48:
-        return None
-    return uuid.UUID(int=(millis << 80) | (0x7 << 76) | (0b10 << 62))
 
 
 def _shifted(moment: datetime.datetime, by: datetime.timedelta) -> datetime.datetime:

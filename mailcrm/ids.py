@@ -8,6 +8,7 @@ starts at a random value each millisecond (RFC 9562, section 6.2, method 1).
 
 from __future__ import annotations
 
+import datetime
 import os
 import threading
 import time
@@ -39,3 +40,15 @@ def uuid7() -> uuid.UUID:
     value |= 0b10 << 62  # variant
     value |= rand & 0x3FFF_FFFF_FFFF_FFFF
     return uuid.UUID(int=value)
+
+
+def uuid7_floor(moment: datetime.datetime) -> uuid.UUID | None:
+    """The smallest uuid7 of ``moment``'s millisecond (None outside uuid7's range): every id
+    made at or after that moment sorts at or above it, so a time window can bound an id."""
+    try:
+        millis = int(moment.timestamp() * 1000)
+    except (OverflowError, ValueError):
+        return None
+    if not 0 <= millis < 1 << 48:
+        return None
+    return uuid.UUID(int=(millis << 80) | (0x7 << 76) | (0b10 << 62))

@@ -5,8 +5,7 @@ import datetime
 import pytest
 
 from contacts import services
-from mailcrm.filtersets import uuid7_floor
-from mailcrm.ids import uuid7
+from mailcrm.ids import uuid7, uuid7_floor
 from mailcrm.models import Event
 
 pytestmark = pytest.mark.django_db
