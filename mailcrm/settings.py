@@ -338,6 +338,8 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["mailcrm.filters.StrictFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "mailcrm.api.schema.MailcrmAutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # An unknown ?format= is a 400 naming the view's formats, not DRF's undocumented 404.
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "mailcrm.api.negotiation.FormatNegotiation",
     "DEFAULT_PARSER_CLASSES": [
         "mailcrm.api.parsers.StrictTextJSONParser",
         "rest_framework.parsers.FormParser",

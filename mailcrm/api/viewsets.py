@@ -10,7 +10,6 @@ from django.shortcuts import get_object_or_404
 from rest_framework import mixins, viewsets
 from rest_framework.exceptions import NotFound
 
-from mailcrm.api.negotiation import FormatNegotiation
 from mailcrm.models import Workspace
 
 
@@ -25,7 +24,6 @@ def ensure_uuid(value) -> None:
 class WorkspaceScopedMixin:
     model = None
     lookup_value_regex = "[^/]+"
-    content_negotiation_class = FormatNegotiation
 
     @property
     def workspace(self) -> Workspace:
