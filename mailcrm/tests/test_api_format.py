@@ -17,8 +17,10 @@ def test_an_unknown_format_is_a_400_naming_the_known_ones(api, path):
     assert error["fields"] == {"format": ["Unknown format 'xml': use json or csv."]}
 
 
-def test_an_unknown_format_on_a_json_only_endpoint_is_a_400(api):
-    response = api.get("/api/v1/tags", {"format": "csv"})
+@pytest.mark.parametrize("path", ["/api/v1/tags", "/api/v1/statistics", "/api/v1/health-score"])
+def test_an_unknown_format_on_a_json_only_endpoint_is_a_400(api, path):
+    # Views of every kind: workspace-scoped viewsets and plain API views alike.
+    response = api.get(path, {"format": "csv"})
     assert response.status_code == 400
     assert response.json()["error"]["fields"] == {"format": ["Unknown format 'csv': use json."]}
 
