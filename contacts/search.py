@@ -58,15 +58,26 @@ MAX_TRIGRAMS_PER_WORD = 12
 INDEX_EXPRESSION = "lower(" + " || ' ' || ".join(SEARCH_COLUMNS) + ")"
 
 
-class SearchText(Func):
-    """lower(email || ' ' || first_name || …): what the trigram index holds."""
+class UnfoldedText(Func):
+    """email || ' ' || first_name || …, as stored (not lower-cased)."""
 
     output_field = TextField()
     arg_joiner = " || ' ' || "
-    template = "lower(%(expressions)s)"
+    template = "(%(expressions)s)"
 
     def __init__(self):
         super().__init__(*(F(column) for column in SEARCH_COLUMNS))
+
+
+class SearchText(Func):
+    """lower(email || ' ' || first_name || …): what the trigram index holds (the very SQL of
+    INDEX_EXPRESSION: the unfolded text brings its own parentheses)."""
+
+    output_field = TextField()
+    template = "lower%(expressions)s"
+
+    def __init__(self):
+        super().__init__(UnfoldedText())
 
 
 class WordSimilar(Func):
@@ -192,17 +203,6 @@ class _Like(Func):
         text_sql, text_params = compiler.compile(self.source_expressions[0])
         pattern_sql, pattern_params = compiler.compile(self.source_expressions[1])
         return f"{text_sql} LIKE {pattern_sql}", [*text_params, *pattern_params]
-
-
-class UnfoldedText(Func):
-    """email || ' ' || first_name || …, as stored (not lower-cased)."""
-
-    output_field = TextField()
-    arg_joiner = " || ' ' || "
-    template = "(%(expressions)s)"
-
-    def __init__(self):
-        super().__init__(*(F(column) for column in SEARCH_COLUMNS))
 
 
 class _LikeAll(Func):
