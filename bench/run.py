@@ -537,6 +537,19 @@ def ensure_database(url: str) -> str:
     return version
 
 
+def migrate(env: dict[str, str]) -> None:
+    """Bring the bench database up to the code's migrations: a new database is empty, and every
+    scenario (the generator first) reads the tables."""
+    print("[bench] migrate", flush=True)
+    done = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+    )
+    if done.returncode:
+        sys.exit(f"migrate failed (exit {done.returncode}); no scenario was run.")
+
+
 def redis_version(url: str) -> str:
     parts = urlsplit(url)
     try:
@@ -674,6 +687,7 @@ def main(argv: list[str] | None = None) -> int:
     facts = machine(ensure_database(url), redis_version(redis_url))
     env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": redis_url, "PYTHONUNBUFFERED": "1"}
     env.pop("DJANGO_SETTINGS_MODULE", None)
+    migrate(env)
     results: dict[str, Any] = {
         "scale": args.scale,
         "command": " ".join(
