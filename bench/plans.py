@@ -41,11 +41,12 @@ from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
 from campaigns.filtersets import MessageFilterSet
-from campaigns.models import Campaign, Message
+from campaigns.models import Campaign, Message, to_contacts
 from contacts.api.views import ContactViewSet
 from contacts.filtersets import ContactFilterSet
 from contacts.models import Contact, Segment, SegmentKind
 from mailcrm.api.pagination import KeysetPagination, count_rows
+from mailcrm.dashboard.insights import contact_engagement
 from mailcrm.filtersets import EventFilterSet
 from mailcrm.keyset import encode_cursor, keyset_page
 from mailcrm.models import Event, Workspace
@@ -571,6 +572,24 @@ def other_cases(workspace: Workspace) -> list[Spec]:
                         lambda q=queryset, p=page: deep_cursors(q, "-pk")[p],
                     )
                 )
+
+    # By contact (merge, erasure, the contact's export and engagement): through the two
+    # partial indexes that hold a contact's campaign and direct messages (to_contacts).
+    def recipient() -> Contact:
+        messages = in_database(Message).filter(campaign__workspace=workspace)
+        return in_database(Contact).get(
+            pk=messages.exclude(contact=None).values_list("contact_id", flat=True).first()
+        )
+
+    specs += [
+        Spec(
+            "messages",
+            "messages to a contact",
+            lambda contact: list(in_database(Message).filter(to_contacts([contact.pk]))),
+            recipient,
+        ),
+        Spec("messages", "a contact's engagement", contact_engagement, recipient),
+    ]
     events = in_database(Event).filter(workspace=workspace)
     some_message = in_database(Message).filter(workspace=workspace).values_list("pk", flat=True)
     for label, params in (

@@ -13,7 +13,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Q
 
-from campaigns.models import Campaign, Message, MessageEvent, MessageKind
+from campaigns.models import Campaign, Message, MessageEvent, MessageKind, to_contacts
 
 ERASED_EMAIL = "erased"
 
@@ -25,7 +25,7 @@ def _iso(value) -> str | None:
 def messages_export_for_contact(*, workspace_id: Any, contact_id: Any) -> list[dict[str, Any]]:
     """The messages sent to a contact, each with its events, as JSON-ready data (two queries)."""
     messages = list(
-        Message.objects.filter(workspace_id=workspace_id, contact_id=contact_id)
+        Message.objects.filter(to_contacts([contact_id]), workspace_id=workspace_id)
         .select_related("campaign")
         .order_by("id")
     )

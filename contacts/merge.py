@@ -153,16 +153,16 @@ def move_campaign_messages(*, primary_id: Any, duplicate_ids: Iterable[Any]) -> 
     """Re-point the duplicates' ``campaigns.Message`` rows (and so their events) to the
     primary. A campaign sends once per contact: where the primary already has a message of
     the same campaign, the duplicate's stays behind and loses its contact on deletion."""
-    from campaigns.models import Message
+    from campaigns.models import Message, to_contacts
 
     moved = 0
     for dup_id in duplicate_ids:
         # One duplicate at a time: two duplicates may hold messages of the same campaign.
-        taken = Message.objects.filter(contact_id=primary_id, campaign__isnull=False).values(
+        taken = Message.objects.filter(to_contacts([primary_id]), campaign__isnull=False).values(
             "campaign_id"
         )
         moved += (
-            Message.objects.filter(contact_id=dup_id)
+            Message.objects.filter(to_contacts([dup_id]))
             .exclude(campaign__isnull=False, campaign_id__in=taken)
             .update(contact_id=primary_id)
         )

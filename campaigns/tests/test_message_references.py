@@ -7,7 +7,14 @@ from __future__ import annotations
 import pytest
 
 from campaigns import services
-from campaigns.models import Campaign, CampaignStatus, Message, MessageKind, MessageStatus
+from campaigns.models import (
+    Campaign,
+    CampaignStatus,
+    Message,
+    MessageKind,
+    MessageStatus,
+    to_contacts,
+)
 from contacts.merge import contacts_merge
 from contacts.models import Contact
 from contacts.tests.factories import ContactFactory
@@ -76,13 +83,33 @@ def test_deleting_a_contact_through_the_api_keeps_its_messages_without_the_conta
 ):
     jane = ContactFactory(workspace=workspace)
     message = _sent(workspace, jane, spring)
+    receipt = _sent(workspace, jane)  # a direct send: found through another index
 
     assert api.delete(f"/api/v1/contacts/{jane.pk}").status_code == 204
 
     message.refresh_from_db()
+    receipt.refresh_from_db()
     assert message.contact_id is None and message.campaign_id == spring.pk
+    assert receipt.contact_id is None
     assert _orphans() == []
     _untouched(elsewhere)
+
+
+def test_to_contacts_finds_campaign_and_direct_messages_of_those_contacts_only(
+    workspace, spring, elsewhere
+):
+    jane, john, other = ContactFactory.create_batch(3, workspace=workspace)
+    theirs = {
+        _sent(workspace, jane, spring).pk,
+        _sent(workspace, jane).pk,
+        _sent(workspace, john).pk,
+    }
+    _sent(workspace, other, spring)
+
+    assert (
+        set(Message.objects.filter(to_contacts([jane.pk, john.pk])).values_list("pk", flat=True))
+        == theirs
+    )
 
 
 def test_deleting_another_workspaces_contact_is_404_and_keeps_its_messages(

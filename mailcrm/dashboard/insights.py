@@ -13,7 +13,14 @@ from django.db.models import Count, Max, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from campaigns.models import Campaign, CampaignStatus, EventType, Message, MessageEvent
+from campaigns.models import (
+    Campaign,
+    CampaignStatus,
+    EventType,
+    Message,
+    MessageEvent,
+    to_contacts,
+)
 from contacts.models import Contact
 from mailcrm.models import Workspace
 
@@ -289,8 +296,8 @@ def contact_engagement(contact: Contact, *, size: int = 5) -> dict[str, list]:
     """Beside a contact's timeline: recent human clicks, the campaigns they engage with most,
     and the devices and mail clients they use. Three LIMITed aggregates."""
     events = MessageEvent.objects.filter(
+        to_contacts([contact.pk], prefix="message__"),
         workspace_id=contact.workspace_id,
-        message__contact=contact,
         type__in=(EventType.OPENED, EventType.CLICKED),
         is_machine=False,
     )
