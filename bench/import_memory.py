@@ -66,6 +66,9 @@ def deployed_env() -> dict[str, str]:
         "FIELD_ENCRYPTION_KEY": settings.FIELD_ENCRYPTION_KEY,
         "DATABASE_URL": settings.DATABASE_URL,
         "ALLOWED_HOSTS": "testserver",  # the test client's host, for bench.exports
+        # Plain HTTP on loopback, as behind a TLS-terminating proxy: with DEBUG off the
+        # default would answer bench.exports' request with a redirect to https.
+        "SECURE_SSL_REDIRECT": "0",
     }
 
 
