@@ -51,14 +51,15 @@ def export(secret: str, query: str = "") -> dict:
 
 
 def in_child(secret: str, query: str) -> dict:
-    output = subprocess.run(
+    child = subprocess.run(
         [sys.executable, "-m", "bench.exports", "--child", secret, query],
-        check=True,
         capture_output=True,
         text=True,
         env=deployed_env(),
-    ).stdout
-    return json.loads(output)
+    )
+    if child.returncode:
+        raise RuntimeError(f"the exporting child failed:\n{child.stderr[-3000:]}")
+    return json.loads(child.stdout)
 
 
 def main(size: int) -> dict:
