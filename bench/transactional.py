@@ -160,7 +160,9 @@ def run(total: int, clients: int, batch: int, gunicorn_workers: int, workers: in
                 "warning",
             ],
             cwd=ROOT,
-            env={**env, "DEBUG": "0", "ALLOWED_HOSTS": "127.0.0.1"},
+            # Plain HTTP on loopback, as behind a TLS-terminating proxy (with DEBUG off the
+            # default redirects every API request to https).
+            env={**env, "DEBUG": "0", "ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "0"},
         )
         try:
             _wait_until_up(port, server)
