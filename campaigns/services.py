@@ -21,6 +21,7 @@ from deliverability import domains, risk
 from mailcrm import events
 from mailcrm.exceptions import Conflict, DomainError
 from mailcrm.models import Workspace
+from mailcrm.planner_statistics import analyze_after_insert
 
 EDITABLE_FIELDS = (
     "name",
@@ -162,6 +163,9 @@ def _send_now(*, campaign: Campaign, hold: str = "") -> Campaign:
     # campaign's sends from started_at and recipients (campaigns.limits).
     now = timezone.now()
     recipients = pipeline.snapshot(campaign, now=now)
+    # A large snapshot may leave the messages' statistics far behind (the event inserts'
+    # foreign-key checks then read the wrong index): refreshed once it is committed.
+    transaction.on_commit(lambda: analyze_after_insert(Message._meta.db_table, recipients))
     # The plan's limit against the snapshot's own count (a send past it is refused and the
     # snapshot rolled back with this transaction): counting the audience first ran its whole
     # SELECT twice, about a second of CPU per million contacts.

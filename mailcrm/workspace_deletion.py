@@ -32,6 +32,7 @@ from django.apps import apps
 from django.core.cache import cache
 from django.db import connection, models, transaction
 
+from mailcrm import planner_statistics
 from mailcrm.models import Workspace
 
 logger = logging.getLogger(__name__)
@@ -193,26 +194,11 @@ def _delete_step(step: Step, workspace_id, *, chunk: int, on_chunk: Callable[[in
 
 
 def analyze_stale(steps: tuple[Step, ...] | None = None) -> list[str]:
-    """ANALYZE the plan's tables whose statistics PostgreSQL itself would call stale (more
-    rows changed since the last ANALYZE than autovacuum's 10 % + 50 threshold, or never
-    analysed). Why: each deleted row makes PostgreSQL check the tables referring to it with a
-    plan made from their statistics; a table bulk-loaded since its last ANALYZE looks empty,
-    and the check becomes a scan of it for every row deleted (the same trap held a 100,000-row
-    INSERT of message events for over 17 minutes in bench.plans). Returns the tables analysed."""
-    if connection.vendor != "postgresql":
-        return []
-    tables = [step.model._meta.db_table for step in steps or plan()]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT s.relname FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid "
-            "WHERE s.relname = ANY(%s) AND (c.reltuples < 0 "
-            "OR s.n_mod_since_analyze > 50 + 0.1 * greatest(c.reltuples, 0))",
-            [tables],
-        )
-        stale = sorted(row[0] for row in cursor.fetchall())
-        for table in stale:
-            cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
-    return stale
+    """ANALYZE the plan's tables whose statistics are stale (``mailcrm.planner_statistics``).
+    Why here: each deleted row makes PostgreSQL check the tables referring to it with a plan
+    made from their statistics; a table bulk-loaded since its last ANALYZE looks empty, and
+    the check becomes a scan of it for every row deleted. Returns the tables analysed."""
+    return planner_statistics.analyze_stale([step.model._meta.db_table for step in steps or plan()])
 
 
 def progress_key(workspace_id) -> str:

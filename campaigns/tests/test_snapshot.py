@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from campaigns import pipeline
+from campaigns import pipeline, services
 from campaigns.models import Message
 from campaigns.tests.factories import list_campaign
 from contacts.tests.factories import ContactFactory, ListMembershipFactory
@@ -53,3 +53,19 @@ def test_a_snapshot_that_meets_rows_it_did_not_expect_skips_them(workspace, monk
     assert pipeline.snapshot(campaign) == 3
     assert asked == [{"campaign": campaign}]
     assert real_filter(campaign=campaign).count() == 3
+
+
+def test_a_send_asks_for_its_snapshot_once_committed(
+    workspace, monkeypatch, django_capture_on_commit_callbacks
+):
+    asked = []
+    monkeypatch.setattr(services, "analyze_after_insert", lambda *args: asked.append(args))
+    campaign, _ = list_campaign(workspace, 4)
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        services.campaign_send(campaign=campaign)
+        assert asked == []  # not inside the snapshot's transaction
+    for callback in callbacks:
+        callback()
+
+    assert ("campaigns_message", 4) in asked
