@@ -347,6 +347,11 @@ def snapshot_time(total: int) -> dict:
     generate(workspace, total, progress=False)
     campaign = _campaign(workspace, _everyone(workspace, "Everyone"))
     _analyze()
+    if connection.vendor == "postgresql":
+        # The million contacts just written (and VACUUMed) leave ≈ 1 GB of WAL and dirty pages
+        # behind: without a checkpoint first, the one they trigger lands inside the timing.
+        with connection.cursor() as cursor:
+            cursor.execute("CHECKPOINT")
     started = time.perf_counter()
     with transaction.atomic():
         recipients = pipeline.snapshot(campaign)
