@@ -5,11 +5,15 @@ in chunks, keeping progress and every rejected row with its reason."""
 from __future__ import annotations
 
 import logging
+import mmap
+import tempfile
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import BinaryField, Q
@@ -361,13 +365,13 @@ def _finish(job: ImportJob, progress: _Progress, *, status: str, **extra: Any) -
 UPLOAD_SLICE = 4 * 1024 * 1024
 
 
-def _read_upload(job_id: Any) -> bytes | None:
-    """The uploaded file, read in slices so that memory holds it about twice at most."""
+def _upload_slices(job_id: Any) -> Iterator[bytes] | None:
+    """The uploaded file's bytes, slice after slice (None when the upload is gone)."""
     uploads = ImportUpload.objects.filter(job_id=job_id)
     size = uploads.annotate(size=Length("content")).values_list("size", flat=True).first()
     if size is None:
         return None
-    parts = [
+    return (
         bytes(
             uploads.annotate(
                 part=Substr("content", start + 1, UPLOAD_SLICE, output_field=BinaryField())
@@ -376,14 +380,50 @@ def _read_upload(job_id: Any) -> bytes | None:
             .get()
         )
         for start in range(0, size, UPLOAD_SLICE)
-    ]
-    return b"".join(parts)
+    )
+
+
+def _read_upload(job_id: Any) -> bytes | None:
+    """The uploaded file, read in slices so that memory holds it about twice at most."""
+    slices = _upload_slices(job_id)
+    return None if slices is None else b"".join(slices)
+
+
+@contextmanager
+def _spooled_upload(job_id: Any) -> Iterator[mmap.mmap | bytes | None]:
+    """The uploaded file copied slice by slice into a temporary file and mapped from there:
+    the import reads it three times (encoding, count, rows) without holding it in memory,
+    where a 1,000,000-row file held as bytes was 42 MB of the task's peak (and twice that
+    while it was joined)."""
+    slices = _upload_slices(job_id)
+    if slices is None:
+        yield None
+        return
+    with tempfile.TemporaryFile(prefix="import-", dir=settings.VAR_DIR) as spool:
+        for part in slices:
+            spool.write(part)
+        if not spool.tell():
+            yield b""  # an empty upload (mmap cannot map 0 bytes): refused as empty
+            return
+        spool.flush()
+        mapped = mmap.mmap(spool.fileno(), 0, access=mmap.ACCESS_READ)
+        try:
+            yield mapped
+        finally:
+            try:
+                mapped.close()
+            except BufferError:
+                pass  # a reader still holds a view (an error mid-file): freed with it
 
 
 def _run(job: ImportJob, progress: _Progress) -> None:
-    data = _read_upload(job.pk)
-    if data is None:
-        raise ImportFileError("The uploaded file is gone.")
+    with _spooled_upload(job.pk) as data:
+        if data is None:
+            raise ImportFileError("The uploaded file is gone.")
+        _import_rows(job, progress, data)
+
+
+def _import_rows(job: ImportJob, progress: _Progress, data: mmap.mmap | bytes) -> None:
     layout = file_layout(data)
     total = _count_rows(data_rows(data, layout))
     ImportJob.objects.filter(pk=job.pk).update(total_rows=total)

@@ -10,6 +10,7 @@ import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from mmap import mmap
 
 from django.core.exceptions import ValidationError
 
@@ -17,6 +18,9 @@ from contacts.imports.rows import PROPERTY_PREFIX
 from contacts.models import PropertyDefinition
 from contacts.services import normalize_email
 from mailcrm.models import Workspace
+
+# The file as bytes, or mapped from the import task's spooled copy (jobs._spooled_upload).
+Buffer = bytes | mmap
 
 PREVIEW_ROWS = 5
 DELIMITERS = (",", ";", "\t")
@@ -77,7 +81,7 @@ class CsvPreview:
     has_header: bool = True
 
 
-def _decodes(data: bytes, encoding: str) -> bool:
+def _decodes(data: Buffer, encoding: str) -> bool:
     decoder = codecs.getincrementaldecoder(encoding)()
     view = memoryview(data)
     step = 1 << 20
@@ -90,7 +94,7 @@ def _decodes(data: bytes, encoding: str) -> bool:
     return True
 
 
-def _bomless_utf16(data: bytes) -> str | None:
+def _bomless_utf16(data: Buffer) -> str | None:
     """UTF-16 written without a byte-order mark (some exports do) shows as a NUL in every
     other byte of ASCII text: most odd bytes for little-endian, even ones for big-endian."""
     head = data[:4096]
@@ -106,14 +110,15 @@ def _bomless_utf16(data: bytes) -> str | None:
     return None
 
 
-def detect_encoding(data: bytes) -> str:
+def detect_encoding(data: Buffer) -> str:
     """UTF-8 (with or without BOM) or UTF-16 (with a BOM, or without one when the NULs show
     it); otherwise Windows-1252, whose printable range is a superset of Latin-1, and Latin-1
     itself as the last resort."""
     candidates = ["utf-8", "cp1252"]
-    if data.startswith(codecs.BOM_UTF8):
+    head = data[:4]
+    if head.startswith(codecs.BOM_UTF8):
         candidates.insert(0, "utf-8-sig")
-    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         candidates.insert(0, "utf-16")
     elif utf16 := _bomless_utf16(data):
         candidates.insert(0, utf16)
@@ -123,9 +128,9 @@ def detect_encoding(data: bytes) -> str:
     return "latin-1"
 
 
-def _check_not_binary(data: bytes, encoding: str) -> None:
+def _check_not_binary(data: Buffer, encoding: str) -> None:
     for signature, what in _BINARY_SIGNATURES.items():
-        if data.startswith(signature):
+        if data[: len(signature)] == signature:
             raise ImportFileError(f"This is not a CSV file: it looks like {what}.")
     head = data[:SNIFF_CHARS].decode(encoding, errors="replace")
     controls = sum(1 for ch in head if ord(ch) < 32 and ch not in "\t\r\n")
@@ -133,8 +138,37 @@ def _check_not_binary(data: bytes, encoding: str) -> None:
         raise ImportFileError("This is not a CSV file: it contains binary data.")
 
 
-def _text_stream(data: bytes, encoding: str) -> io.TextIOWrapper:
-    return io.TextIOWrapper(io.BytesIO(data), encoding=encoding, newline="")
+class _BufferReader(io.RawIOBase):
+    """A file over a buffer without copying it (``io.BytesIO`` copies an ``mmap``)."""
+
+    def __init__(self, data: Buffer):
+        self._view = memoryview(data)
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: len(self._view)}
+        self._position = max(0, base[whence] + offset)
+        return self._position
+
+    def readinto(self, buffer) -> int:
+        chunk = self._view[self._position : self._position + len(buffer)]
+        buffer[: len(chunk)] = chunk
+        self._position += len(chunk)
+        return len(chunk)
+
+    def close(self) -> None:
+        self._view.release()  # an mmap cannot close while a view of it is alive
+        super().close()
+
+
+def _text_stream(data: Buffer, encoding: str) -> io.TextIOWrapper:
+    return io.TextIOWrapper(io.BufferedReader(_BufferReader(data)), encoding=encoding, newline="")
 
 
 def _sniff_delimiter(sample: str) -> str:
@@ -215,9 +249,9 @@ class Layout:
     has_header: bool
 
 
-def file_layout(data: bytes) -> Layout:
+def file_layout(data: Buffer) -> Layout:
     """Work out how to read the file: encoding, delimiter, columns."""
-    if not data.strip():
+    if not re.search(rb"\S", data):
         raise ImportFileError("The file is empty.")
     encoding = detect_encoding(data)
     _check_not_binary(data, encoding)
@@ -230,6 +264,8 @@ def file_layout(data: bytes) -> Layout:
         raise ImportFileError("The file has no rows.") from None
     except Unreadable as exc:
         raise ImportFileError(f"Row {exc.row} cannot be read: {exc.reason}.") from None
+    finally:
+        stream.close()
     if len(header) > MAX_COLUMNS:
         # The mapping step shows one choice per column: 20,000 made a 32 MB page.
         raise ImportFileError(
@@ -241,13 +277,13 @@ def file_layout(data: bytes) -> Layout:
     return Layout(encoding, delimiter, columns, has_header)
 
 
-def data_rows(data: bytes, layout: Layout) -> Iterator[tuple[int, list[str]]]:
+def data_rows(data: Buffer, layout: Layout) -> Iterator[tuple[int, list[str]]]:
     """(row number, cells) of every data row, blank lines skipped."""
-    stream = _text_stream(data, layout.encoding)
-    records = _records(_reader(stream, layout.delimiter))
-    if layout.has_header:
-        next(records, None)
-    return records
+    with _text_stream(data, layout.encoding) as stream:
+        records = _records(_reader(stream, layout.delimiter))
+        if layout.has_header:
+            next(records, None)
+        yield from records
 
 
 def _reader(stream: io.TextIOWrapper, delimiter: str):

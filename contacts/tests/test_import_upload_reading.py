@@ -2,7 +2,7 @@
 costs several times its size), and gets back exactly the bytes that were stored."""
 
 from contacts.imports import import_run, import_start, jobs
-from contacts.models import Contact, ImportJob, JobStatus
+from contacts.models import Contact, ImportJob, ImportUpload, JobStatus
 
 
 def _start(workspace, data: bytes) -> ImportJob:
@@ -43,3 +43,21 @@ def test_a_missing_upload_fails_the_job_with_a_reason(workspace):
     assert job.status == JobStatus.FAILED
     assert job.failure_reason == "The uploaded file is gone."
     assert jobs._read_upload(job.pk) is None
+
+
+def test_the_task_maps_a_spooled_copy_of_the_upload_byte_for_byte(workspace, monkeypatch):
+    monkeypatch.setattr(jobs, "UPLOAD_SLICE", 100)
+    data = ("email\r\n" + "".join(f"m{n}@example.com\r\n" for n in range(40))).encode()
+    job = _start(workspace, data)
+
+    with jobs._spooled_upload(job.pk) as mapped:
+        assert mapped[:] == data
+    assert mapped.closed  # the temporary file's mapping is let go with it
+
+
+def test_a_spooled_upload_that_is_gone_is_none(workspace):
+    job = _start(workspace, b"email\nx@example.com\n")
+    ImportUpload.objects.filter(job=job).delete()
+
+    with jobs._spooled_upload(job.pk) as mapped:
+        assert mapped is None
