@@ -255,7 +255,9 @@ class Contact(models.Model):
             models.UniqueConstraint("workspace", Lower("email"), name="contact_ws_email_ci_unique")
         ]
         indexes = [
-            models.Index(fields=["workspace", "id"], name="contact_ws_id"),
+            # created_at rides along so that created_before can find its newest match
+            # reading this index alone (contacts.filtersets.newest_id_created_before).
+            models.Index(fields=["workspace", "id"], name="contact_ws_id", include=["created_at"]),
             models.Index(fields=["workspace", "status"], name="contact_ws_status"),
             models.Index(fields=["workspace", "lifecycle_stage"], name="contact_ws_stage"),
             models.Index(fields=["workspace", "source"], name="contact_ws_source"),

@@ -56,8 +56,8 @@ def _plain(workspace, moment, after=None) -> list[str]:
 def test_created_before_lists_what_the_plain_filter_does(
     api, workspace, people, monkeypatch, newest_rows, probe_rows, days_ago
 ):
-    """Few matches (the bound), many (no bound: more than the probe reads), none; the newest
-    contacts matching (no bound either) or not looked at."""
+    """Few matches (the bound counted), many (the bound walked: more than the probe counts),
+    none; the newest contacts matching (no bound) or not looked at."""
     monkeypatch.setattr(filtersets, "CREATED_BEFORE_NEWEST_ROWS", newest_rows)
     monkeypatch.setattr(filtersets, "CREATED_BEFORE_PROBE_ROWS", probe_rows)
     moment = NOW - datetime.timedelta(days=days_ago)
@@ -72,14 +72,14 @@ def test_created_before_lists_what_the_plain_filter_does(
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the bound is PostgreSQL's")
-def test_the_newest_matching_id_is_a_bound_for_few_matches(workspace, people, monkeypatch):
+def test_the_newest_matching_id_is_the_bound(workspace, people, monkeypatch):
     moment = NOW - datetime.timedelta(days=95)
     # the newest contact matches: the plain walk is cheap, no bound
     assert filtersets.newest_id_created_before(workspace, moment) == (False, None)
     monkeypatch.setattr(filtersets, "CREATED_BEFORE_NEWEST_ROWS", 0)
-    few, newest = filtersets.newest_id_created_before(workspace, moment)
+    bounded, newest = filtersets.newest_id_created_before(workspace, moment)
     # the contact made last but dated 400 days ago is the newest id before that moment
-    assert few and newest == str(people[-1].pk)
+    assert bounded and newest == str(people[-1].pk)
     assert filtersets.newest_id_created_before(workspace, NOW - datetime.timedelta(days=999)) == (
         True,
         None,
@@ -87,5 +87,7 @@ def test_the_newest_matching_id_is_a_bound_for_few_matches(workspace, people, mo
     # 98 to 95 days ago: people[2..4] and people[-2] (dated 95.5 days ago), the newest id
     window = (moment, moment - datetime.timedelta(days=3))
     assert filtersets.newest_id_created_before(workspace, *window) == (True, str(people[-2].pk))
+    # more matches than the count reads: the newest-first walk finds the same ids
     monkeypatch.setattr(filtersets, "CREATED_BEFORE_PROBE_ROWS", 2)
-    assert filtersets.newest_id_created_before(workspace, NOW) == (False, None)
+    assert filtersets.newest_id_created_before(workspace, *window) == (True, str(people[-2].pk))
+    assert filtersets.newest_id_created_before(workspace, moment) == (True, str(people[-1].pk))
