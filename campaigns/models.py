@@ -118,21 +118,18 @@ def to_contacts(contact_ids, *, prefix: str = "") -> Q:
     campaign), the others through message_direct_contact. ``contact_id IN (…)`` alone implies
     neither index's condition (and a scan of every message follows); with the kind's two
     cases beside it (always true: kind is never null) it is one index scan per case."""
-    kind = f"{prefix}kind"
-    return Q(**{f"{prefix}contact_id__in": contact_ids}) & (
-        Q(**{kind: MessageKind.CAMPAIGN}) | ~Q(**{kind: MessageKind.CAMPAIGN})
-    )
+    return Q(**{f"{prefix}contact_id__in": contact_ids}) & _either_kind(prefix)
+
+
+def _either_kind(prefix: str = "") -> Q:
+    kind = {f"{prefix}kind": MessageKind.CAMPAIGN}
+    return Q(**kind) | ~Q(**kind)
 
 
 def forget_contact(collector, field, sub_objs, using) -> None:
     """``on_delete`` of Message.contact: SET_NULL, finding the contact's messages through the
     indexes (``to_contacts``) instead of the collector's bare ``contact_id IN (…)``."""
-    models.SET_NULL(
-        collector,
-        field,
-        sub_objs.filter(Q(kind=MessageKind.CAMPAIGN) | ~Q(kind=MessageKind.CAMPAIGN)),
-        using,
-    )
+    models.SET_NULL(collector, field, sub_objs.filter(_either_kind()), using)
 
 
 forget_contact.lazy_sub_objs = True  # like SET_NULL: no need to fetch the messages first
