@@ -10,7 +10,8 @@ import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from mmap import mmap
+from pathlib import Path
+from typing import BinaryIO
 
 from django.core.exceptions import ValidationError
 
@@ -19,8 +20,9 @@ from contacts.models import PropertyDefinition
 from contacts.services import normalize_email
 from mailcrm.models import Workspace
 
-# The file as bytes, or mapped from the import task's spooled copy (jobs._spooled_upload).
-Buffer = bytes | mmap
+# The file as bytes, or the path of the import task's spooled copy (jobs._spooled_upload), read
+# through the page cache: neither held in the worker's memory nor mapped into it.
+Source = bytes | Path
 
 PREVIEW_ROWS = 5
 DELIMITERS = (",", ";", "\t")
@@ -81,23 +83,36 @@ class CsvPreview:
     has_header: bool = True
 
 
-def _decodes(data: Buffer, encoding: str) -> bool:
+def _open(source: Source) -> BinaryIO:
+    return io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")
+
+
+def _head(source: Source, size: int) -> bytes:
+    with _open(source) as stream:
+        return stream.read(size)
+
+
+def _pieces(source: Source, size: int = 1 << 20) -> Iterator[bytes]:
+    with _open(source) as stream:
+        while piece := stream.read(size):
+            yield piece
+
+
+def _decodes(source: Source, encoding: str) -> bool:
     decoder = codecs.getincrementaldecoder(encoding)()
-    view = memoryview(data)
-    step = 1 << 20
     try:
-        for start in range(0, len(view), step):
-            decoder.decode(view[start : start + step])
+        for piece in _pieces(source):
+            decoder.decode(piece)
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         return False
     return True
 
 
-def _bomless_utf16(data: Buffer) -> str | None:
+def _bomless_utf16(head: bytes) -> str | None:
     """UTF-16 written without a byte-order mark (some exports do) shows as a NUL in every
     other byte of ASCII text: most odd bytes for little-endian, even ones for big-endian."""
-    head = data[:4096]
+    head = head[:4096]
     half = len(head) // 2
     if half < 4:
         return None
@@ -110,17 +125,17 @@ def _bomless_utf16(data: Buffer) -> str | None:
     return None
 
 
-def detect_encoding(data: Buffer) -> str:
+def detect_encoding(data: Source) -> str:
     """UTF-8 (with or without BOM) or UTF-16 (with a BOM, or without one when the NULs show
     it); otherwise Windows-1252, whose printable range is a superset of Latin-1, and Latin-1
     itself as the last resort."""
     candidates = ["utf-8", "cp1252"]
-    head = data[:4]
+    head = _head(data, 4096)
     if head.startswith(codecs.BOM_UTF8):
         candidates.insert(0, "utf-8-sig")
     elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         candidates.insert(0, "utf-16")
-    elif utf16 := _bomless_utf16(data):
+    elif utf16 := _bomless_utf16(head):
         candidates.insert(0, utf16)
     for encoding in candidates:
         if _decodes(data, encoding):
@@ -128,47 +143,19 @@ def detect_encoding(data: Buffer) -> str:
     return "latin-1"
 
 
-def _check_not_binary(data: Buffer, encoding: str) -> None:
+def _check_not_binary(data: Source, encoding: str) -> None:
+    start = _head(data, SNIFF_CHARS)
     for signature, what in _BINARY_SIGNATURES.items():
-        if data[: len(signature)] == signature:
+        if start.startswith(signature):
             raise ImportFileError(f"This is not a CSV file: it looks like {what}.")
-    head = data[:SNIFF_CHARS].decode(encoding, errors="replace")
+    head = start.decode(encoding, errors="replace")
     controls = sum(1 for ch in head if ord(ch) < 32 and ch not in "\t\r\n")
     if "\x00" in head or controls > len(head) // 100:
         raise ImportFileError("This is not a CSV file: it contains binary data.")
 
 
-class _BufferReader(io.RawIOBase):
-    """A file over a buffer without copying it (``io.BytesIO`` copies an ``mmap``)."""
-
-    def __init__(self, data: Buffer):
-        self._view = memoryview(data)
-        self._position = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: len(self._view)}
-        self._position = max(0, base[whence] + offset)
-        return self._position
-
-    def readinto(self, buffer) -> int:
-        chunk = self._view[self._position : self._position + len(buffer)]
-        buffer[: len(chunk)] = chunk
-        self._position += len(chunk)
-        return len(chunk)
-
-    def close(self) -> None:
-        self._view.release()  # an mmap cannot close while a view of it is alive
-        super().close()
-
-
-def _text_stream(data: Buffer, encoding: str) -> io.TextIOWrapper:
-    return io.TextIOWrapper(io.BufferedReader(_BufferReader(data)), encoding=encoding, newline="")
+def _text_stream(data: Source, encoding: str) -> io.TextIOWrapper:
+    return io.TextIOWrapper(_open(data), encoding=encoding, newline="")
 
 
 def _sniff_delimiter(sample: str) -> str:
@@ -249,9 +236,9 @@ class Layout:
     has_header: bool
 
 
-def file_layout(data: Buffer) -> Layout:
+def file_layout(data: Source) -> Layout:
     """Work out how to read the file: encoding, delimiter, columns."""
-    if not re.search(rb"\S", data):
+    if not any(piece.strip() for piece in _pieces(data)):
         raise ImportFileError("The file is empty.")
     encoding = detect_encoding(data)
     _check_not_binary(data, encoding)
@@ -277,7 +264,7 @@ def file_layout(data: Buffer) -> Layout:
     return Layout(encoding, delimiter, columns, has_header)
 
 
-def data_rows(data: Buffer, layout: Layout) -> Iterator[tuple[int, list[str]]]:
+def data_rows(data: Source, layout: Layout) -> Iterator[tuple[int, list[str]]]:
     """(row number, cells) of every data row, blank lines skipped."""
     with _text_stream(data, layout.encoding) as stream:
         records = _records(_reader(stream, layout.delimiter))

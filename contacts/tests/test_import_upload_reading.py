@@ -45,19 +45,19 @@ def test_a_missing_upload_fails_the_job_with_a_reason(workspace):
     assert jobs._read_upload(job.pk) is None
 
 
-def test_the_task_maps_a_spooled_copy_of_the_upload_byte_for_byte(workspace, monkeypatch):
+def test_the_task_reads_a_spooled_copy_of_the_upload_byte_for_byte(workspace, monkeypatch):
     monkeypatch.setattr(jobs, "UPLOAD_SLICE", 100)
     data = ("email\r\n" + "".join(f"m{n}@example.com\r\n" for n in range(40))).encode()
     job = _start(workspace, data)
 
-    with jobs._spooled_upload(job.pk) as mapped:
-        assert mapped[:] == data
-    assert mapped.closed  # the temporary file's mapping is let go with it
+    with jobs._spooled_upload(job.pk) as spooled:
+        assert spooled.read_bytes() == data
+    assert not spooled.exists()  # the temporary file goes with the import
 
 
 def test_a_spooled_upload_that_is_gone_is_none(workspace):
     job = _start(workspace, b"email\nx@example.com\n")
     ImportUpload.objects.filter(job=job).delete()
 
-    with jobs._spooled_upload(job.pk) as mapped:
-        assert mapped is None
+    with jobs._spooled_upload(job.pk) as spooled:
+        assert spooled is None
