@@ -598,7 +598,7 @@ class _NotListed(models.Expression):
         workspace_sql, workspace_params = compiler.compile(self.workspace)
         email_sql, email_params = compiler.compile(self.email)
         sql = (
-            f"NOT EXISTS (SELECT 1 FROM ({' UNION ALL '.join(arms)}) AS listed "
+            f"NOT EXISTS (SELECT 1 FROM ({' UNION ALL '.join(arms)}) AS listed "  # nosec B608 - compiled ORM SQL, values bound
             f"WHERE listed.workspace_id = {workspace_sql} AND listed.email = {email_sql})"
         )
         return sql, (*params, *workspace_params, *email_params)
