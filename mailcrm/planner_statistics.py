@@ -13,6 +13,14 @@ from __future__ import annotations
 
 from django.db import connection
 
+# Autovacuum's analyze threshold: 50 rows plus 10 % of those the statistics know of.
+_THRESHOLD_ROWS = 50
+_THRESHOLD_SHARE = 0.1
+
+
+def _analyze(cursor, table: str) -> None:
+    cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
+
 
 def analyze_stale(tables: list[str]) -> list[str]:
     """ANALYZE those of ``tables`` whose statistics PostgreSQL itself would call stale (more
@@ -24,12 +32,12 @@ def analyze_stale(tables: list[str]) -> list[str]:
         cursor.execute(
             "SELECT s.relname FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid "
             "WHERE s.relname = ANY(%s) AND (c.reltuples < 0 "
-            "OR s.n_mod_since_analyze > 50 + 0.1 * greatest(c.reltuples, 0))",
-            [tables],
+            "OR s.n_mod_since_analyze > %s + %s * greatest(c.reltuples, 0))",
+            [tables, _THRESHOLD_ROWS, _THRESHOLD_SHARE],
         )
         stale = sorted(row[0] for row in cursor.fetchall())
         for table in stale:
-            cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
+            _analyze(cursor, table)
     return stale
 
 
@@ -38,12 +46,12 @@ def analyze_after_insert(table: str, rows: int) -> bool:
     autovacuum's threshold (50 + 10 % of the rows the statistics know of) — decided from the
     count the caller knows, since the activity counters this backend just wrote may not be
     visible yet (PostgreSQL flushes them up to a second later). Returns whether it ran."""
-    if connection.vendor != "postgresql" or rows <= 50:
+    if connection.vendor != "postgresql" or rows <= _THRESHOLD_ROWS:
         return False
     with connection.cursor() as cursor:
         cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])
         found = cursor.fetchone()
-        if found is None or rows <= 50 + 0.1 * max(found[0], 0):
+        if found is None or rows <= _THRESHOLD_ROWS + _THRESHOLD_SHARE * max(found[0], 0):
             return False
-        cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
+        _analyze(cursor, table)
     return True
