@@ -383,12 +383,6 @@ def _upload_slices(job_id: Any) -> Iterator[bytes] | None:
     )
 
 
-def _read_upload(job_id: Any) -> bytes | None:
-    """The uploaded file, read in slices so that memory holds it about twice at most."""
-    slices = _upload_slices(job_id)
-    return None if slices is None else b"".join(slices)
-
-
 @contextmanager
 def _spooled_upload(job_id: Any) -> Iterator[Path | None]:
     """The uploaded file copied slice by slice into a temporary file, whose path the import

@@ -112,7 +112,6 @@ def _decodes(source: Source, encoding: str) -> bool:
 def _bomless_utf16(head: bytes) -> str | None:
     """UTF-16 written without a byte-order mark (some exports do) shows as a NUL in every
     other byte of ASCII text: most odd bytes for little-endian, even ones for big-endian."""
-    head = head[:4096]
     half = len(head) // 2
     if half < 4:
         return None

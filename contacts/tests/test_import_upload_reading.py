@@ -1,8 +1,9 @@
-"""The import task reads its stored upload in slices (memory: a large upload fetched whole
-costs several times its size), and gets back exactly the bytes that were stored."""
+"""The import task reads its stored upload in slices into a temporary file (memory: a large
+upload fetched whole costs several times its size), and gets back exactly the bytes that were
+stored."""
 
 from contacts.imports import import_run, import_start, jobs
-from contacts.models import Contact, ImportJob, ImportUpload, JobStatus
+from contacts.models import Contact, ImportJob, JobStatus
 
 
 def _start(workspace, data: bytes) -> ImportJob:
@@ -17,7 +18,9 @@ def test_an_upload_larger_than_a_slice_is_read_back_byte_for_byte(workspace, mon
     job = _start(workspace, data)
 
     assert len(data) > 5 * jobs.UPLOAD_SLICE
-    assert jobs._read_upload(job.pk) == data
+    with jobs._spooled_upload(job.pk) as spooled:
+        assert spooled.read_bytes() == data
+    assert not spooled.exists()  # the temporary file goes with the import
 
 
 def test_an_import_read_in_slices_imports_every_row(workspace, outsider, monkeypatch):
@@ -42,22 +45,5 @@ def test_a_missing_upload_fails_the_job_with_a_reason(workspace):
 
     assert job.status == JobStatus.FAILED
     assert job.failure_reason == "The uploaded file is gone."
-    assert jobs._read_upload(job.pk) is None
-
-
-def test_the_task_reads_a_spooled_copy_of_the_upload_byte_for_byte(workspace, monkeypatch):
-    monkeypatch.setattr(jobs, "UPLOAD_SLICE", 100)
-    data = ("email\r\n" + "".join(f"m{n}@example.com\r\n" for n in range(40))).encode()
-    job = _start(workspace, data)
-
-    with jobs._spooled_upload(job.pk) as spooled:
-        assert spooled.read_bytes() == data
-    assert not spooled.exists()  # the temporary file goes with the import
-
-
-def test_a_spooled_upload_that_is_gone_is_none(workspace):
-    job = _start(workspace, b"email\nx@example.com\n")
-    ImportUpload.objects.filter(job=job).delete()
-
     with jobs._spooled_upload(job.pk) as spooled:
         assert spooled is None
