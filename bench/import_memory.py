@@ -56,19 +56,21 @@ def peak_rss_mb() -> float:
     return _rss_mb("VmHWM")
 
 
-def deployed_env() -> dict[str, str]:
-    """A child's environment as deployed: DEBUG off (else Django keeps the last 9,000
-    statements with their parameters), this process's database and keys."""
+def deployed_env(base: dict[str, str] | None = None, **overrides: str) -> dict[str, str]:
+    """A child's environment as deployed (``base``, else this process's, with ``overrides``):
+    DEBUG off (else Django keeps the last 9,000 statements with their parameters), this
+    process's database and keys (a server must verify the tokens signed here), and plain HTTP
+    on loopback as behind a TLS-terminating proxy (with DEBUG off the default redirects every
+    request but the tracking paths to https). ``ALLOWED_HOSTS`` is the test client's host."""
     return {
-        **os.environ,
+        **(os.environ if base is None else base),
         "DEBUG": "0",
         "SECRET_KEY": settings.SECRET_KEY,
         "FIELD_ENCRYPTION_KEY": settings.FIELD_ENCRYPTION_KEY,
         "DATABASE_URL": settings.DATABASE_URL,
-        "ALLOWED_HOSTS": "testserver",  # the test client's host, for bench.exports
-        # Plain HTTP on loopback, as behind a TLS-terminating proxy: with DEBUG off the
-        # default would answer bench.exports' request with a redirect to https.
+        "ALLOWED_HOSTS": "testserver",
         "SECURE_SSL_REDIRECT": "0",
+        **overrides,
     }
 
 

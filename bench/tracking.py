@@ -38,6 +38,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from bench.generate import bench_workspace, generate
+from bench.import_memory import deployed_env
 from bench.sending import _campaign, _everyone
 from campaigns import engagement, hits, pipeline
 from campaigns.models import EventType, Message, MessageEvent
@@ -141,15 +142,10 @@ def main() -> None:
     hits.drain(batches=10**6)  # anything left over from an earlier run
     engagement.drain(batches=10**6)
     port = free_port()
-    env = {
-        **os.environ,
-        "DEBUG": "0",
-        # The tokens were signed here: the server must hold the same keys.
-        "SECRET_KEY": settings.SECRET_KEY,
-        "FIELD_ENCRYPTION_KEY": settings.FIELD_ENCRYPTION_KEY,
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "PUBLIC_HITS_PER_MINUTE": str(args.per_address_limit),
-    }
+    # The tokens were signed here: the server holds the same keys (deployed_env).
+    env = deployed_env(
+        ALLOWED_HOSTS="127.0.0.1", PUBLIC_HITS_PER_MINUTE=str(args.per_address_limit)
+    )
     server = subprocess.Popen(
         [
             str(Path(sys.executable).with_name("gunicorn")),

@@ -35,6 +35,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from bench.generate import bench_workspace
+from bench.import_memory import deployed_env
 from bench.sending import _start_cluster, _worker_env
 from bench.smtp_sink import CountingSink
 from campaigns.models import Message
@@ -160,9 +161,7 @@ def run(total: int, clients: int, batch: int, gunicorn_workers: int, workers: in
                 "warning",
             ],
             cwd=ROOT,
-            # Plain HTTP on loopback, as behind a TLS-terminating proxy (with DEBUG off the
-            # default redirects every API request to https).
-            env={**env, "DEBUG": "0", "ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "0"},
+            env=deployed_env(env, ALLOWED_HOSTS="127.0.0.1"),
         )
         try:
             _wait_until_up(port, server)
