@@ -1,6 +1,7 @@
 """Free-text search over a contact's name, email, company and phone.
 
-On PostgreSQL one trigram (pg_trgm) GIN index over the lower-cased concatenation serves both
+On PostgreSQL one trigram (pg_trgm) GIN index over the workspace and the lower-cased
+concatenation (btree_gin: the index keeps to one workspace's rows) serves both
 substring/prefix matches (typeahead: ``LIKE '%jan%'``) and fuzzy matches for typos (word
 similarity, ``<%``). On SQLite it falls back to a plain case-insensitive scan. The choice is
 made here, once.
@@ -54,7 +55,7 @@ RARE_SHARE = 0.01
 # one).
 MAX_TRIGRAMS_PER_WORD = 12
 
-# The index in migration 0007 is built on exactly this expression; keep them in step.
+# The index (migrations 0007, 0019) is built on exactly this expression; keep them in step.
 INDEX_EXPRESSION = "lower(" + " || ' ' || ".join(SEARCH_COLUMNS) + ")"
 
 

@@ -76,6 +76,17 @@ def test_search_never_crosses_workspaces(workspace, people, outsider):
     assert outsider.contact.first_name not in found(workspace, outsider.contact.email)
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL index")
+def test_the_trigram_index_leads_with_the_workspace():
+    """So a search reads one workspace's candidates from the index, never fetching and
+    rechecking another workspace's rows (contacts 0019, btree_gin)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexdef LIKE %s", ["%gin_trgm_ops%"])
+        definitions = [row[0] for row in cursor.fetchall()]
+    assert len(definitions) == 1
+    assert "USING gin (workspace_id, lower(" in definitions[0]
+
+
 def test_the_api_list_searches_with_q(api, workspace, people):
     results = api.get("/api/v1/contacts", {"q": "smith"}).json()["results"]
     assert {c["first_name"] for c in results} == {"Jane", "Carla"}
@@ -165,6 +176,7 @@ def test_collected_matches_are_a_constant_the_planner_counts(workspace, monkeypa
     assert "= ANY(string_to_array(" in sql and "ARRAY(SELECT" not in sql
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_indexscan = off")
         plan = json.loads(page.explain(format="json"))[0]["Plan"]
     nodes = list(_plan_nodes(plan))
     assert not any(node.get("Parent Relationship") == "InitPlan" for node in nodes)
