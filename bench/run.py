@@ -454,8 +454,10 @@ def run_scenario(
     try:
         returncode = process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        _stop_group(process)
         returncode = None
+    # A timeout stops the whole group; so does a finished scenario that left a server or worker
+    # behind (its own clean-up missed it): the next scenario must not share the machine with it.
+    record["left_running"] = _stop_group(process)
     for reader in readers:
         reader.join()
     figures = last_json_object("".join(stdout))
@@ -475,17 +477,56 @@ def run_scenario(
     return record
 
 
-def _stop_group(process: subprocess.Popen) -> None:
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _stop_group(process: subprocess.Popen) -> bool:
+    """Stop every process left in the scenario's group, leader and children, SIGTERM first;
+    returns whether any was still running."""
+    if process.poll() is not None and not _group_alive(process.pid):
+        return False
     for sig, grace in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
         try:
             os.killpg(process.pid, sig)
         except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=grace)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+            break
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            if process.poll() is not None and not _group_alive(process.pid):
+                return True
+            time.sleep(0.2)
+    process.poll()
+    return True
+
+
+def _cpu_times() -> tuple[int, int]:
+    """(idle, total) jiffies of all CPUs since boot, from /proc/stat."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    return fields[3] + fields[4], sum(fields)
+
+
+def wait_for_quiet(*, idle_share: float = 0.9, longest_s: float = 120) -> float:
+    """Wait until the CPUs were at least ``idle_share`` idle over one second (at most
+    ``longest_s``): the load average lags a minute behind, and what the scenario before left
+    winding down (a server's workers, autovacuum after its deletes) would be measured with
+    the next scenario. Returns the seconds waited; on a machine without /proc/stat, none."""
+    if not Path("/proc/stat").exists():
+        return 0.0
+    started = time.monotonic()
+    while time.monotonic() - started < longest_s:
+        idle_before, total_before = _cpu_times()
+        time.sleep(1)
+        idle_after, total_after = _cpu_times()
+        if (idle_after - idle_before) >= idle_share * max(total_after - total_before, 1):
+            break
+    waited = time.monotonic() - started
+    print(f"[bench] quiet after {waited:.0f} s", flush=True)
+    return round(waited, 1)
 
 
 def evaluate(scenario: Scenario, record: dict[str, Any]) -> list[Figure]:
@@ -718,8 +759,10 @@ def main(argv: list[str] | None = None) -> int:
     figures: list[Figure] = []
     for scenario in scenarios:
         settle(url)
+        quiet_wait = wait_for_quiet()
         print(f"[bench] {scenario.name}: {' '.join(scenario.command(args.scale)[1:])}", flush=True)
         record = run_scenario(scenario, args.scale, env)
+        record["waited_for_quiet_s"] = quiet_wait
         print(f"[bench] {scenario.name}: {record['status']} in {record['wall_s']} s", flush=True)
         found = evaluate(scenario, record)
         record["figures"] = [figure.as_dict() for figure in found]

@@ -4,6 +4,7 @@ targets, and the table — on canned output, without running a benchmark."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -143,3 +144,45 @@ def test_plans_report_their_counts_and_each_slow_case_against_the_api_target():
     assert [s.name for s in run.SCENARIOS].index("plans") > [s.name for s in run.SCENARIOS].index(
         "contacts_api"
     )
+
+
+def _state(pid: int) -> str | None:
+    """The process's state letter (Z for a zombie), or None when it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return None
+
+
+LEAVES_A_CHILD = """
+import json, subprocess
+child = subprocess.Popen(["sleep", "300"])  # inherits stdout: the runner's reader waits on it
+print(json.dumps({"child": child.pid}), flush=True)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_what_a_finished_scenario_leaves_running_is_stopped(tmp_path):
+    (tmp_path / "leaves_a_child.py").write_text(LEAVES_A_CHILD)
+    scenario = run.Scenario("leaves", "leaves_a_child", {"small": []}, run.figures_generate)
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path)}
+
+    record = run.run_scenario(scenario, "small", env, echo=False)
+
+    assert record["status"] == "ok"
+    assert record["left_running"] is True
+    assert record["wall_s"] < 60  # not the child's 300 s
+    assert _state(record["output"]["child"]) in (None, "Z")
+
+
+def test_a_scenario_leaving_nothing_behind_says_so(tmp_path):
+    scenario = run.Scenario("calendar", "calendar", {"small": ["2026"]}, run.figures_generate)
+
+    record = run.run_scenario(scenario, "small", {"PATH": "/usr/bin:/bin"}, echo=False)
+
+    assert record["left_running"] is False
+
+
+def test_waiting_for_a_quiet_machine_is_bounded():
+    assert 1 <= run.wait_for_quiet(idle_share=0.0, longest_s=5) < 3  # one sample suffices
+    assert 1 <= run.wait_for_quiet(idle_share=1.01, longest_s=1.5) < 4  # never quiet: gives up
