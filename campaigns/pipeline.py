@@ -20,8 +20,7 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -44,6 +43,7 @@ from mailcrm import events
 from mailcrm.copyrows import insert_rows
 from mailcrm.ids import uuid7
 from mailcrm.models import Workspace
+from mailcrm.workspace_reads import workspace_index_reads
 
 logger = logging.getLogger("mailcrm.sending")
 
@@ -131,8 +131,8 @@ def snapshot(campaign: Campaign, *, now: datetime | None = None) -> int:
         *ab.source_params,
         *params,
     ]
-    # A savepoint of its own: should the statement fail, the planner setting goes with it.
-    with transaction.atomic(), connection.cursor() as cursor, _workspace_index_reads(cursor):
+    # One workspace's audience, read through its index (mailcrm.workspace_reads).
+    with workspace_index_reads(), connection.cursor() as cursor:
         if first:
             # A first snapshot meets no existing row: a plain INSERT, whose unique index still
             # refuses a duplicate. ON CONFLICT would probe that index before each row and
@@ -145,38 +145,6 @@ def snapshot(campaign: Campaign, *, now: datetime | None = None) -> int:
                 pass  # another snapshot of the campaign got there first: skip whom it added
         cursor.execute(f"{sql} ON CONFLICT DO NOTHING", sql_params)
     return Message.objects.filter(campaign=campaign).count()
-
-
-# PostgreSQL's usual advice for storage with cheap random reads (SSD, or a cache-resident
-# table); only ever lowered to it, never raised over what the server was configured with.
-_SNAPSHOT_RANDOM_PAGE_COST = 1.1
-
-
-@contextmanager
-def _workspace_index_reads(cursor) -> Iterator[None]:
-    """Plan the snapshot's SELECT with random reads priced as on an SSD, for the statement only.
-
-    A workspace's contacts lie on the heap in id order (time-ordered ids, rows appended), so
-    walking the (workspace, id) index reads that workspace's pages in order, ready sorted for
-    the INSERT and merge-joined to the list's (list, contact) index. The planner cannot see
-    that order — its correlation figure is per column — and with the default
-    random_page_cost of 4 it prices the walk above a sequential scan of the whole table, every
-    workspace's rows included, plus a hash join and a sort: with a second million-contact
-    workspace in the table, 1.0 s of reading became 3.0 s (docs/performance.md)."""
-    if connection.vendor != "postgresql":
-        yield
-        return
-    cursor.execute("SELECT current_setting('random_page_cost')::float8")
-    configured = cursor.fetchone()[0]
-    if configured <= _SNAPSHOT_RANDOM_PAGE_COST:
-        yield
-        return
-    cursor.execute(
-        "SELECT set_config('random_page_cost', %s, true)", [str(_SNAPSHOT_RANDOM_PAGE_COST)]
-    )
-    yield
-    # Not reached when the statement fails: the savepoint's rollback undoes the setting.
-    cursor.execute("SELECT set_config('random_page_cost', %s, true)", [str(configured)])
 
 
 # --- claiming ----------------------------------------------------------------------------------

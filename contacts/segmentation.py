@@ -23,6 +23,7 @@ from contacts.query import Compiler, QueryError, conditions_of, parse
 from mailcrm import events
 from mailcrm.exceptions import Conflict
 from mailcrm.models import Workspace
+from mailcrm.workspace_reads import workspace_index_reads
 
 logger = logging.getLogger("mailcrm.segments")
 
@@ -343,4 +344,5 @@ def segment_preview(*, workspace: Workspace, query: str) -> tuple[int, list[Cont
     """How many contacts a query selects now, and a few of them."""
     contacts = Contact.objects.for_workspace(workspace).visible().filter(_compile(query, workspace))
     sample = list(contacts.prefetch_related("tags", "lists").order_by("-pk")[:PREVIEW_SAMPLE])
-    return contacts.count(), sample
+    with workspace_index_reads():
+        return contacts.count(), sample

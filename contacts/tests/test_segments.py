@@ -1,11 +1,13 @@
 """Segments: the API, set-based refresh, incremental membership, previews and search."""
 
 import pytest
+from django.db import connection
 from django_q.models import Schedule
 
 from contacts import segmentation, services
 from contacts.models import Segment, SegmentDirtyContact, SegmentKind, SegmentMembership
 from contacts.tests.factories import ContactFactory, SegmentFactory, TagFactory
+from mailcrm.tests.test_workspace_reads import random_page_cost
 
 pytestmark = pytest.mark.django_db
 
@@ -189,6 +191,23 @@ def test_preview_counts_and_samples(api, workspace, outsider):
     assert response.status_code == 200
     assert response.json()["count"] == 12
     assert len(response.json()["sample"]) == 10
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL planner setting")
+def test_the_preview_count_reads_the_workspace_through_its_indexes(workspace):
+    """Random reads priced as on an SSD for the count alone (mailcrm.workspace_reads)."""
+    ContactFactory.create_batch(3, workspace=workspace, score=60)
+    seen = []
+
+    def wrapper(execute, sql, params, many, context):
+        if sql.startswith("SELECT COUNT(*)"):
+            seen.append(random_page_cost())
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(wrapper):
+        count, _ = segmentation.segment_preview(workspace=workspace, query="score > 50")
+    assert (count, seen) == (3, [1.1])
+    assert random_page_cost() == 4
 
 
 def test_preview_of_a_bad_query_is_a_400_with_position(api):
