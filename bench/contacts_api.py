@@ -43,6 +43,7 @@ from contacts.query import compile_query
 from mailcrm import services
 from mailcrm.keyset import encode_cursor
 from mailcrm.models import Workspace
+from mailcrm.startup import freeze_startup_objects
 from mailcrm.workspace_deletion import workspace_delete
 
 PAGE = 50
@@ -174,6 +175,8 @@ def main() -> None:
     args = parser.parse_args()
     call_command("migrate", skip_checks=True, verbosity=0)
     workspace, secret, keep, seconds = _workspace(args.size, args.reuse)
+    # The requests run in this process, which is then a web process: as mailcrm.wsgi does.
+    freeze_startup_objects()
     client = APIClient()
     client.credentials(HTTP_X_API_KEY=secret)
     figures: dict = {

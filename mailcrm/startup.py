@@ -1,0 +1,22 @@
+"""What a web process does once at start, after Django is set up."""
+
+from __future__ import annotations
+
+import gc
+
+from django.urls import get_resolver
+
+
+def freeze_startup_objects() -> int:
+    """Import every view (through the URLconf), then move everything alive into the garbage
+    collector's permanent generation; returns how many objects were frozen.
+
+    A web process holds some 140,000 long-lived objects from its imports (functions, classes,
+    modules). Every full collection walked all of them: on a 2-core VM, 70–100 ms inside
+    whichever request happened to trigger it, about one request in eighteen of a contact list
+    — most of the API's p95. Frozen, they are no longer walked; they are still freed when
+    their last reference goes, only a cycle among them would be kept."""
+    get_resolver().url_patterns  # noqa: B018 - importing the views is the point
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
