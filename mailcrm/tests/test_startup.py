@@ -15,7 +15,7 @@ import mailcrm.wsgi
 views = [name for name in sys.modules if name.endswith(("views", ".api"))]
 gc.collect()
 print(json.dumps({"frozen": gc.get_freeze_count(), "tracked": len(gc.get_objects()),
-                  "views": len(views)}))
+                  "views": len(views), "thresholds": gc.get_threshold()}))
 """
 
 
@@ -29,3 +29,4 @@ def test_loading_the_wsgi_application_imports_the_views_and_freezes_them():
     assert found["views"] > 5  # the URLconf was walked: every app's views are imported
     assert found["frozen"] > 50_000  # the imports' objects, out of the collector's walks
     assert found["tracked"] < found["frozen"] / 10  # what a full collection still walks
+    assert found["thresholds"] == [700, 10, 100]  # full collections ten times rarer
