@@ -1,5 +1,5 @@
 """The contacts table's GIN indexes on PostgreSQL (search trigrams, properties) lead with the
-workspace (btree_gin, contacts 0019 and 0020): a search or a segment reads one workspace's
+workspace (btree_gin, contacts 0019): a search or a segment reads one workspace's
 candidates from the index instead of every workspace's, fetching and dropping the others."""
 
 import pytest
