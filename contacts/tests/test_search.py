@@ -165,7 +165,6 @@ def test_collected_matches_are_a_constant_the_planner_counts(workspace, monkeypa
     assert "= ANY(string_to_array(" in sql and "ARRAY(SELECT" not in sql
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute("SET LOCAL enable_indexscan = off")
         plan = json.loads(page.explain(format="json"))[0]["Plan"]
     nodes = list(_plan_nodes(plan))
     assert not any(node.get("Parent Relationship") == "InitPlan" for node in nodes)
