@@ -20,6 +20,18 @@ from django.db import connection, transaction
 RANDOM_PAGE_COST = 1.1
 
 
+def random_page_cost() -> float:
+    """The random_page_cost the next statement on this connection is planned with."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('random_page_cost')::float8")
+        return cursor.fetchone()[0]
+
+
+def _set_random_page_cost(value: float) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('random_page_cost', %s, true)", [str(value)])
+
+
 @contextmanager
 def workspace_index_reads() -> Iterator[None]:
     """Plan the statements of the block with ``random_page_cost`` at most RANDOM_PAGE_COST.
@@ -29,12 +41,8 @@ def workspace_index_reads() -> Iterator[None]:
     if connection.vendor != "postgresql":
         yield
         return
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT current_setting('random_page_cost')::float8")
-        configured = cursor.fetchone()[0]
-        if configured <= RANDOM_PAGE_COST:
-            yield
-            return
-        cursor.execute("SELECT set_config('random_page_cost', %s, true)", [str(RANDOM_PAGE_COST)])
+    with transaction.atomic():
+        configured = random_page_cost()
+        _set_random_page_cost(min(configured, RANDOM_PAGE_COST))
         yield
-        cursor.execute("SELECT set_config('random_page_cost', %s, true)", [str(configured)])
+        _set_random_page_cost(configured)

@@ -10,7 +10,8 @@ from campaigns import pipeline, services
 from campaigns.models import Message
 from campaigns.tests.factories import list_campaign
 from contacts.tests.factories import ContactFactory, ListMembershipFactory
-from mailcrm.tests.test_workspace_reads import random_page_cost
+from mailcrm.workspace_reads import random_page_cost
+from tests.planner import random_page_cost_seen
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("verified_domains")]
 
@@ -72,24 +73,12 @@ def test_a_send_asks_for_its_snapshot_once_committed(
     assert ("campaigns_message", 4) in asked
 
 
-def _seen_by_the_insert(campaign) -> list[float]:
-    """random_page_cost as the snapshot's INSERT was planned with."""
-    seen = []
-
-    def wrapper(execute, sql, params, many, context):
-        if sql.startswith(f"INSERT INTO {Message._meta.db_table}"):
-            seen.append(random_page_cost())
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(wrapper):
-        pipeline.snapshot(campaign)
-    return seen
-
-
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL planner setting")
 def test_the_snapshot_reads_the_workspace_through_its_index(workspace):
     """Random reads priced as on an SSD for the INSERT alone (mailcrm.workspace_reads)."""
     campaign, _ = list_campaign(workspace, 2)
-    assert _seen_by_the_insert(campaign) == [1.1]
+    with random_page_cost_seen(f"INSERT INTO {Message._meta.db_table}") as seen:
+        pipeline.snapshot(campaign)
+    assert seen == [1.1]
     assert random_page_cost() == 4
     assert Message.objects.filter(campaign=campaign).count() == 2

@@ -7,7 +7,8 @@ from django_q.models import Schedule
 from contacts import segmentation, services
 from contacts.models import Segment, SegmentDirtyContact, SegmentKind, SegmentMembership
 from contacts.tests.factories import ContactFactory, SegmentFactory, TagFactory
-from mailcrm.tests.test_workspace_reads import random_page_cost
+from mailcrm.workspace_reads import random_page_cost
+from tests.planner import random_page_cost_seen
 
 pytestmark = pytest.mark.django_db
 
@@ -197,14 +198,7 @@ def test_preview_counts_and_samples(api, workspace, outsider):
 def test_the_preview_count_reads_the_workspace_through_its_indexes(workspace):
     """Random reads priced as on an SSD for the count alone (mailcrm.workspace_reads)."""
     ContactFactory.create_batch(3, workspace=workspace, score=60)
-    seen = []
-
-    def wrapper(execute, sql, params, many, context):
-        if sql.startswith("SELECT COUNT(*)"):
-            seen.append(random_page_cost())
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(wrapper):
+    with random_page_cost_seen("SELECT COUNT(*)") as seen:
         count, _ = segmentation.segment_preview(workspace=workspace, query="score > 50")
     assert (count, seen) == (3, [1.1])
     assert random_page_cost() == 4
