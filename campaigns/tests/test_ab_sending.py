@@ -94,11 +94,12 @@ def test_the_winner_by_human_opens_goes_to_the_rest_and_only_to_them(
     services.campaign_send(campaign=campaign)
     a, b = emails(campaign, ab_variant=0), emails(campaign, ab_variant=1)
     rest = emails(campaign, status=MessageStatus.HELD)
-    for address in sorted(b)[:3]:
+    # Every B recipient opens as a person. The test's split comes from hashes of random ids, so
+    # its group sizes vary from run to run: any rate short of 100 % for B could lose to A's.
+    for address in sorted(b):
         open_as_a_person(client, smtp, address)
-    open_as_a_person(client, smtp, sorted(a)[0])
-    # A privacy proxy's opens of A count for nothing.
-    for message in Message.objects.filter(campaign=campaign, ab_variant=0)[:5]:
+    # A privacy proxy opens every A: counted, A would tie with B and win as the first variant.
+    for message in Message.objects.filter(campaign=campaign, ab_variant=0):
         MessageEvent.objects.create(
             workspace=workspace,
             message=message,
