@@ -29,6 +29,7 @@ from contacts.models import (
 from contacts.query import QueryError, compile_search
 from contacts.search import search
 from mailcrm.filters import UtcIsoDateTimeFilter
+from mailcrm.keyset import InvalidCursor, decode_cursor
 
 # created_before: how many matching rows (read from contact_ws_created) are counted to find
 # the newest id among them (≈ 0.6 µs each); beyond that the newest-first walk of contact_ws_id
@@ -81,6 +82,61 @@ def newest_id_created_before(
     return True, None if first is None else str(first)
 
 
+# created_after: how many contacts past the page's start (the cursor, or the newest contact) the
+# newest-first walk is expected to read at most (index only, ≈ 0.1 µs each). When fewer than a
+# largest page's worth of them match, the walk would run on past the oldest match to the
+# workspace's oldest contact (the last page: 1,000,000 contacts, newest 8 % matching, 280 ms);
+# the oldest matching id is then looked up and bounds it.
+CREATED_AFTER_WINDOW_ROWS = 20_000
+CREATED_AFTER_FILLED_ROWS = 501  # the largest page and one more (the API's MAX_PAGE_SIZE + 1)
+# ...and how many matches (read from contact_ws_created) are counted to find the oldest id among
+# them; beyond that the oldest-first walk of contact_ws_id finds it instead.
+CREATED_AFTER_PROBE_ROWS = 20_000
+
+
+def oldest_id_created_after(
+    workspace,
+    moment: datetime.datetime,
+    before: datetime.datetime | None = None,
+    below: str | None = None,
+) -> tuple[bool, str | None]:
+    """The oldest id among the workspace's contacts created at or after ``moment`` (and before
+    ``before``): ``(True, id)`` (``id`` None when there are none), or ``(False, None)`` when
+    the newest-first walk from ``below`` (the page's cursor; the newest contact without one)
+    fills a page within CREATED_AFTER_WINDOW_ROWS contacts anyway. The mirror of
+    ``newest_id_created_before``; PostgreSQL only."""
+    contacts = Contact.objects.filter(workspace=workspace)
+    matching = contacts.filter(created_at__gte=moment)
+    if before is not None:
+        matching = matching.filter(created_at__lt=before)
+    ahead = contacts if below is None else contacts.filter(pk__lt=below)
+    window = ahead.order_by("-pk").values("created_at")[:CREATED_AFTER_WINDOW_ROWS]
+    window_sql, window_params = window.query.sql_with_params()
+    probe = matching.order_by("created_at").values("pk")[: CREATED_AFTER_PROBE_ROWS + 1]
+    sql, params = probe.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM "  # nosec B608 - our SQL, bound values
+            f"({window_sql}) AS ahead WHERE ahead.created_at >= %s"
+            + (" AND ahead.created_at < %s" if before else "")
+            + " LIMIT %s) AS filled",
+            [*window_params, moment, *([before] if before else []), CREATED_AFTER_FILLED_ROWS],
+        )
+        if cursor.fetchone()[0] >= CREATED_AFTER_FILLED_ROWS:
+            return False, None
+        cursor.execute(
+            f'SELECT count(*), min(found.pk::text COLLATE "C") FROM ({sql}) AS found',  # nosec B608 - our SQL, bound values
+            params,
+        )
+        found, oldest_id = cursor.fetchone()
+    if found <= CREATED_AFTER_PROBE_ROWS:
+        return True, oldest_id
+    # Many match: the first match of an oldest-first walk is the oldest matching id (exact
+    # whatever the ids), read from the index alone.
+    first = matching.order_by("pk").values_list("pk", flat=True).first()
+    return True, None if first is None else str(first)
+
+
 def request_workspace(request):
     """The workspace of an API key, or of the signed-in dashboard user."""
     return getattr(request.user, "workspace", None) or getattr(request, "workspace", None)
@@ -127,7 +183,9 @@ class ContactFilterSet(django_filters.FilterSet):
     list = django_filters.CharFilter(method="filter_list", label="List (name or id)")
     segment = django_filters.CharFilter(method="filter_segment", label="Segment (name or id)")
     query = django_filters.CharFilter(method="filter_query", label="Query")
-    created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_after = UtcIsoDateTimeFilter(
+        field_name="created_at", lookup_expr="gte", method="filter_created_after"
+    )
     created_before = UtcIsoDateTimeFilter(
         field_name="created_at", lookup_expr="lt", method="filter_created_before"
     )
@@ -174,6 +232,36 @@ class ContactFilterSet(django_filters.FilterSet):
         if not bounded:
             return queryset
         return queryset.none() if newest is None else queryset.filter(pk__lte=newest)
+
+    def filter_created_after(
+        self, queryset: QuerySet, name: str, value: datetime.datetime
+    ) -> QuerySet:
+        """``created_at >= value``. Newest first, the walk reads the matches (the newest
+        contacts, for a recent date) quickly; but a page near the end of them (fewer matches
+        left than a page) walks on through every older contact. When the walk from the page's
+        cursor does not find a page's worth within a window, the oldest matching id is looked
+        up and the walk stops there: exact whatever the ids, since no match is older."""
+        queryset = queryset.filter(created_at__gte=value)
+        workspace = request_workspace(self.request) if self.request is not None else None
+        if connection.vendor != "postgresql" or workspace is None:
+            return queryset
+        if (self.data.get("ordering") or "-pk") not in ("-pk", "-id"):
+            return queryset  # another order has its own index; the bound would not help it
+        bounded, oldest = oldest_id_created_after(
+            workspace, value, self.form.cleaned_data.get("created_before"), self._cursor_id()
+        )
+        if not bounded:
+            return queryset
+        return queryset.none() if oldest is None else queryset.filter(pk__gte=oldest)
+
+    def _cursor_id(self) -> str | None:
+        """The id of the request's newest-first cursor (None without one, or when it is not
+        valid: the pagination refuses it)."""
+        raw = self.data.get("cursor")
+        try:
+            return str(decode_cursor(raw)[1]) if raw else None
+        except InvalidCursor:
+            return None
 
     def filter_tag(self, queryset, name, value):
         tags = Tag.objects.for_workspace(request_workspace(self.request))

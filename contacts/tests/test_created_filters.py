@@ -1,6 +1,8 @@
 """created_before: on PostgreSQL the walk starts at the newest matching id (looked up first
-when few contacts match); the rows listed are the plain filter's whatever the ids, including
-contacts whose created_at was written in the past after newer contacts were made."""
+when few contacts match); created_after: it stops at the oldest matching id (looked up when the
+walk from the page's cursor finds few matches). The rows listed are the plain filter's whatever
+the ids, including contacts whose created_at was written in the past after newer contacts were
+made."""
 
 import datetime
 
@@ -43,8 +45,10 @@ def _walk(api, query: str) -> list[str]:
     return seen
 
 
-def _plain(workspace, moment, after=None) -> list[str]:
-    rows = Contact.objects.for_workspace(workspace).filter(created_at__lt=moment)
+def _plain(workspace, moment=None, after=None) -> list[str]:
+    rows = Contact.objects.for_workspace(workspace)
+    if moment is not None:
+        rows = rows.filter(created_at__lt=moment)
     if after is not None:
         rows = rows.filter(created_at__gte=after)
     return [str(pk) for pk in rows.order_by("-pk").values_list("pk", flat=True)]
@@ -91,3 +95,55 @@ def test_the_newest_matching_id_is_the_bound(workspace, people, monkeypatch):
     monkeypatch.setattr(filtersets, "CREATED_BEFORE_PROBE_ROWS", 2)
     assert filtersets.newest_id_created_before(workspace, *window) == (True, str(people[-2].pk))
     assert filtersets.newest_id_created_before(workspace, moment) == (True, str(people[-1].pk))
+
+
+def _stamp(moment) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+@pytest.mark.parametrize("filled_rows", [1, 501])
+@pytest.mark.parametrize("window_rows", [2, 20_000])
+@pytest.mark.parametrize("probe_rows", [1, 20_000])
+@pytest.mark.parametrize("days_ago", [500, 399, 96, 95, 90, 80, 1])
+def test_created_after_lists_what_the_plain_filter_does(
+    api, workspace, people, monkeypatch, filled_rows, window_rows, probe_rows, days_ago
+):
+    """A page filled within the window (no bound) or not; the bound counted or walked; none."""
+    monkeypatch.setattr(filtersets, "CREATED_AFTER_FILLED_ROWS", filled_rows)
+    monkeypatch.setattr(filtersets, "CREATED_AFTER_WINDOW_ROWS", window_rows)
+    monkeypatch.setattr(filtersets, "CREATED_AFTER_PROBE_ROWS", probe_rows)
+    moment = NOW - datetime.timedelta(days=days_ago)
+    assert _walk(api, f"created_after={_stamp(moment)}") == _plain(workspace, after=moment)
+    oldest_first = _walk(api, f"created_after={_stamp(moment)}&ordering=created_at")
+    assert sorted(oldest_first) == sorted(_plain(workspace, after=moment))
+    before = moment + datetime.timedelta(days=6)
+    assert _walk(api, f"created_after={_stamp(moment)}&created_before={_stamp(before)}") == (
+        _plain(workspace, before, moment)
+    )
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the bound is PostgreSQL's")
+def test_the_oldest_matching_id_is_the_bound(workspace, people, monkeypatch):
+    moment = NOW - datetime.timedelta(days=95)  # people[5..9] (people[-2] is 95.5 days ago)
+    # the newest contacts hold a page's worth of matches within the window: no bound
+    monkeypatch.setattr(filtersets, "CREATED_AFTER_FILLED_ROWS", 3)
+    assert filtersets.oldest_id_created_after(workspace, moment) == (False, None)
+    # from below people[6], the window holds people[5] alone: bounded by it
+    below = str(people[6].pk)
+    assert filtersets.oldest_id_created_after(workspace, moment, below=below) == (
+        True,
+        str(people[5].pk),
+    )
+    monkeypatch.setattr(filtersets, "CREATED_AFTER_WINDOW_ROWS", 2)
+    assert filtersets.oldest_id_created_after(workspace, moment) == (True, str(people[5].pk))
+    # the contact made last but dated 400 days ago is the oldest date, not the oldest id
+    long_ago = NOW - datetime.timedelta(days=450)
+    assert filtersets.oldest_id_created_after(workspace, long_ago) == (True, str(people[0].pk))
+    assert filtersets.oldest_id_created_after(workspace, NOW) == (True, None)
+    # 401 to 398 days ago: people[-1] alone
+    window = (NOW - datetime.timedelta(days=401), NOW - datetime.timedelta(days=398))
+    assert filtersets.oldest_id_created_after(workspace, *window) == (True, str(people[-1].pk))
+    # more matches than the count reads: the oldest-first walk finds the same ids
+    monkeypatch.setattr(filtersets, "CREATED_AFTER_PROBE_ROWS", 2)
+    assert filtersets.oldest_id_created_after(workspace, moment) == (True, str(people[5].pk))
+    assert filtersets.oldest_id_created_after(workspace, long_ago) == (True, str(people[0].pk))
