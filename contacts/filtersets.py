@@ -85,13 +85,14 @@ def newest_id_created_before(
 # created_after: how many contacts past the page's start (the cursor, or the newest contact) the
 # newest-first walk is expected to read at most (index only, ≈ 0.1 µs each). When fewer than a
 # largest page's worth of them match, the walk would run on past the oldest match to the
-# workspace's oldest contact (the last page: 1,000,000 contacts, newest 8 % matching, 280 ms);
+# workspace's oldest contact (the last page: 1,000,000 contacts, newest 15 % matching, 280 ms);
 # the oldest matching id is then looked up and bounds it.
 CREATED_AFTER_WINDOW_ROWS = 20_000
 CREATED_AFTER_FILLED_ROWS = 501  # the largest page and one more (the API's MAX_PAGE_SIZE + 1)
-# ...and how many matches (read from contact_ws_created) are counted to find the oldest id among
-# them; beyond that the oldest-first walk of contact_ws_id finds it instead.
-CREATED_AFTER_PROBE_ROWS = 20_000
+# ...either from every match (contact_ws_created, ≈ 0.24 µs each) or by an oldest-first walk of
+# contact_ws_id to the first match (≈ 0.08 µs per older contact): the matches are read when the
+# planner expects fewer of them than this share of the older contacts.
+CREATED_AFTER_READ_MATCHES_BELOW = 0.32
 
 
 def oldest_id_created_after(
@@ -105,6 +106,8 @@ def oldest_id_created_after(
     the newest-first walk from ``below`` (the page's cursor; the newest contact without one)
     fills a page within CREATED_AFTER_WINDOW_ROWS contacts anyway. The mirror of
     ``newest_id_created_before``; PostgreSQL only."""
+    from mailcrm.api.pagination import planner_rows
+
     contacts = Contact.objects.filter(workspace=workspace)
     matching = contacts.filter(created_at__gte=moment)
     if before is not None:
@@ -112,8 +115,6 @@ def oldest_id_created_after(
     ahead = contacts if below is None else contacts.filter(pk__lt=below)
     window = ahead.order_by("-pk").values("created_at")[:CREATED_AFTER_WINDOW_ROWS]
     window_sql, window_params = window.query.sql_with_params()
-    probe = matching.order_by("created_at").values("pk")[: CREATED_AFTER_PROBE_ROWS + 1]
-    sql, params = probe.query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM (SELECT 1 FROM "  # nosec B608 - our SQL, bound values
@@ -124,15 +125,17 @@ def oldest_id_created_after(
         )
         if cursor.fetchone()[0] >= CREATED_AFTER_FILLED_ROWS:
             return False, None
-        cursor.execute(
-            f'SELECT count(*), min(found.pk::text COLLATE "C") FROM ({sql}) AS found',  # nosec B608 - our SQL, bound values
-            params,
-        )
-        found, oldest_id = cursor.fetchone()
-    if found <= CREATED_AFTER_PROBE_ROWS:
-        return True, oldest_id
-    # Many match: the first match of an oldest-first walk is the oldest matching id (exact
-    # whatever the ids), read from the index alone.
+        matches = planner_rows(matching) or 0
+        older = max((planner_rows(contacts) or 0) - matches, 0)
+        if matches <= CREATED_AFTER_READ_MATCHES_BELOW * older:
+            sql, params = matching.order_by().values("pk").query.sql_with_params()
+            cursor.execute(
+                f'SELECT min(found.pk::text COLLATE "C") FROM ({sql}) AS found',  # nosec B608 - our SQL, bound values
+                params,
+            )
+            return True, cursor.fetchone()[0]
+    # The first match of an oldest-first walk is the oldest matching id (exact whatever the
+    # ids), read from the index alone.
     first = matching.order_by("pk").values_list("pk", flat=True).first()
     return True, None if first is None else str(first)
 

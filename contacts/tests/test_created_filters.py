@@ -103,15 +103,16 @@ def _stamp(moment) -> str:
 
 @pytest.mark.parametrize("filled_rows", [1, 501])
 @pytest.mark.parametrize("window_rows", [2, 20_000])
-@pytest.mark.parametrize("probe_rows", [1, 20_000])
+@pytest.mark.parametrize("read_matches_below", [0, 1000])
 @pytest.mark.parametrize("days_ago", [500, 399, 96, 95, 90, 80, 1])
 def test_created_after_lists_what_the_plain_filter_does(
-    api, workspace, people, monkeypatch, filled_rows, window_rows, probe_rows, days_ago
+    api, workspace, people, monkeypatch, filled_rows, window_rows, read_matches_below, days_ago
 ):
-    """A page filled within the window (no bound) or not; the bound counted or walked; none."""
+    """A page filled within the window (no bound) or not; the bound read from the matches or
+    walked; none."""
     monkeypatch.setattr(filtersets, "CREATED_AFTER_FILLED_ROWS", filled_rows)
     monkeypatch.setattr(filtersets, "CREATED_AFTER_WINDOW_ROWS", window_rows)
-    monkeypatch.setattr(filtersets, "CREATED_AFTER_PROBE_ROWS", probe_rows)
+    monkeypatch.setattr(filtersets, "CREATED_AFTER_READ_MATCHES_BELOW", read_matches_below)
     moment = NOW - datetime.timedelta(days=days_ago)
     assert _walk(api, f"created_after={_stamp(moment)}") == _plain(workspace, after=moment)
     oldest_first = _walk(api, f"created_after={_stamp(moment)}&ordering=created_at")
@@ -143,7 +144,10 @@ def test_the_oldest_matching_id_is_the_bound(workspace, people, monkeypatch):
     # 401 to 398 days ago: people[-1] alone
     window = (NOW - datetime.timedelta(days=401), NOW - datetime.timedelta(days=398))
     assert filtersets.oldest_id_created_after(workspace, *window) == (True, str(people[-1].pk))
-    # more matches than the count reads: the oldest-first walk finds the same ids
-    monkeypatch.setattr(filtersets, "CREATED_AFTER_PROBE_ROWS", 2)
+    # read from the matches or walked, the same ids
+    monkeypatch.setattr(filtersets, "CREATED_AFTER_READ_MATCHES_BELOW", 1000)
+    assert filtersets.oldest_id_created_after(workspace, moment) == (True, str(people[5].pk))
+    assert filtersets.oldest_id_created_after(workspace, long_ago) == (True, str(people[0].pk))
+    monkeypatch.setattr(filtersets, "CREATED_AFTER_READ_MATCHES_BELOW", 0)
     assert filtersets.oldest_id_created_after(workspace, moment) == (True, str(people[5].pk))
     assert filtersets.oldest_id_created_after(workspace, long_ago) == (True, str(people[0].pk))
