@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 
+from django.core.signals import request_finished
 from django.urls import get_resolver
 
 # Middle-generation collections between two full ones (Python's default: 10).
@@ -28,4 +29,18 @@ def freeze_startup_objects() -> int:
     # the request in progress (20–35 ms). Ten times fewer of them; gen0 and gen1 unchanged.
     young, middle, _ = gc.get_threshold()
     gc.set_threshold(young, middle, FULL_COLLECTION_EVERY)
+    request_finished.connect(collect_after_response, dispatch_uid="mailcrm.startup.collect")
     return gc.get_freeze_count()
+
+
+def collect_after_response(**kwargs) -> None:
+    """A full collection once each response has gone (``request_finished``: the server has
+    written the body). A request leaves some 3,600 objects in reference cycles (querysets and
+    the rows they prefetched, forms and their bound fields) that outlive the young
+    collections, as the request was still running, and wait for a full one: left to the
+    collector, one contact list in ~165 paid 630 ms for half a million of them. With the
+    imports frozen, collecting here walks little else: ~1.4 ms. Skipped when no middle-
+    generation collection has run since the last full one (nothing can have reached the old
+    generation): most small requests, a tracking hit's."""
+    if gc.get_count()[2]:
+        gc.collect()
