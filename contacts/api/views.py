@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from contacts import segmentation, services
 from contacts.api.serializers import (
+    CONTACT_PREFETCHES,
     ActivitySerializer,
     CompanySerializer,
     ContactListSerializer,
@@ -59,9 +60,7 @@ ORDERING_PARAM = OpenApiParameter(
 
 
 def _contact_queryset(workspace):
-    return Contact.objects.for_workspace(workspace).prefetch_related(
-        "tags", "lists", "company_roles__company"
-    )
+    return Contact.objects.for_workspace(workspace).prefetch_related(*CONTACT_PREFETCHES)
 
 
 @extend_schema_view(list=extend_schema(parameters=[ORDERING_PARAM]))
