@@ -42,6 +42,7 @@ from campaigns.models import (
     Message,
     MessageKind,
 )
+from campaigns.recipients import campaign_messages
 from contacts.models import Contact, ContactList, Segment, Tag
 from mailcrm.dashboard.access import WorkspaceMixin, may_edit
 from mailcrm.dashboard.generic import ConfirmDeleteView, ServiceFormView
@@ -421,10 +422,8 @@ class CampaignReportView(CampaignObjectMixin, TemplateView):
         bucket = self.request.GET.get("bucket")
         if bucket not in stats.TIMELINE_BUCKETS:
             bucket = stats.timeline_bucket(campaign)
-        recipients = (
-            Message.objects.for_workspace(self.workspace)
-            .filter(campaign=campaign)
-            .annotate(opened=engaged(EventType.OPENED), clicked=engaged(EventType.CLICKED))
+        recipients = campaign_messages(campaign).annotate(
+            opened=engaged(EventType.OPENED), clicked=engaged(EventType.CLICKED)
         )
         filterset = MessageFilterSet(self.request.GET, queryset=recipients)
         page = None

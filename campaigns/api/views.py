@@ -23,6 +23,7 @@ from campaigns.api.serializers import (
     TestSendSerializer,
 )
 from campaigns.models import Campaign, Message, MessageKind
+from campaigns.recipients import campaign_messages
 from mailcrm.api.schema import ErrorSerializer
 from mailcrm.api.scopes import SEND, ensure_may_send_from
 from mailcrm.api.viewsets import WorkspaceScopedMixin, WorkspaceViewSet
@@ -160,7 +161,7 @@ class CampaignViewSet(WorkspaceViewSet):
     @action(detail=True, methods=["get"], url_path="messages")
     def messages(self, request, pk=None):
         campaign = self.get_object()
-        messages = Message.objects.filter(campaign=campaign)
+        messages = campaign_messages(campaign)
         wanted = request.query_params.get("status")
         if wanted:
             messages = messages.filter(status=wanted)
