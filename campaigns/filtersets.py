@@ -16,9 +16,19 @@ from campaigns.models import (
 )
 
 
+class _ExistsPerRow(Exists):
+    """``EXISTS (… OFFSET 0)``: the OFFSET keeps PostgreSQL from turning the test into a join.
+    As a join it was planned as a merge of the page's messages with the events' message_id
+    index, which starts at the newest event and skips every event of the newer messages: the
+    last page of a 1,000,000-message campaign's ``opened=true``, 24 rows, read 109,854 events
+    (153 ms). Tested per message, a page costs one index probe per message walked."""
+
+    template = "EXISTS(%(subquery)s OFFSET 0)"
+
+
 def engaged(event_type: str) -> Exists:
     """Whether a message has had an event of this type (for filters and annotations)."""
-    return Exists(MessageEvent.objects.filter(message_id=OuterRef("pk"), type=event_type))
+    return _ExistsPerRow(MessageEvent.objects.filter(message_id=OuterRef("pk"), type=event_type))
 
 
 class MessageFilterSet(django_filters.FilterSet):

@@ -1,10 +1,12 @@
 """A campaign's messages as its recipient lists read them: bounded to the campaign's id range,
 the same rows as the plain filter whatever the statuses, with other campaigns' and
-transactional messages made in between."""
+transactional messages made in between; opened/clicked tested per message, not joined."""
 
 import pytest
+from django.db import connection
 
 from campaigns import services
+from campaigns.filtersets import MessageFilterSet
 from campaigns.models import Message, MessageStatus
 from campaigns.recipients import campaign_messages
 from mailcrm.keyset import keyset_page
@@ -80,3 +82,11 @@ def test_the_api_lists_the_campaigns_messages_only(api, interleaved):
     listed = [row["id"] for row in response.json()["results"]]
     expected = Message.objects.filter(campaign=interleaved).order_by("-pk")
     assert listed == [str(pk) for pk in expected.values_list("pk", flat=True)]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's plan")
+@pytest.mark.parametrize("wanted", ["true", "false"])
+def test_opened_is_tested_per_message_not_merged_with_every_event(interleaved, wanted):
+    opened = MessageFilterSet({"opened": wanted}, queryset=campaign_messages(interleaved)).qs
+    plan = opened.order_by("-pk")[:51].explain()
+    assert "SubPlan" in plan and "Join" not in plan, plan
