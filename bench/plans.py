@@ -421,14 +421,19 @@ def ensure_messages(workspace: Workspace, size: int) -> None:
         return
     big = Campaign.objects.create(workspace=workspace, name="plans: large", status="sent")
     small = Campaign.objects.create(workspace=workspace, name="plans: small", status="sent")
+    now, day = timezone.now(), timedelta(days=1)
     with connection.cursor() as cursor:
-        for campaign, share in ((big, 1.0), (small, 0.01)):
+        # As the snapshot makes them (campaigns.pipeline): a campaign's message ids are uuid7s of
+        # the moment it was sent, the large campaign two days ago, the small one a day ago (their
+        # dates, which the date filters read, stay spread as the contacts' are).
+        for campaign, share, sent in ((big, 1.0, now - 2 * day), (small, 0.01, now - day)):
             cursor.execute(
                 """
                 INSERT INTO campaigns_message (id, workspace_id, campaign_id, contact_id, kind,
                     email, status, attempts, payload, tag, metadata, message_id,
                     provider_message_id, error, created_at, sent_at, updated_at)
-                SELECT (lpad(to_hex((extract(epoch FROM c.created_at) * 1000)::bigint), 12, '0')
+                SELECT (lpad(to_hex((extract(epoch FROM %s::timestamptz) * 1000)::bigint
+                                    + row_number() OVER () / 1000), 12, '0')
                         || '7' || substr(md5(c.id::text), 1, 3) || '8'
                         || substr(md5(random()::text), 1, 15))::uuid,
                        %s, %s, c.id, 'campaign', c.email,
@@ -438,7 +443,7 @@ def ensure_messages(workspace: Workspace, size: int) -> None:
                 FROM contacts_contact c WHERE c.workspace_id = %s AND random() < %s
                 LIMIT %s
                 """,
-                [workspace.pk, campaign.pk, workspace.pk, share, size],
+                [sent, workspace.pk, campaign.pk, workspace.pk, share, size],
             )
         # Before anything refers to the new messages: with statistics from when the table was
         # empty, each deferred foreign-key check of the events below is a scan of it (100,000
@@ -459,7 +464,9 @@ def ensure_messages(workspace: Workspace, size: int) -> None:
             """
             INSERT INTO mailcrm_event (id, workspace_id, type, subject_id, data, created_at,
                 dispatched_at)
-            SELECT m.id, m.workspace_id,
+            SELECT (lpad(to_hex((extract(epoch FROM m.created_at) * 1000)::bigint), 12, '0')
+                    || '7' || substr(md5(m.id::text), 1, 3) || '8'
+                    || substr(md5(random()::text), 1, 15))::uuid, m.workspace_id,
                    (ARRAY['email.sent','email.delivered','email.opened','email.clicked',
                           'contact.updated'])[1 + floor(random() * 5)::int],
                    m.id, jsonb_build_object('email', m.email), m.created_at, m.created_at
