@@ -424,9 +424,10 @@ def ensure_messages(workspace: Workspace, size: int) -> None:
     now, day = timezone.now(), timedelta(days=1)
     with connection.cursor() as cursor:
         # As the snapshot makes them (campaigns.pipeline): a campaign's message ids are uuid7s of
-        # the moment it was sent, the large campaign two days ago, the small one a day ago (their
-        # dates, which the date filters read, stay spread as the contacts' are).
-        for campaign, share, sent in ((big, 1.0, now - 2 * day), (small, 0.01, now - day)):
+        # the moment it was sent — the small campaign three days ago, then the large one, so
+        # the small one's report lists ids older than a million others (their dates, which the
+        # date filters read, stay spread as the contacts' are).
+        for campaign, share, sent in ((big, 1.0, now - 2 * day), (small, 0.01, now - 3 * day)):
             cursor.execute(
                 """
                 INSERT INTO campaigns_message (id, workspace_id, campaign_id, contact_id, kind,
