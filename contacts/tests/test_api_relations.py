@@ -6,11 +6,11 @@ import pytest
 
 from contacts.api.serializers import ContactSerializer
 from contacts.api.views import _contact_queryset
-from contacts.models import Contact, ListMembership
+from contacts.models import Contact
 from contacts.tests.factories import (
     CompanyRoleFactory,
     ContactFactory,
-    ContactListFactory,
+    ListMembershipFactory,
     TagFactory,
 )
 
@@ -21,9 +21,7 @@ pytestmark = pytest.mark.django_db
 def related(workspace):
     contact = ContactFactory(workspace=workspace, email="ada@example.com")
     contact.tags.add(TagFactory(workspace=workspace, name="vip"), TagFactory(workspace=workspace))
-    ListMembership.objects.create(
-        contact=contact, contact_list=ContactListFactory(workspace=workspace)
-    )
+    ListMembershipFactory(contact=contact)
     CompanyRoleFactory(contact=contact, role="Decision Maker")
     ContactFactory(workspace=workspace, email="bare@example.com")  # no relation at all
     return contact
