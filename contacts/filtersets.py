@@ -28,6 +28,7 @@ from contacts.models import (
 )
 from contacts.query import QueryError, compile_search
 from contacts.search import search
+from mailcrm.api.pagination import MAX_PAGE_SIZE, planner_rows
 from mailcrm.filters import UtcIsoDateTimeFilter
 from mailcrm.keyset import InvalidCursor, decode_cursor
 
@@ -88,7 +89,8 @@ def newest_id_created_before(
 # workspace's oldest contact (the last page: 1,000,000 contacts, newest 15 % matching, 280 ms);
 # the oldest matching id is then looked up and bounds it.
 CREATED_AFTER_WINDOW_ROWS = 20_000
-CREATED_AFTER_FILLED_ROWS = 501  # the largest page and one more (the API's MAX_PAGE_SIZE + 1)
+# (Only the cost depends on it: unbounded or bounded, the walk lists the same rows.)
+CREATED_AFTER_FILLED_ROWS = MAX_PAGE_SIZE + 1
 # ...either from every match (contact_ws_created, ≈ 0.24 µs each) or by an oldest-first walk of
 # contact_ws_id to the first match (≈ 0.08 µs per older contact): the matches are read when the
 # planner expects fewer of them than this share of the older contacts.
@@ -106,8 +108,6 @@ def oldest_id_created_after(
     the newest-first walk from ``below`` (the page's cursor; the newest contact without one)
     fills a page within CREATED_AFTER_WINDOW_ROWS contacts anyway. The mirror of
     ``newest_id_created_before``; PostgreSQL only."""
-    from mailcrm.api.pagination import planner_rows
-
     contacts = Contact.objects.filter(workspace=workspace)
     matching = contacts.filter(created_at__gte=moment)
     if before is not None:
