@@ -225,11 +225,9 @@ class ContactFilterSet(django_filters.FilterSet):
         id among the matches is looked up first from an index alone and the walk starts
         there: exact whatever the ids, since no match is newer than that id."""
         queryset = queryset.filter(created_at__lt=value)
-        workspace = request_workspace(self.request) if self.request is not None else None
-        if connection.vendor != "postgresql" or workspace is None:
+        workspace = self._id_bound_workspace()
+        if workspace is None:
             return queryset
-        if (self.data.get("ordering") or "-pk").lstrip("-") not in ("pk", "id"):
-            return queryset  # another order has its own index; the bound would not help it
         after = self.form.cleaned_data.get("created_after")
         bounded, newest = newest_id_created_before(workspace, value, after)
         if not bounded:
@@ -245,17 +243,26 @@ class ContactFilterSet(django_filters.FilterSet):
         cursor does not find a page's worth within a window, the oldest matching id is looked
         up and the walk stops there: exact whatever the ids, since no match is older."""
         queryset = queryset.filter(created_at__gte=value)
-        workspace = request_workspace(self.request) if self.request is not None else None
-        if connection.vendor != "postgresql" or workspace is None:
+        workspace = self._id_bound_workspace()
+        if workspace is None:
             return queryset
-        if (self.data.get("ordering") or "-pk") not in ("-pk", "-id"):
-            return queryset  # another order has its own index; the bound would not help it
         bounded, oldest = oldest_id_created_after(
             workspace, value, self.form.cleaned_data.get("created_before"), self._cursor_id()
         )
         if not bounded:
             return queryset
         return queryset.none() if oldest is None else queryset.filter(pk__gte=oldest)
+
+    def _id_bound_workspace(self):
+        """The workspace whose date filter bounds the walk by id, or None where the bound does
+        not apply: not PostgreSQL, no workspace, or a list in another order (which has its
+        own index; the bound would not help it)."""
+        workspace = request_workspace(self.request) if self.request is not None else None
+        if connection.vendor != "postgresql" or workspace is None:
+            return None
+        if (self.data.get("ordering") or "-pk").lstrip("-") not in ("pk", "id"):
+            return None
+        return workspace
 
     def _cursor_id(self) -> str | None:
         """The id of the request's newest-first cursor (None without one, or when it is not
