@@ -344,11 +344,11 @@ def contacts_page(workspace: Workspace, params: dict, cursor: str | None = None)
     filterset = ContactFilterSet(query, queryset=contacts(workspace), request=_request(workspace))
     if not filterset.is_valid():
         raise SystemExit(f"invalid filter {params}: {filterset.errors.as_json()}")
-    wanted = {"page_size": PAGE_SIZE, **({"cursor": cursor} if cursor else {})}
-    if "ordering" in params:
-        wanted["ordering"] = params["ordering"]
+    wanted = {**params, "page_size": PAGE_SIZE, **({"cursor": cursor} if cursor else {})}
     request = Request(APIRequestFactory().get("/api/v1/contacts", wanted))
-    KeysetPagination().paginate_queryset(filterset.qs, request, view=ContactViewSet)
+    request.user = _request(workspace).user
+    view = ContactViewSet(request=request)  # its orderings and newest_window
+    KeysetPagination().paginate_queryset(filterset.qs, request, view=view)
 
 
 def contacts_count(workspace: Workspace, params: dict, *, estimate: bool = False) -> int:

@@ -140,6 +140,18 @@ def oldest_id_created_after(
     return True, None if first is None else str(first)
 
 
+def newest_window(params, workspace) -> QuerySet | None:
+    """For a contacts list filtered by the segment language (``query``), the workspace's
+    contacts, among whose newest a newest-first page is looked for first
+    (``mailcrm.keyset.newest_window_rows``): PostgreSQL cannot estimate most of its
+    conditions (a text's suffix, a property's prefix) and, guessing them rare, collects and
+    sorts every match. None for other lists: their filters are estimated or bounded here, and
+    the check (an EXPLAIN) would only cost them."""
+    if not (params.get("query") or "").strip():
+        return None
+    return Contact.objects.filter(workspace=workspace)
+
+
 def request_workspace(request):
     """The workspace of an API key, or of the signed-in dashboard user."""
     return getattr(request.user, "workspace", None) or getattr(request, "workspace", None)

@@ -234,6 +234,15 @@ class _LikeAll(Func):
         return f"({stored} OR {lowered})", [*text_params, *patterns_params] * 2
 
 
+def _words_in_text(words: list[str]) -> Q:
+    """Every word in the text, as a condition no index serves: where the probe found the
+    words dense among the newest rows, the walk of the (workspace, id) index finds a page
+    soon, and that is then the only plan left to the planner (given the trigram index, it
+    took it whenever it guessed the words rare: ``example7.com``, 20,000 matches on a
+    million contacts, 110 ms collecting and sorting them all instead of ≈ 3 ms)."""
+    return Q(_LikeAll([f"%{connection.ops.prep_for_like_query(word)}%" for word in words]))
+
+
 def _rare_first_condition(queryset: QuerySet, words: list[str]) -> tuple[QuerySet, Q]:
     """The words' condition written so that the trigram index is asked only for the rarest
     trigrams (one masked pattern per word); every word is then checked in full on the rows
@@ -246,8 +255,7 @@ def _rare_first_condition(queryset: QuerySet, words: list[str]) -> tuple[QuerySe
     for word, pieces in zip(words, per_word, strict=True):
         if pieces:
             condition &= Q(_Like(SearchText(), f"%{_masked(word, pieces)}%"))
-    patterns = [f"%{connection.ops.prep_for_like_query(word)}%" for word in words]
-    return queryset, condition & Q(_LikeAll(patterns))
+    return queryset, condition & _words_in_text(words)
 
 
 def _matching_ids(queryset: QuerySet, condition: Q) -> str | None:
@@ -312,11 +320,10 @@ def search(queryset: QuerySet, text: str) -> QuerySet:
         return queryset
     if connection.vendor != "postgresql":
         return queryset.filter(_substring_condition(words))
-    found = _dense_among_newest(queryset, words)
+    if _dense_among_newest(queryset, words) >= DENSE_MATCHES:
+        return queryset.filter(_words_in_text(words))
     queryset = queryset.alias(search_text=SearchText())
     exact = _substring_condition(words)
-    if found >= DENSE_MATCHES:
-        return queryset.filter(exact)
     ids = _matching_ids(*_rare_first_condition(queryset, words))
     if ids is None:
         return queryset.filter(exact)

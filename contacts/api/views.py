@@ -32,6 +32,7 @@ from contacts.filtersets import (
     ContactListFilterSet,
     SegmentFilterSet,
     TagFilterSet,
+    newest_window,
 )
 from contacts.imports.timeline import ensure_import_activity
 from contacts.models import (
@@ -77,6 +78,9 @@ class ContactViewSet(WorkspaceViewSet):
 
     def scoped_queryset(self):
         return _contact_queryset(self.workspace)
+
+    def newest_window(self):
+        return newest_window(self.request.query_params, self.workspace)
 
     def _reload(self, contact: Contact) -> Contact:
         return _contact_queryset(self.workspace).get(pk=contact.pk)

@@ -15,7 +15,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from contacts import services
-from contacts.filtersets import ContactFilterSet, TagFilterSet
+from contacts.filtersets import ContactFilterSet, TagFilterSet, newest_window
 from contacts.forms import (
     ActivityForm,
     AddToListForm,
@@ -64,7 +64,12 @@ class ContactsView(WorkspaceMixin, TemplateView):
         page, filter_error = None, ""
         if filterset.is_valid():
             try:
-                page = keyset_page(filterset.qs, cursor=page_cursor(self.request), size=PAGE_SIZE)
+                page = keyset_page(
+                    filterset.qs,
+                    cursor=page_cursor(self.request),
+                    size=PAGE_SIZE,
+                    window=newest_window(self.request.GET, self.workspace),
+                )
             except Http404 as exc:  # a tag, list or segment that is not in this workspace
                 filter_error = str(exc)
         form = dress_filter_form(filterset.form)

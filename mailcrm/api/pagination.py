@@ -89,6 +89,8 @@ class KeysetPagination(BasePagination):
                 descending=descending,
                 cursor=request.query_params.get("cursor"),
                 size=self.page_size,
+                # The view's rows to look for a newest-first page among first (or None).
+                window=view.newest_window() if hasattr(view, "newest_window") else None,
             )
         except InvalidCursor:
             raise ValidationError({"cursor": ["Invalid cursor."]}) from None
