@@ -44,7 +44,7 @@ from campaigns.filtersets import MessageFilterSet
 from campaigns.models import Campaign, Message, to_contacts
 from campaigns.recipients import campaign_messages
 from contacts.api.views import ContactViewSet
-from contacts.filtersets import ContactFilterSet
+from contacts.filtersets import ContactFilterSet, ContactPageFilterSet
 from contacts.models import Contact, Segment, SegmentKind
 from mailcrm.api.pagination import KeysetPagination, count_rows
 from mailcrm.dashboard.insights import contact_engagement
@@ -337,11 +337,15 @@ def contacts(workspace: Workspace) -> QuerySet:
 
 
 def contacts_page(workspace: Workspace, params: dict, cursor: str | None = None) -> None:
-    """The contacts list as the API serves it: ContactFilterSet, then one page of the API's
+    """The contacts list as the API serves it: ContactPageFilterSet, then one page of the API's
     keyset pagination, with ContactViewSet's orderings."""
     query = QueryDict(mutable=True)
-    query.update(params)  # as the API's FilterSet sees it, ordering included
-    filterset = ContactFilterSet(query, queryset=contacts(workspace), request=_request(workspace))
+    query.update(
+        {**params, **({"cursor": cursor} if cursor else {})}
+    )  # as the API's FilterSet sees it
+    filterset = ContactPageFilterSet(
+        query, queryset=contacts(workspace), request=_request(workspace)
+    )
     if not filterset.is_valid():
         raise SystemExit(f"invalid filter {params}: {filterset.errors.as_json()}")
     wanted = {**params, "page_size": PAGE_SIZE, **({"cursor": cursor} if cursor else {})}

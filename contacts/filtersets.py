@@ -205,6 +205,8 @@ class ContactFilterSet(django_filters.FilterSet):
         field_name="created_at", lookup_expr="lt", method="filter_created_before"
     )
     archived = django_filters.BooleanFilter(method="filter_archived", label="Archived")
+    # Whether the rows are read one keyset page at a time (ContactPageFilterSet).
+    pages_only = False
 
     class Meta:
         model = Contact
@@ -225,7 +227,17 @@ class ContactFilterSet(django_filters.FilterSet):
         return queryset
 
     def filter_q(self, queryset, name, value):
-        return search(queryset, value)
+        newest, below = self._newest_page()
+        return search(queryset, value, newest=newest, below=below)
+
+    def _newest_page(self) -> tuple[int | None, str | None]:
+        """For a list read a page at a time (``pages_only``) newest first, with no count
+        asked: the most rows a page reads (a largest page, and one more to tell whether
+        another follows) and the id of its cursor. (None, None) otherwise: every match."""
+        counted = self.data.get("count") in ("true", "estimate")
+        if not self.pages_only or counted or self._id_bound_workspace() is None:
+            return None, None
+        return MAX_PAGE_SIZE + 1, self._cursor_id()
 
     def filter_created_before(
         self, queryset: QuerySet, name: str, value: datetime.datetime
@@ -314,6 +326,14 @@ class ContactFilterSet(django_filters.FilterSet):
         if value is None:
             return queryset
         return queryset.filter(archived_at__isnull=not value)
+
+
+class ContactPageFilterSet(ContactFilterSet):
+    """ContactFilterSet for lists read one keyset page at a time (the API's contacts list, the
+    dashboard's): a search may then hold only the rows a page can read (``search``'s
+    ``newest``). Exports, bulk actions and counts use ContactFilterSet: every match."""
+
+    pages_only = True
 
 
 class TagFilterSet(django_filters.FilterSet):

@@ -30,6 +30,8 @@ found in the text as stored."""
 
 from __future__ import annotations
 
+import heapq
+
 from django.db import connection
 from django.db.models import BooleanField, F, Func, Q, QuerySet, TextField, Value
 
@@ -258,14 +260,19 @@ def _rare_first_condition(queryset: QuerySet, words: list[str]) -> tuple[QuerySe
     return queryset, condition & _words_in_text(words)
 
 
-def _matching_ids(queryset: QuerySet, condition: Q) -> str | None:
+def _matching_ids(
+    queryset: QuerySet, condition: Q, newest: int | None = None, below: str | None = None
+) -> str | None:
     """The ids of the rows matching ``condition`` as one comma-separated text, collected
     through the trigram index; None when there are more than MAX_CANDIDATES (the walk is then
-    cheaper).
+    cheaper). With ``newest``, only the newest ``newest`` of them below the id ``below``.
 
-    ``ARRAY(SELECT id …)`` is evaluated once, on its own: the planner cannot fold it into a
-    walk of the ordered index, so it takes the trigram index's bitmap."""
-    sql, params = queryset.filter(condition).order_by().values("pk").query.sql_with_params()
+    The query is evaluated once, on its own: the planner cannot fold it into a walk of the
+    ordered index, so it takes the trigram index's bitmap."""
+    matching = queryset.filter(condition)
+    if newest is not None and below is not None:
+        matching = matching.filter(pk__lt=below)
+    sql, params = matching.order_by().values("pk").query.sql_with_params()
     with connection.cursor() as cursor:
         # string_agg, not array_to_string(ARRAY(…)): the same text, ≈ 10 ms less for 11,111 ids.
         cursor.execute(
@@ -274,7 +281,13 @@ def _matching_ids(queryset: QuerySet, condition: Q) -> str | None:
             params,
         )
         found, ids = cursor.fetchone()
-    return None if found > MAX_CANDIDATES else ids
+    if found > MAX_CANDIDATES:
+        return None
+    if newest is not None and found > newest:
+        # The newest by their text: a uuid's canonical text sorts as its bytes do. (Here, not
+        # in the query: PostgreSQL's top-N sort of the 11,111 uuids cost ≈ 3 ms more.)
+        ids = ",".join(heapq.nlargest(newest, ids.split(",")))
+    return ids
 
 
 class _IdAmong(Func):
@@ -310,11 +323,19 @@ def _only(queryset: QuerySet, ids: str) -> QuerySet:
     return queryset.filter(_IdAmong(ids))
 
 
-def search(queryset: QuerySet, text: str) -> QuerySet:
+def search(
+    queryset: QuerySet, text: str, *, newest: int | None = None, below: str | None = None
+) -> QuerySet:
     """Contacts matching every word of ``text`` somewhere in name, email, company or phone.
     On PostgreSQL, when nothing matches exactly, words are matched by trigram similarity so
     that a typo still finds the person (fuzzy matching is kept out of ordinary searches: it
-    would flood them with near misses)."""
+    would flood them with near misses).
+
+    With ``newest``, the caller reads at most that many rows newest first below the id
+    ``below`` (a page after its cursor): where the matches' ids are collected, only those are,
+    and the queryset holds no other match. ``person12``'s 11,111 ids cost the page's query
+    7–10 ms of planning (the planner weighs every element of the array) where 501 cost
+    ≈ 0.5 ms. Never for a count, an export or another order: they need every match."""
     words = _words(text)
     if not words:
         return queryset
@@ -324,11 +345,11 @@ def search(queryset: QuerySet, text: str) -> QuerySet:
         return queryset.filter(_words_in_text(words))
     queryset = queryset.alias(search_text=SearchText())
     exact = _substring_condition(words)
-    ids = _matching_ids(*_rare_first_condition(queryset, words))
+    ids = _matching_ids(*_rare_first_condition(queryset, words), newest, below)
     if ids is None:
         return queryset.filter(exact)
     if ids or all(len(word) < FUZZY_MIN_LENGTH for word in words):
         return _only(queryset, ids)
     fuzzy = _fuzzy_condition(words)
-    ids = _matching_ids(queryset, fuzzy)
+    ids = _matching_ids(queryset, fuzzy, newest, below)
     return queryset.filter(fuzzy) if ids is None else _only(queryset, ids)

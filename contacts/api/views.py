@@ -28,8 +28,8 @@ from contacts.api.serializers import (
 from contacts.filtersets import (
     ActivityFilterSet,
     CompanyFilterSet,
-    ContactFilterSet,
     ContactListFilterSet,
+    ContactPageFilterSet,
     SegmentFilterSet,
     TagFilterSet,
     newest_window,
@@ -68,7 +68,7 @@ def _contact_queryset(workspace):
 class ContactViewSet(WorkspaceViewSet):
     model = Contact
     serializer_class = ContactSerializer
-    filterset_class = ContactFilterSet
+    filterset_class = ContactPageFilterSet
     ordering_fields = ["created_at", "updated_at", "email", "first_name", "last_name", "score"]
     # Addresses are unique ignoring case, and the (workspace, lower(email)) unique index
     # serves this order at any depth; ordering by the column itself would need one more index

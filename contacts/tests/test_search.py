@@ -170,3 +170,68 @@ def test_collected_matches_are_a_constant_the_planner_counts(workspace, monkeypa
     assert not any(node.get("Parent Relationship") == "InitPlan" for node in nodes)
     keyed = [n for n in nodes if "ANY ('{" in n.get("Index Cond", "") + n.get("Filter", "")]
     assert keyed, "the ids are a constant array in the plan"
+
+
+@pytest.fixture
+def quarks(workspace, outsider):
+    """Eleven contacts called Quark among others, and an outsider called Quark."""
+    made = []
+    for n in range(20):
+        made.append(ContactFactory(workspace=workspace, first_name="Quark" if n % 2 else "Other"))
+    made.append(ContactFactory(workspace=workspace, first_name="Quark"))
+    ContactFactory(workspace=outsider.workspace, first_name="Quark")
+    return [contact for contact in made if contact.first_name == "Quark"]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the trigram index is PostgreSQL's")
+@pytest.mark.parametrize("fuzzy", [False, True])
+def test_a_page_search_collects_the_newest_matches_below_the_cursor(
+    workspace, quarks, monkeypatch, fuzzy
+):
+    monkeypatch.setattr(contacts_search, "DENSE_MATCHES", 10**9)  # the index-first path
+    newest_first = sorted((c.pk for c in quarks), reverse=True)
+    queryset = Contact.objects.for_workspace(workspace)
+    text = "quarx" if fuzzy else "quark"  # a typo: the fuzzy path collects its ids too
+    for below in (None, newest_first[0], newest_first[4], newest_first[-1]):
+        found = search(queryset, text, newest=3, below=str(below) if below else None)
+        start = newest_first.index(below) + 1 if below else 0
+        expected = newest_first[start : start + 3]
+        assert list(found.order_by("-pk").values_list("pk", flat=True)) == expected
+    everything = search(queryset, text).order_by("-pk").values_list("pk", flat=True)
+    assert list(everything) == newest_first
+
+
+@pytest.mark.parametrize("path_forced", [False, True])
+def test_the_api_pages_and_counts_every_match_of_a_page_search(
+    api, quarks, outsider, monkeypatch, path_forced
+):
+    from contacts import filtersets
+
+    if path_forced:
+        monkeypatch.setattr(contacts_search, "DENSE_MATCHES", 10**9)
+    monkeypatch.setattr(filtersets, "MAX_PAGE_SIZE", 2)  # a page search keeps 3 ids
+    seen, url, params = [], "/api/v1/contacts", {"q": "quark", "page_size": 2}
+    while url:
+        body = api.get(url, params).json()
+        seen += [row["id"] for row in body["results"]]
+        url, params = body["next"], None
+    assert seen == [str(pk) for pk in sorted((c.pk for c in quarks), reverse=True)]
+    counted = api.get("/api/v1/contacts", {"q": "quark", "count": "true", "page_size": 2})
+    assert counted.json()["count"] == len(quarks) == 11
+    assert str(outsider.contact.pk) not in seen
+
+
+def test_exports_and_bulk_filters_see_every_match_of_a_search(workspace, quarks, monkeypatch):
+    from django.http import QueryDict
+
+    from contacts import filtersets
+
+    monkeypatch.setattr(contacts_search, "DENSE_MATCHES", 10**9)
+    monkeypatch.setattr(filtersets, "MAX_PAGE_SIZE", 2)
+    request = type("Request", (), {"user": type("User", (), {"workspace": workspace})})()
+    data = QueryDict("q=quark")
+    queryset = Contact.objects.for_workspace(workspace)
+    every = filtersets.ContactFilterSet(data, queryset=queryset, request=request).qs
+    page = filtersets.ContactPageFilterSet(data, queryset=queryset, request=request).qs
+    assert every.count() == 11
+    assert page.count() == (3 if connection.vendor == "postgresql" else 11)

@@ -15,7 +15,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from contacts import services
-from contacts.filtersets import ContactFilterSet, TagFilterSet, newest_window
+from contacts.filtersets import ContactPageFilterSet, TagFilterSet, newest_window
 from contacts.forms import (
     ActivityForm,
     AddToListForm,
@@ -60,7 +60,7 @@ class ContactsView(WorkspaceMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         contacts = self.scoped(Contact).prefetch_related("tags")
-        filterset = ContactFilterSet(self.request.GET, queryset=contacts, request=self.request)
+        filterset = ContactPageFilterSet(self.request.GET, queryset=contacts, request=self.request)
         page, filter_error = None, ""
         if filterset.is_valid():
             try:
