@@ -12,7 +12,8 @@ every match from the trigram index and sort them. It picks by the estimated shar
 rows, assuming matches are spread evenly over time; a word that is frequent but confined to
 old contacts (``person12`` in bench/segments.py) then walks most of the table, about a second
 on a million contacts. So we look before choosing: a count over the newest ``PROBE_ROWS``
-rows (bounded, a few milliseconds). Enough matches there mean the walk fills a page soon;
+rows (bounded, a few milliseconds). Enough matches there mean the walk fills a page soon
+(the words are then written as a condition no index serves, so the walk is the plan);
 otherwise the matches' ids are collected from the trigram index first (a statement of their
 own) and the page's query gets them as a constant array. Either way the results are the
 same rows: the choice changes the plan, never the answer.
