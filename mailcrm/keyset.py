@@ -12,11 +12,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.core.exceptions import EmptyResultSet, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import BooleanField, F, Func, Q, QuerySet, Value
 from django.db.models.fields import Field
 from django.utils.dateparse import parse_datetime
+
+from mailcrm.query_plans import query_plan
 
 
 class InvalidCursor(ValueError):
@@ -89,14 +91,9 @@ def _sorts_every_match(queryset: QuerySet) -> bool:
     """Whether PostgreSQL's plan for the page reads every match and sorts them (a Sort under
     the Limit, at a cost above SORT_COST_ABOVE) rather than walking an index in the page's
     order (EXPLAIN: planned, not run)."""
-    try:
-        sql, params = queryset.query.sql_with_params()
-    except EmptyResultSet:
+    node = query_plan(queryset)
+    if node is None:  # nothing can match: no plan, nothing to sort
         return False
-    with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
-        (document,) = cursor.fetchone()
-    node = (json.loads(document) if isinstance(document, str) else document)[0]["Plan"]
     # Limit, then (a parallel plan) Gather Merge, then the node that produces the order.
     while node["Node Type"] in ("Limit", "Gather Merge") and node.get("Plans"):
         node = node["Plans"][0]

@@ -11,10 +11,8 @@ estimate for the filtered query (EXPLAIN, no row read; as good as the table's st
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import QuerySet
 from rest_framework.exceptions import ValidationError
@@ -23,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
 from mailcrm.keyset import InvalidCursor, keyset_page
+from mailcrm.query_plans import query_plan
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
@@ -36,15 +35,8 @@ def planner_rows(queryset: QuerySet) -> int | None:
     query is planned, not run); None elsewhere."""
     if connection.vendor != "postgresql":
         return None
-    try:
-        sql, params = queryset.order_by().values("pk").query.sql_with_params()
-    except EmptyResultSet:
-        return 0  # Django proved the filters match nothing (e.g. id__in=[]): no SQL to plan
-    with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
-        (document,) = cursor.fetchone()
-    plan = json.loads(document) if isinstance(document, str) else document
-    return int(plan[0]["Plan"]["Plan Rows"])
+    plan = query_plan(queryset.order_by().values("pk"))
+    return 0 if plan is None else int(plan["Plan Rows"])
 
 
 def count_rows(queryset: QuerySet, *, estimate: bool) -> tuple[int, bool]:
