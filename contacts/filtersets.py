@@ -28,7 +28,7 @@ from contacts.models import (
 )
 from contacts.query import QueryError, compile_search
 from contacts.search import search
-from mailcrm.api.pagination import MAX_PAGE_SIZE, planner_rows
+from mailcrm.api.pagination import MAX_PAGE_SIZE, counts_asked, planner_rows
 from mailcrm.filters import UtcIsoDateTimeFilter
 from mailcrm.keyset import InvalidCursor, decode_cursor
 
@@ -234,8 +234,7 @@ class ContactFilterSet(django_filters.FilterSet):
         """For a list read a page at a time (``pages_only``) newest first, with no count
         asked: the most rows a page reads (a largest page, and one more to tell whether
         another follows) and the id of its cursor. (None, None) otherwise: every match."""
-        counted = self.data.get("count") in ("true", "estimate")
-        if not self.pages_only or counted or self._id_bound_workspace() is None:
+        if not self.pages_only or counts_asked(self.data) or self._id_bound_workspace() is None:
             return None, None
         return MAX_PAGE_SIZE + 1, self._cursor_id()
 

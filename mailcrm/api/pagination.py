@@ -39,6 +39,11 @@ def planner_rows(queryset: QuerySet) -> int | None:
     return 0 if plan is None else int(plan["Plan Rows"])
 
 
+def counts_asked(params) -> bool:
+    """Whether a list's query parameters ask for a count (``?count=true`` or ``estimate``)."""
+    return params.get("count") in ("true", "estimate")
+
+
 def count_rows(queryset: QuerySet, *, estimate: bool) -> tuple[int, bool]:
     """(count, estimated): the exact count, or with ``estimate`` the planner's when it expects
     at least ``ESTIMATE_ABOVE`` rows."""
@@ -72,7 +77,7 @@ class KeysetPagination(BasePagination):
         if wanted not in ("true", "estimate", "false", ""):
             # Not silently "no count": the schema names the values (found by the API fuzzing).
             raise ValidationError({"count": ["Must be true, false or estimate."]})
-        if wanted in ("true", "estimate"):
+        if counts_asked(request.query_params):
             self.count, self.count_estimated = count_rows(queryset, estimate=wanted == "estimate")
         try:
             page = keyset_page(
