@@ -339,16 +339,14 @@ def contacts(workspace: Workspace) -> QuerySet:
 def contacts_page(workspace: Workspace, params: dict, cursor: str | None = None) -> None:
     """The contacts list as the API serves it: ContactPageFilterSet, then one page of the API's
     keyset pagination, with ContactViewSet's orderings."""
+    wanted = {**params, "page_size": PAGE_SIZE, **({"cursor": cursor} if cursor else {})}
     query = QueryDict(mutable=True)
-    query.update(
-        {**params, **({"cursor": cursor} if cursor else {})}
-    )  # as the API's FilterSet sees it
+    query.update(wanted)  # as the API's FilterSet sees it
     filterset = ContactPageFilterSet(
         query, queryset=contacts(workspace), request=_request(workspace)
     )
     if not filterset.is_valid():
         raise SystemExit(f"invalid filter {params}: {filterset.errors.as_json()}")
-    wanted = {**params, "page_size": PAGE_SIZE, **({"cursor": cursor} if cursor else {})}
     request = Request(APIRequestFactory().get("/api/v1/contacts", wanted))
     request.user = _request(workspace).user
     view = ContactViewSet(request=request)  # its orderings and newest_window
